@@ -1,0 +1,55 @@
+"""hrnet: a faithful, modern reimplementation of Microsoft's HRNet human pose estimation code.
+
+The public API the app (and users) rely on is re-exported here, imported lazily so that
+``import hrnet`` stays cheap:
+
+- :func:`load_config` — official yacs configs and experiment files
+- :func:`build_model`, :func:`load_checkpoint` — networks with official state_dict keys
+- :class:`Predictor` — image + person boxes -> keypoints, scores, heatmaps
+- :func:`load_coco`, :func:`save_coco`, :class:`PoseDocument` — the Qt-free annotation document
+
+This package never imports Qt or the app.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "load_config": "hrnet.config",
+    "list_experiments": "hrnet.config",
+    "build_model": "hrnet.models",
+    "load_checkpoint": "hrnet.models.checkpoint",
+    "Predictor": "hrnet.predictor",
+    "PoseResult": "hrnet.predictor",
+    "load_coco": "hrnet.annotations",
+    "save_coco": "hrnet.annotations",
+    "PoseDocument": "hrnet.annotations",
+    "Instance": "hrnet.annotations",
+    "Frame": "hrnet.annotations",
+    "HRNetError": "hrnet.errors",
+    "ConfigError": "hrnet.errors",
+    "CheckpointError": "hrnet.errors",
+    "DatasetError": "hrnet.errors",
+    "AnnotationError": "hrnet.errors",
+    "WeightsError": "hrnet.errors",
+    "MediaError": "hrnet.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hrnet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
