@@ -12,10 +12,56 @@ Data model (plain dataclasses + numpy):
   unknown fields), preserved on save.
 
 ``load_coco(path)`` / ``save_coco(document, path)`` read and write COCO keypoint JSON.
+
+File format
+-----------
+The file is plain COCO keypoint JSON (``images``, ``annotations``, ``categories``) that
+pycocotools and the training loader read as is. What plain COCO has no field for is stored under
+one extra key, ``"hrnet_annotator"``, which other tools ignore. It appears at three levels, each
+holding the state of the record it sits in, and only where that state is not the default::
+
+    {"hrnet_annotator": {"version": 1, "image_root": "images"},          # top level
+     "images": [{"id": 1, "file_name": "clip_000012.png", "width": 640, "height": 480,
+                 "hrnet_annotator": {"reviewed": true,                   # frame marked reviewed
+                                     "video": "clip.mp4", "frame_index": 12}}],
+     "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "keypoints": [...],
+                      "num_keypoints": 15, "bbox": [...], "area": 1234.0, "iscrowd": 0,
+                      "score": 0.93, "track_id": 3,                      # see below
+                      "hrnet_annotator": {"edited": [0, 5],              # joints edited by hand
+                                          "joint_scores": [0.9, ...],    # model confidences
+                                          "auto_bbox": true}}]}          # bbox derived on save
+
+- ``image_root`` is the folder that image file names (and relative video paths) are relative
+  to, written relative to the JSON file's folder (absolute with ``absolute_paths=True``).
+- ``score`` and ``track_id`` are written as plain annotation fields because both are already
+  established in the COCO family (COCO results files, PoseTrack) and ignored by COCO readers;
+  a PoseTrack-style ``track_id`` is therefore read too.
+- ``auto_bbox`` marks an instance whose box was not set (``Instance.bbox is None``): the file
+  holds a box computed from the labelled keypoints (:func:`bbox_from_keypoints`) so that COCO
+  readers get one, and reading it back gives ``bbox=None`` again.
+
+Writing: float coordinates, integer visibilities, ``num_keypoints`` (joints with v > 0),
+``bbox`` (the instance's, else from keypoints), ``area`` (the value read from the file when the
+annotation had one and its box was not changed since, else box width x height), ``iscrowd`` 0,
+the 1-based skeleton, image ``width``/``height``. Unknown fields of the file, its images,
+annotations and categories are kept (``extra`` dicts); crowd regions (``iscrowd`` 1) and the
+annotations and categories of other (non-keypoint) categories are kept verbatim. Instances
+without an id get a fresh one on save (written back into the document, so ids stay stable
+across saves). The write is atomic: a temp file in the same folder, fsync, ``os.replace``.
+
+Round trip: ``load_coco(p) == doc`` after ``save_coco(doc, p)``; ``save_coco(load_coco(f))``
+keeps all unknown fields of ``f``. Reading validates everything it uses and raises
+:class:`~hrnet.errors.AnnotationError` naming the file, the record and the field.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +71,7 @@ import numpy as np
 from hrnet.errors import AnnotationError
 
 __all__ = [
+    "APP_KEY",
     "COCO_KEYPOINTS",
     "COCO_SKELETON",
     "AnnotationError",
@@ -32,9 +79,21 @@ __all__ = [
     "Frame",
     "Instance",
     "PoseDocument",
+    "bbox_from_keypoints",
+    "from_coco_dict",
+    "iter_instances",
     "load_coco",
     "save_coco",
+    "subset",
+    "to_coco_dict",
+    "write_json_atomic",
 ]
+
+logger = logging.getLogger(__name__)
+
+#: The one extra key under which the app's own state is stored (top level, images, annotations).
+APP_KEY = "hrnet_annotator"
+FORMAT_VERSION = 1
 
 # The 17 COCO person keypoints and the official 0-based COCO skeleton.
 COCO_KEYPOINTS: tuple[str, ...] = (
@@ -48,6 +107,26 @@ COCO_SKELETON: tuple[tuple[int, int], ...] = (
     (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
 )
 
+_IMAGE_KEYS = {"id", "file_name", "width", "height", APP_KEY}
+_ANN_KEYS = {"id", "image_id", "category_id", "keypoints", "num_keypoints", "bbox", "iscrowd",
+             "score", "track_id", APP_KEY}
+_CAT_KEYS = {"id", "name", "supercategory", "keypoints", "skeleton"}
+_TOP_KEYS = {"images", "annotations", "categories", APP_KEY}
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _opt_array_equal(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
+
 
 @dataclass
 class Category:
@@ -57,6 +136,10 @@ class Category:
     name: str = "person"
     supercategory: str = "person"
     extra: dict[str, Any] = field(default_factory=dict)  # unknown fields, preserved
+
+    def __post_init__(self) -> None:
+        self.keypoints = [str(n) for n in self.keypoints]
+        self.skeleton = [(int(a), int(b)) for a, b in self.skeleton]
 
     @property
     def num_keypoints(self) -> int:
@@ -74,7 +157,40 @@ class Category:
         return pairs
 
 
-@dataclass
+def bbox_from_keypoints(
+    keypoints: np.ndarray,
+    margin: float = 0.1,
+    min_size: float = 2.0,
+    image_size: tuple[int, int] | None = None,
+) -> np.ndarray | None:
+    """Box (x, y, w, h) around the labelled joints (v > 0), or None when none is labelled.
+
+    The tight box is grown by ``margin`` times its width/height on each side and to at least
+    ``min_size`` pixels per side (so a single joint still gives a box with a positive area), and
+    clipped to ``image_size`` (width, height) when given.
+    """
+    kp = np.asarray(keypoints, dtype=np.float64).reshape(-1, 3)
+    pts = kp[kp[:, 2] > 0, :2]
+    if len(pts) == 0:
+        return None
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    w, h = x1 - x0, y1 - y0
+    x0, x1 = x0 - margin * w, x1 + margin * w
+    y0, y1 = y0 - margin * h, y1 + margin * h
+    if x1 - x0 < min_size:
+        cx = (x0 + x1) / 2
+        x0, x1 = cx - min_size / 2, cx + min_size / 2
+    if y1 - y0 < min_size:
+        cy = (y0 + y1) / 2
+        y0, y1 = cy - min_size / 2, cy + min_size / 2
+    if image_size is not None and image_size[0] > 0 and image_size[1] > 0:
+        x0, x1 = max(x0, 0.0), min(x1, float(image_size[0]))
+        y0, y1 = max(y0, 0.0), min(y1, float(image_size[1]))
+    return np.array([x0, y0, max(x1 - x0, 0.0), max(y1 - y0, 0.0)], dtype=np.float64)
+
+
+@dataclass(eq=False)
 class Instance:
     keypoints: np.ndarray  # (K, 3) float64: x, y, visibility in {0, 1, 2}
     bbox: np.ndarray | None = None  # (4,) float64 xywh in image pixels
@@ -87,20 +203,107 @@ class Instance:
     extra: dict[str, Any] = field(default_factory=dict)  # unknown annotation fields, preserved
 
     def __post_init__(self) -> None:
-        self.keypoints = np.asarray(self.keypoints, dtype=np.float64).reshape(-1, 3)
+        self.keypoints = np.array(self.keypoints, dtype=np.float64).reshape(-1, 3)
         if self.bbox is not None:
-            self.bbox = np.asarray(self.bbox, dtype=np.float64).reshape(4)
+            self.bbox = np.array(self.bbox, dtype=np.float64).reshape(4)
         if self.edited is None:
             self.edited = np.zeros(len(self.keypoints), dtype=bool)
         else:
-            self.edited = np.asarray(self.edited, dtype=bool).reshape(len(self.keypoints))
+            self.edited = np.array(self.edited, dtype=bool).reshape(len(self.keypoints))
         if self.joint_scores is not None:
-            self.joint_scores = np.asarray(self.joint_scores, dtype=np.float64).reshape(len(self.keypoints))
+            self.joint_scores = np.array(self.joint_scores, dtype=np.float64).reshape(len(self.keypoints))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Instance):
+            return NotImplemented
+        return (
+            _opt_array_equal(self.keypoints, other.keypoints)
+            and _opt_array_equal(self.bbox, other.bbox)
+            and self.score == other.score
+            and self.track_id == other.track_id
+            and _opt_array_equal(self.edited, other.edited)
+            and _opt_array_equal(self.joint_scores, other.joint_scores)
+            and self.id == other.id
+            and self.category_id == other.category_id
+            and self.extra == other.extra
+        )
+
+    @property
+    def num_joints(self) -> int:
+        """K, the number of joints of the skeleton (labelled or not)."""
+        return len(self.keypoints)
 
     @property
     def num_keypoints(self) -> int:
         """Number of labelled joints (visibility > 0), as COCO's ``num_keypoints``."""
         return int(np.count_nonzero(self.keypoints[:, 2] > 0))
+
+    @property
+    def is_edited(self) -> bool:
+        """True when at least one joint was placed or corrected by hand."""
+        return bool(np.any(self.edited))
+
+    def box_or_auto(self, image_size: tuple[int, int] | None = None) -> np.ndarray | None:
+        """The box (xywh): ``bbox`` when set, else :func:`bbox_from_keypoints`."""
+        if self.bbox is not None:
+            return self.bbox.copy()
+        return bbox_from_keypoints(self.keypoints, image_size=image_size)
+
+    @classmethod
+    def empty(cls, num_joints: int, **kwargs: Any) -> Instance:
+        """A person with no labelled joint (all (0, 0, 0))."""
+        return cls(keypoints=np.zeros((num_joints, 3)), **kwargs)
+
+    @classmethod
+    def from_prediction(
+        cls,
+        keypoints: np.ndarray,
+        score: float | None = None,
+        box: Sequence[float] | np.ndarray | None = None,
+        box_format: str = "xyxy",
+        track_id: int | None = None,
+        min_confidence: float = 0.0,
+        category_id: int = 1,
+    ) -> Instance:
+        """A predicted person from model output: ``keypoints`` (K, 3) of x, y, confidence.
+
+        Joints with a finite position and confidence >= ``min_confidence`` become visible
+        (v=2); the rest are not labelled ((0, 0, 0)). Confidences go to ``joint_scores`` (NaN
+        as 0), nothing is marked edited. ``box`` is the detector box in ``box_format``
+        ('xyxy' as the detectors and the predictor use, or 'xywh'); without it the box is
+        derived from the keypoints on save.
+        """
+        pred = np.array(keypoints, dtype=np.float64).reshape(-1, 3)
+        conf = np.nan_to_num(pred[:, 2], nan=0.0, posinf=0.0, neginf=0.0)
+        ok = np.isfinite(pred[:, :2]).all(axis=1) & (conf >= min_confidence)
+        kps = np.zeros_like(pred)
+        kps[ok, :2] = pred[ok, :2]
+        kps[ok, 2] = 2.0
+        bbox = None
+        if box is not None:
+            b = np.array(box, dtype=np.float64).reshape(4)
+            if box_format == "xyxy":
+                b = np.array([b[0], b[1], b[2] - b[0], b[3] - b[1]])
+            elif box_format != "xywh":
+                raise ValueError(f"box_format must be 'xyxy' or 'xywh', got {box_format!r}")
+            bbox = b
+        return cls(
+            keypoints=kps,
+            bbox=bbox,
+            score=None if score is None else float(score),
+            track_id=track_id,
+            joint_scores=conf,
+            category_id=category_id,
+        )
+
+    @classmethod
+    def from_pose_result(cls, result: Any, **kwargs: Any) -> Instance:
+        """From a :class:`hrnet.predictor.PoseResult`-like object (``.keypoints``, ``.score``, ``.box`` xyxy)."""
+        return cls.from_prediction(
+            result.keypoints, score=getattr(result, "score", None), box=getattr(result, "box", None), **kwargs
+        )
 
     def copy(self) -> Instance:
         return Instance(
@@ -112,7 +315,7 @@ class Instance:
             joint_scores=None if self.joint_scores is None else self.joint_scores.copy(),
             id=self.id,
             category_id=self.category_id,
-            extra=dict(self.extra),
+            extra=json.loads(json.dumps(self.extra)) if self.extra else {},
         )
 
 
@@ -120,30 +323,526 @@ class Instance:
 class Frame:
     id: int
     file_name: str  # relative to the document's image root, or absolute
-    width: int
+    width: int  # 0 = not known yet (read lazily from the image)
     height: int
     instances: list[Instance] = field(default_factory=list)
     reviewed: bool = False
-    video: str | None = None  # source video path when this frame comes from a video
+    video: str | None = None  # source video path (absolute, or relative to the image root)
     frame_index: int | None = None  # 0-based frame index within that video
     crowd: list[dict[str, Any]] = field(default_factory=list)  # iscrowd=1 annotations, preserved raw
     extra: dict[str, Any] = field(default_factory=dict)  # unknown image fields, preserved
+    other: list[dict[str, Any]] = field(default_factory=list)  # annotations of other categories, raw
+
+    @property
+    def num_labelled(self) -> int:
+        """Number of people with at least one labelled joint."""
+        return sum(1 for inst in self.instances if inst.num_keypoints > 0)
 
 
 @dataclass
 class PoseDocument:
     frames: list[Frame] = field(default_factory=list)
     category: Category = field(default_factory=Category)
-    image_root: Path | None = None  # folder that frame file names are relative to
-    path: Path | None = None  # the file this document was read from / last saved to
+    image_root: Path | None = field(default=None, compare=False)  # folder frame file names are relative to
+    path: Path | None = field(default=None, compare=False)  # the file this was read from / last saved to
     extra: dict[str, Any] = field(default_factory=dict)  # info, licenses, other top-level fields
+    other_categories: list[dict[str, Any]] = field(default_factory=list)  # non-keypoint categories, raw
+
+    @property
+    def num_joints(self) -> int:
+        return self.category.num_keypoints
+
+    def next_frame_id(self) -> int:
+        return max((f.id for f in self.frames), default=0) + 1
+
+    def resolve(self, name: str | os.PathLike[str]) -> Path:
+        """An image file name or video path of a frame as a path (relative ones joined to ``image_root``)."""
+        p = Path(name)
+        if p.is_absolute() or self.image_root is None:
+            return p
+        return self.image_root / p
 
 
-def load_coco(path: str | Path, image_root: str | Path | None = None) -> PoseDocument:
-    """Read a COCO keypoint JSON file into a :class:`PoseDocument` (validated)."""
-    raise NotImplementedError  # implemented by the annotations work item
+# --------------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------------
 
 
-def save_coco(document: PoseDocument, path: str | Path) -> None:
-    """Write ``document`` as COCO keypoint JSON, atomically."""
-    raise NotImplementedError  # implemented by the annotations work item
+class _Reader:
+    """Validating COCO -> PoseDocument conversion with error messages that name the record."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, what: str) -> AnnotationError:
+        return AnnotationError(f"{self.source}: {where}: {what}")
+
+    def number(self, v: Any, where: str, name: str) -> float:
+        if not _is_number(v):
+            raise self.fail(where, f"'{name}' must be a number, got {type(v).__name__} {v!r}")
+        f = float(v)
+        if not math.isfinite(f):
+            raise self.fail(where, f"'{name}' must be finite, got {v!r}")
+        return f
+
+    def integer(self, v: Any, where: str, name: str) -> int:
+        if _is_int(v):
+            return int(v)
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        raise self.fail(where, f"'{name}' must be an integer, got {type(v).__name__} {v!r}")
+
+    def category(self, cat: Any, i: int) -> Category:
+        where = f"categories[{i}]"
+        if not isinstance(cat, dict):
+            raise self.fail(where, f"expected an object, got {type(cat).__name__}")
+        if "id" not in cat:
+            raise self.fail(where, "missing field 'id'")
+        cid = self.integer(cat["id"], where, "id")
+        names = cat.get("keypoints")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise self.fail(where + f" (id {cid})", f"'keypoints' must be a list of joint names, got {names!r}")
+        skel_raw = cat.get("skeleton", [])
+        if not isinstance(skel_raw, list):
+            raise self.fail(where + f" (id {cid})", f"'skeleton' must be a list of [a, b] pairs, got {skel_raw!r}")
+        skeleton = []
+        for j, pair in enumerate(skel_raw):
+            if (not isinstance(pair, list) or len(pair) != 2 or not all(_is_int(a) for a in pair)
+                    or not all(1 <= a <= len(names) for a in pair)):
+                raise self.fail(
+                    where + f" (id {cid})",
+                    f"'skeleton'[{j}] must be a pair of 1-based joint numbers in 1..{len(names)}, got {pair!r}",
+                )
+            skeleton.append((pair[0] - 1, pair[1] - 1))
+        name = cat.get("name", "person")
+        sup = cat.get("supercategory", name)
+        extra = {k: v for k, v in cat.items() if k not in _CAT_KEYS}
+        return Category(keypoints=names, skeleton=skeleton, id=cid, name=name, supercategory=sup, extra=extra)
+
+    def frame(self, img: Any, i: int) -> Frame:
+        where = f"images[{i}]"
+        if not isinstance(img, dict):
+            raise self.fail(where, f"expected an object, got {type(img).__name__}")
+        if "id" not in img:
+            raise self.fail(where, "missing field 'id'")
+        if not _is_int(img["id"]):
+            raise self.fail(where, f"'id' must be an integer, got {img['id']!r}")
+        where = f"images[{i}] (id {img['id']})"
+        file_name = img.get("file_name")
+        if not isinstance(file_name, str) or not file_name:
+            raise self.fail(where, f"'file_name' must be a non-empty string, got {file_name!r}")
+        size = []
+        for key in ("width", "height"):
+            v = img.get(key, 0)
+            v = self.integer(v, where, key)
+            if v < 0:
+                raise self.fail(where, f"'{key}' must be >= 0, got {v}")
+            size.append(v)
+        app = img.get(APP_KEY, {})
+        if not isinstance(app, dict):
+            raise self.fail(where, f"'{APP_KEY}' must be an object, got {app!r}")
+        reviewed = app.get("reviewed", False)
+        if not isinstance(reviewed, bool):
+            raise self.fail(where, f"'{APP_KEY}.reviewed' must be true or false, got {reviewed!r}")
+        video = app.get("video")
+        if video is not None and not isinstance(video, str):
+            raise self.fail(where, f"'{APP_KEY}.video' must be a path string, got {video!r}")
+        frame_index = app.get("frame_index")
+        if frame_index is not None and (not _is_int(frame_index) or frame_index < 0):
+            raise self.fail(where, f"'{APP_KEY}.frame_index' must be an integer >= 0, got {frame_index!r}")
+        extra = {k: v for k, v in img.items() if k not in _IMAGE_KEYS}
+        return Frame(
+            id=img["id"], file_name=file_name, width=size[0], height=size[1], reviewed=reviewed,
+            video=video, frame_index=frame_index, extra=extra,
+        )
+
+    def instance(self, ann: dict[str, Any], where: str, num_joints: int) -> Instance:
+        kps = ann.get("keypoints")
+        if not isinstance(kps, list):
+            raise self.fail(where, f"'keypoints' must be a list of {3 * num_joints} numbers, got {type(kps).__name__}")
+        if len(kps) != 3 * num_joints:
+            raise self.fail(
+                where, f"'keypoints' has {len(kps)} values, expected {3 * num_joints} (x, y, v for {num_joints} joints)"
+            )
+        for j, v in enumerate(kps):
+            if not _is_number(v):
+                raise self.fail(
+                    where, f"'keypoints'[{j}] (joint {j // 3}, {'xyv'[j % 3]}) must be a number, got {v!r}"
+                )
+        arr = np.array(kps, dtype=np.float64).reshape(num_joints, 3)
+        if not np.isfinite(arr).all():
+            j = int(np.argwhere(~np.isfinite(arr))[0][0])
+            raise self.fail(where, f"'keypoints' of joint {j} must be finite, got {arr[j].tolist()}")
+        bad = ~np.isin(arr[:, 2], (0.0, 1.0, 2.0))
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise self.fail(where, f"visibility of joint {j} must be 0, 1 or 2, got {kps[3 * j + 2]!r}")
+        app = ann.get(APP_KEY, {})
+        if not isinstance(app, dict):
+            raise self.fail(where, f"'{APP_KEY}' must be an object, got {app!r}")
+        extra = {k: v for k, v in ann.items() if k not in _ANN_KEYS}
+        bbox = None
+        if "bbox" in ann and not app.get("auto_bbox", False):
+            b = ann["bbox"]
+            if not isinstance(b, list) or len(b) != 4:
+                raise self.fail(where, f"'bbox' must be [x, y, width, height], got {b!r}")
+            bbox = np.array([self.number(v, where, "bbox") for v in b])
+            if bbox[2] < 0 or bbox[3] < 0:
+                raise self.fail(where, f"'bbox' width and height must be >= 0, got {b!r}")
+            if "area" in extra and extra["area"] == bbox[2] * bbox[3]:
+                extra.pop("area")  # the box area we write anyway; a different one (segmentation) is kept
+        elif "bbox" in ann:
+            extra.pop("area", None)  # derived together with the auto box
+        score = ann.get("score")
+        if score is not None:
+            score = self.number(score, where, "score")
+        track_id = ann.get("track_id")
+        if track_id is not None and not _is_int(track_id):
+            raise self.fail(where, f"'track_id' must be an integer, got {track_id!r}")
+        edited = np.zeros(num_joints, dtype=bool)
+        e = app.get("edited", [])
+        if not isinstance(e, list) or not all(_is_int(j) and 0 <= j < num_joints for j in e):
+            raise self.fail(where, f"'{APP_KEY}.edited' must be a list of joint indices in 0..{num_joints - 1}, "
+                                   f"got {e!r}")
+        edited[e] = True
+        js = app.get("joint_scores")
+        joint_scores = None
+        if js is not None:
+            if not isinstance(js, list) or len(js) != num_joints or not all(_is_number(v) for v in js):
+                raise self.fail(where, f"'{APP_KEY}.joint_scores' must be a list of {num_joints} numbers, got {js!r}")
+            joint_scores = np.array(js, dtype=np.float64)
+        category_id = ann["category_id"]
+        return Instance(
+            keypoints=arr, bbox=bbox, score=score, track_id=track_id, edited=edited, joint_scores=joint_scores,
+            id=ann.get("id"), category_id=category_id, extra=extra,
+        )
+
+
+def from_coco_dict(
+    data: Any,
+    *,
+    source: str = "<COCO data>",
+    base_dir: str | os.PathLike[str] | None = None,
+    image_root: str | os.PathLike[str] | None = None,
+) -> PoseDocument:
+    """Validate parsed COCO keypoint JSON and build a :class:`PoseDocument`.
+
+    ``source`` names the data in error messages; ``base_dir`` is the folder a relative
+    ``image_root`` stored in the file is resolved against; an explicit ``image_root`` wins.
+    """
+    r = _Reader(source)
+    if not isinstance(data, dict):
+        raise r.fail("top level", f"expected a JSON object with 'images', 'annotations', 'categories', "
+                                  f"got {type(data).__name__}")
+    for key in ("images", "annotations", "categories"):
+        if key not in data:
+            raise r.fail("top level", f"missing '{key}' (a COCO keypoint file needs images, annotations, categories)")
+        if not isinstance(data[key], list):
+            raise r.fail("top level", f"'{key}' must be a list, got {type(data[key]).__name__}")
+
+    category: Category | None = None
+    others: list[dict[str, Any]] = []
+    for i, c in enumerate(data["categories"]):
+        if not isinstance(c, dict) or not _is_int(c.get("id")):
+            raise r.fail(f"categories[{i}]", f"expected an object with an integer 'id', got {c!r}")
+        if category is None and "keypoints" in c:
+            category = r.category(c, i)  # the first keypoint category is the document's
+        else:
+            others.append(c)  # kept verbatim, with their annotations
+    if category is None:
+        raise r.fail("categories", "no category defines 'keypoints' (not a COCO keypoint file)")
+    cat_ids = [category.id] + [c["id"] for c in others]
+    if len(set(cat_ids)) != len(cat_ids):
+        raise r.fail("categories", f"duplicate category ids {cat_ids}")
+    known_cats = set(cat_ids)
+
+    frames: list[Frame] = []
+    by_id: dict[int, Frame] = {}
+    for i, img in enumerate(data["images"]):
+        fr = r.frame(img, i)
+        if fr.id in by_id:
+            raise r.fail(f"images[{i}]", f"duplicate image id {fr.id}")
+        by_id[fr.id] = fr
+        frames.append(fr)
+
+    ann_ids: set[Any] = set()
+    K = category.num_keypoints
+    for i, ann in enumerate(data["annotations"]):
+        where = f"annotations[{i}]"
+        if not isinstance(ann, dict):
+            raise r.fail(where, f"expected an object, got {type(ann).__name__}")
+        aid = ann.get("id")
+        if aid is not None:
+            if not _is_int(aid):
+                raise r.fail(where, f"'id' must be an integer, got {aid!r}")
+            where = f"annotations[{i}] (id {aid})"
+            if aid in ann_ids:
+                raise r.fail(where, f"duplicate annotation id {aid}")
+            ann_ids.add(aid)
+        if "image_id" not in ann:
+            raise r.fail(where, "missing field 'image_id'")
+        fr = by_id.get(ann["image_id"])
+        if fr is None:
+            raise r.fail(where, f"'image_id' {ann['image_id']!r} refers to no image")
+        where += f" of image {fr.id} ({fr.file_name})"
+        cid = ann.get("category_id", category.id)
+        if cid not in known_cats:
+            raise r.fail(where, f"'category_id' {cid!r} refers to no category")
+        iscrowd = ann.get("iscrowd", 0)
+        if iscrowd not in (0, 1, False, True):
+            raise r.fail(where, f"'iscrowd' must be 0 or 1, got {iscrowd!r}")
+        if iscrowd:
+            fr.crowd.append(ann)
+        elif cid != category.id:
+            fr.other.append(ann)
+        else:
+            fr.instances.append(r.instance({**ann, "category_id": cid}, where, K))
+
+    app = data.get(APP_KEY, {})
+    if not isinstance(app, dict):
+        raise r.fail("top level", f"'{APP_KEY}' must be an object, got {app!r}")
+    root: Path | None = None
+    if image_root is not None:
+        root = Path(image_root)
+    elif isinstance(app.get("image_root"), str):
+        root = Path(app["image_root"])
+        if not root.is_absolute() and base_dir is not None:
+            root = Path(os.path.normpath(Path(base_dir) / root))
+    extra = {k: v for k, v in data.items() if k not in _TOP_KEYS}
+    return PoseDocument(frames=frames, category=category, image_root=root, extra=extra, other_categories=others)
+
+
+def load_coco(path: str | os.PathLike[str], image_root: str | os.PathLike[str] | None = None) -> PoseDocument:
+    """Read a COCO keypoint JSON file into a :class:`PoseDocument` (validated).
+
+    ``image_root`` overrides the image folder stored in the file (default: the stored one,
+    resolved against the file's folder; None when the file stores none).
+    Raises :class:`AnnotationError` naming the file, the record and the field on bad input.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise AnnotationError(f"{path}: cannot read the file: {e.strerror or e}") from e
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise AnnotationError(f"{path}: not valid JSON: {e}") from e
+    doc = from_coco_dict(data, source=str(path), base_dir=path.parent, image_root=image_root)
+    doc.path = path
+    logger.debug("read %s: %d frames, %d people", path, len(doc.frames), sum(len(f.instances) for f in doc.frames))
+    return doc
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------------
+
+
+def _assign_ids(document: PoseDocument) -> None:
+    """Give every instance without an id, or with an id already taken, a fresh id (in place)."""
+    raw = [c.get("id") for fr in document.frames for c in (*fr.crowd, *fr.other)]
+    ids = [inst.id for fr in document.frames for inst in fr.instances]
+    next_id = max((i for i in (*raw, *ids) if _is_int(i)), default=0) + 1
+    used: set[Any] = set(raw)
+    for fr in document.frames:
+        for inst in fr.instances:
+            if inst.id is None or inst.id in used:
+                inst.id = next_id
+                next_id += 1
+            used.add(inst.id)
+
+
+def _finite_list(values: np.ndarray, where: str, what: str) -> list[float]:
+    if not np.isfinite(values).all():
+        raise AnnotationError(f"{where}: {what} contains NaN or infinity: {values.tolist()}")
+    return [float(v) for v in values.tolist()]
+
+
+def to_coco_dict(
+    document: PoseDocument,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    absolute_paths: bool = False,
+    include_app_state: bool = True,
+) -> dict[str, Any]:
+    """The document as a COCO keypoint dict (what :func:`save_coco` writes).
+
+    Instances without an id (or with an id used twice) get fresh ids, written into the document.
+    ``base_dir`` is the folder the file will live in (``image_root`` is stored relative to it
+    unless ``absolute_paths``). ``include_app_state=False`` leaves out the ``hrnet_annotator``
+    blocks (a plain training export).
+    """
+    _assign_ids(document)
+    K = document.category.num_keypoints
+    cat = document.category
+    cat_d: dict[str, Any] = {"id": cat.id, "name": cat.name, "supercategory": cat.supercategory,
+                             "keypoints": list(cat.keypoints), "skeleton": [[a + 1, b + 1] for a, b in cat.skeleton],
+                             **cat.extra}
+
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    for fr in document.frames:
+        img: dict[str, Any] = {"id": fr.id, "file_name": fr.file_name}
+        if fr.width > 0 and fr.height > 0:  # 0 = not known: left out rather than written wrong
+            img["width"], img["height"] = int(fr.width), int(fr.height)
+        img.update(fr.extra)
+        if include_app_state:
+            state: dict[str, Any] = {}
+            if fr.reviewed:
+                state["reviewed"] = True
+            if fr.video is not None:
+                state["video"] = str(fr.video)
+            if fr.frame_index is not None:
+                state["frame_index"] = int(fr.frame_index)
+            if state:
+                img[APP_KEY] = state
+        images.append(img)
+        size = (fr.width, fr.height) if fr.width > 0 and fr.height > 0 else None
+        for n, inst in enumerate(fr.instances):
+            where = f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})"
+            if inst.num_joints != K:
+                raise AnnotationError(f"{where}: has {inst.num_joints} joints, the category has {K}")
+            kp = inst.keypoints
+            vis = kp[:, 2]
+            if not np.isin(vis, (0.0, 1.0, 2.0)).all():
+                raise AnnotationError(f"{where}: visibility must be 0, 1 or 2, got {vis.tolist()}")
+            xy = _finite_list(kp[:, :2].reshape(-1), where, "keypoints")
+            flat: list[float | int] = []
+            for j in range(K):
+                flat += [xy[2 * j], xy[2 * j + 1], int(vis[j])]
+            auto = inst.bbox is None
+            box = inst.box_or_auto(size)
+            if box is None:
+                box = np.zeros(4)
+            box_l = _finite_list(box, where, "bbox")
+            ann: dict[str, Any] = {"id": inst.id, "image_id": fr.id, "category_id": inst.category_id,
+                                   "keypoints": flat, "num_keypoints": inst.num_keypoints, "bbox": box_l,
+                                   "area": float(box_l[2] * box_l[3]), "iscrowd": 0}
+            if inst.score is not None:
+                ann["score"] = float(inst.score)
+            if inst.track_id is not None:
+                ann["track_id"] = int(inst.track_id)
+            ann.update(inst.extra)  # incl. an 'area' read from the file (segmentation area)
+            if include_app_state:
+                state = {}
+                if inst.is_edited:
+                    state["edited"] = [int(j) for j in np.flatnonzero(inst.edited)]
+                if inst.joint_scores is not None:
+                    state["joint_scores"] = _finite_list(inst.joint_scores, where, "joint_scores")
+                if auto:
+                    state["auto_bbox"] = True
+                if state:
+                    ann[APP_KEY] = state
+            anns.append(ann)
+        anns.extend(fr.crowd)
+        anns.extend(fr.other)
+
+    out: dict[str, Any] = {}
+    if include_app_state:
+        block: dict[str, Any] = {"version": FORMAT_VERSION}
+        if document.image_root is not None:
+            root = Path(document.image_root)
+            if not absolute_paths and base_dir is not None:
+                try:
+                    root = Path(os.path.relpath(os.path.abspath(root), os.path.abspath(base_dir)))
+                except ValueError:  # another drive on Windows
+                    root = Path(os.path.abspath(root))
+            elif absolute_paths:
+                root = Path(os.path.abspath(root))
+            block["image_root"] = root.as_posix()
+        out[APP_KEY] = block
+    out.update(document.extra)
+    out["images"] = images
+    out["annotations"] = anns
+    out["categories"] = [cat_d, *document.other_categories]
+    return out
+
+
+def write_json_atomic(data: Any, path: str | os.PathLike[str], *, indent: int | None = None) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (temp file in the same folder, fsync, os.replace).
+
+    NaN and infinity are refused (they are not JSON). Raises OSError on I/O failure, leaving
+    any previous file untouched.
+    """
+    path = Path(path)
+    text = json.dumps(data, indent=indent, allow_nan=False, ensure_ascii=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
+        try:
+            dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError:
+            pass
+
+
+def save_coco(
+    document: PoseDocument,
+    path: str | os.PathLike[str],
+    *,
+    absolute_paths: bool = False,
+    include_app_state: bool = True,
+    indent: int | None = None,
+    update_path: bool = True,
+) -> None:
+    """Write ``document`` as COCO keypoint JSON, atomically.
+
+    Raises :class:`AnnotationError` when the document holds values COCO cannot store (NaN
+    coordinates, a visibility other than 0/1/2, a person with the wrong number of joints) and
+    OSError when the file cannot be written; the previous file is then left untouched.
+    ``update_path`` sets ``document.path`` to ``path`` (off for autosave/export copies).
+    """
+    path = Path(path)
+    data = to_coco_dict(document, base_dir=path.parent, absolute_paths=absolute_paths,
+                        include_app_state=include_app_state)
+    write_json_atomic(data, path, indent=indent)
+    if update_path:
+        document.path = path
+    logger.debug("wrote %s: %d frames", path, len(document.frames))
+
+
+def iter_instances(document: PoseDocument) -> Iterable[tuple[int, int, Instance]]:
+    """(frame index, instance index, instance) over the whole document."""
+    for fi, fr in enumerate(document.frames):
+        for ii, inst in enumerate(fr.instances):
+            yield fi, ii, inst
+
+
+def subset(
+    document: PoseDocument, frame_indices: Iterable[int], rename: Mapping[int, str] | None = None
+) -> PoseDocument:
+    """A new document with copies of the given frames (optionally renamed: frame index -> file name)."""
+    frames = []
+    for i in frame_indices:
+        src = document.frames[i]
+        fr = Frame(
+            id=src.id, file_name=(rename or {}).get(i, src.file_name), width=src.width, height=src.height,
+            instances=[inst.copy() for inst in src.instances], reviewed=src.reviewed, video=src.video,
+            frame_index=src.frame_index, crowd=json.loads(json.dumps(src.crowd)),
+            extra=json.loads(json.dumps(src.extra)), other=json.loads(json.dumps(src.other)),
+        )
+        frames.append(fr)
+    cat = document.category
+    return PoseDocument(
+        frames=frames,
+        category=Category(keypoints=list(cat.keypoints), skeleton=list(cat.skeleton), id=cat.id, name=cat.name,
+                          supercategory=cat.supercategory, extra=json.loads(json.dumps(cat.extra))),
+        image_root=document.image_root,
+        extra=json.loads(json.dumps(document.extra)),
+        other_categories=json.loads(json.dumps(document.other_categories)),
+    )
