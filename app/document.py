@@ -1,0 +1,236 @@
+"""The annotation document: the one authoritative copy of the project, its undo stack and signals.
+
+Widgets read from :class:`AnnotationDocument`, change it only by pushing commands
+(:mod:`app.commands`) and redraw on its narrow, past-tense signals. Dirty state is the undo
+stack's clean state: saving marks it clean; undoing back to the saved state is clean again.
+No widget code here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from app.sources import FrameSource, open_paths
+from hrnet.annotations import Frame, Instance, PoseDocument, save_coco
+
+__all__ = ["AnnotationDocument"]
+
+logger = logging.getLogger(__name__)
+
+
+class AnnotationDocument(QObject):
+    """Owns a :class:`~hrnet.annotations.PoseDocument` (``data``), its :class:`FrameSource`
+    (``source``), a ``QUndoStack`` (``undo_stack``) and the file it is saved to (``path``).
+
+    Signals (emitted on the GUI thread, after the change):
+
+    - ``frame_changed(int)`` — the current frame index changed.
+    - ``frames_changed()`` — the frame list was replaced (open, load, recover).
+    - ``instances_changed(int)`` — people of frame i were added, removed or replaced.
+    - ``instance_changed(int, int)`` — person (frame, instance) was edited (joints, box, ...).
+    - ``reviewed_changed(int)`` — the reviewed flag of frame i changed.
+    - ``dirty_changed(bool)`` — unsaved changes appeared / disappeared.
+    - ``path_changed(object)`` — the file path (Path or None) changed.
+    - ``saved(object)`` — the document was written to this path.
+    """
+
+    frame_changed = Signal(int)
+    frames_changed = Signal()
+    instances_changed = Signal(int)
+    instance_changed = Signal(int, int)
+    reviewed_changed = Signal(int)
+    dirty_changed = Signal(bool)
+    path_changed = Signal(object)
+    saved = Signal(object)
+
+    def __init__(
+        self,
+        data: PoseDocument | None = None,
+        source: FrameSource | None = None,
+        path: str | os.PathLike[str] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self._data = data if data is not None else PoseDocument()
+        self._source = source if source is not None else FrameSource(self._data)
+        self._path: Path | None = Path(path) if path is not None else None
+        self._current = 0
+        self._dirty = False
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+
+    # ---------------------------------------------------------------- state
+    @property
+    def data(self) -> PoseDocument:
+        return self._data
+
+    @property
+    def source(self) -> FrameSource:
+        return self._source
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def is_dirty(self) -> bool:
+        return self._dirty
+
+    def num_frames(self) -> int:
+        return len(self._data.frames)
+
+    def frame(self, index: int) -> Frame:
+        return self._data.frames[index]
+
+    def instance(self, frame: int, instance: int) -> Instance:
+        return self._data.frames[frame].instances[instance]
+
+    def current_index(self) -> int:
+        return self._current
+
+    def current_frame(self) -> Frame | None:
+        return self._data.frames[self._current] if self._data.frames else None
+
+    def set_current_index(self, index: int) -> None:
+        n = len(self._data.frames)
+        index = max(0, min(int(index), n - 1)) if n else 0
+        if index != self._current:
+            self._current = index
+            self.frame_changed.emit(index)
+
+    def image(self, index: int) -> np.ndarray:
+        """Pixels of frame ``index`` (HxWx3 uint8 BGR), read synchronously; raises MediaError."""
+        return self._source.image(index)
+
+    def keypoint_names(self) -> list[str]:
+        return list(self._data.category.keypoints)
+
+    def skeleton(self) -> list[tuple[int, int]]:
+        return list(self._data.category.skeleton)
+
+    def flip_pairs(self) -> list[tuple[int, int]]:
+        return self._data.category.flip_pairs()
+
+    # ---------------------------------------------------------------- editing
+    def push(self, command: QUndoCommand) -> None:
+        """Run ``command`` (its redo) and put it on the undo stack."""
+        self.undo_stack.push(command)
+
+    def undo(self) -> None:
+        self.undo_stack.undo()
+
+    def redo(self) -> None:
+        self.undo_stack.redo()
+
+    def _set_dirty(self, dirty: bool) -> None:
+        if dirty != self._dirty:
+            self._dirty = dirty
+            self.dirty_changed.emit(dirty)
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self._set_dirty(not clean)
+
+    def mark_dirty(self) -> None:
+        """Unsaved although nothing is on the undo stack (e.g. recovered from an autosave)."""
+        self.undo_stack.resetClean()
+        self._set_dirty(True)
+
+    # Raw mutations for app.commands only (no undo); they emit the narrow signals.
+    def _replace_instance(self, frame: int, index: int, instance: Instance) -> None:
+        self._data.frames[frame].instances[index] = instance
+        self.instance_changed.emit(frame, index)
+
+    def _insert_instance(self, frame: int, index: int, instance: Instance) -> None:
+        self._data.frames[frame].instances.insert(index, instance)
+        self.instances_changed.emit(frame)
+
+    def _remove_instance(self, frame: int, index: int) -> Instance:
+        inst = self._data.frames[frame].instances.pop(index)
+        self.instances_changed.emit(frame)
+        return inst
+
+    def _set_instances(self, frame: int, instances: list[Instance]) -> None:
+        self._data.frames[frame].instances = instances
+        self.instances_changed.emit(frame)
+
+    def _set_reviewed(self, frame: int, reviewed: bool) -> None:
+        fr = self._data.frames[frame]
+        if fr.reviewed != reviewed:
+            fr.reviewed = reviewed
+            self.reviewed_changed.emit(frame)
+
+    def _show(self, frame: int) -> None:
+        """Bring the frame an undo/redo changed into view."""
+        self.set_current_index(frame)
+
+    # ---------------------------------------------------------------- files
+    def set_content(
+        self,
+        data: PoseDocument,
+        source: FrameSource | None = None,
+        path: str | os.PathLike[str] | None = None,
+        dirty: bool = False,
+    ) -> None:
+        """Replace the whole content (open/recover): clears the undo stack, emits frames_changed."""
+        old_source = self._source
+        self._data = data
+        self._source = source if source is not None else FrameSource(data)
+        if old_source is not self._source:
+            old_source.close()
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self._set_dirty(False)
+        if dirty:
+            self.mark_dirty()
+        self._set_path(Path(path) if path is not None else None)
+        self._current = 0
+        self.frames_changed.emit()
+        self.frame_changed.emit(0)
+
+    def open(self, paths: Sequence[str | os.PathLike[str]], image_root: str | os.PathLike[str] | None = None) -> None:
+        """Open images / folders / videos / a project (see :func:`app.sources.open_paths`).
+
+        A project or COCO JSON becomes the document's path; images and videos give an unsaved
+        document without a path. Raises MediaError / AnnotationError; the content is unchanged then.
+        """
+        data, source = open_paths(paths, image_root=image_root)
+        self.set_content(data, source, path=data.path)
+
+    def load(self, path: str | os.PathLike[str], image_root: str | os.PathLike[str] | None = None) -> None:
+        """Open a saved project or COCO JSON (with its images)."""
+        self.open([path], image_root=image_root)
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the document as COCO JSON (atomically) to ``path`` or the current path.
+
+        Unknown image sizes are read from the image headers first. Marks the undo stack clean.
+        Raises ValueError when there is no path, AnnotationError / OSError when writing fails
+        (the document stays dirty and the previous file intact).
+        """
+        target = Path(path) if path is not None else self._path
+        if target is None:
+            raise ValueError("The document has no file yet: give a path (Save As)")
+        self._source.ensure_sizes(i for i, f in enumerate(self._data.frames) if f.width <= 0 or f.height <= 0)
+        save_coco(self._data, target)
+        self.undo_stack.setClean()
+        self._set_dirty(False)
+        self._set_path(target)
+        logger.info("saved %s", target)
+        self.saved.emit(target)
+        return target
+
+    def _set_path(self, path: Path | None) -> None:
+        if path != self._path:
+            self._path = path
+            self.path_changed.emit(path)
+
+    def close(self) -> None:
+        """Release readers (video files); the document stays usable for reading data."""
+        self._source.close()
