@@ -1,0 +1,287 @@
+"""Crash safety: a recovery copy of the document written a few seconds after each change.
+
+:class:`AutosaveManager` watches an :class:`~app.document.AnnotationDocument`. After an edit
+(undo stack index change) it starts a single-shot timer (``delay_ms``, default 3 s; not restarted
+by further edits, so a long editing burst is still saved every few seconds) and then writes the
+document, if it has unsaved changes, to its recovery file in the recovery folder
+(``QStandardPaths.AppDataLocation/recovery`` or a given folder):
+
+- ``autosave-<pid>-<random>.json`` — the document as COCO JSON with absolute image/video
+  paths (written atomically with :func:`hrnet.annotations.save_coco`);
+- ``autosave-<pid>-<random>.meta.json`` — original path, time, frame count, pid (written after
+  the data, atomically).
+
+The files are removed when the document becomes clean (saved, or undone back to the saved
+state), when another document is opened, and on :meth:`AutosaveManager.close` (a clean close).
+After a crash they stay; on the next start :func:`find_recoveries` lists them (newest first,
+skipping those of other app instances still running) and :meth:`AutosaveManager.recover` loads
+one into the document as unsaved changes, taking over its file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import uuid
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+
+from app.document import AnnotationDocument
+from app.sources import FrameSource
+from hrnet.annotations import load_coco, save_coco, write_json_atomic
+from hrnet.errors import AnnotationError
+
+__all__ = ["AutosaveManager", "Recovery", "default_recovery_dir", "discard_recovery", "find_recoveries"]
+
+logger = logging.getLogger(__name__)
+
+_META_SUFFIX = ".meta.json"
+# recovery files written by live managers of this process (they are not crash leftovers)
+_live: weakref.WeakValueDictionary[str, AutosaveManager] = weakref.WeakValueDictionary()
+
+
+def default_recovery_dir() -> Path:
+    """``<AppDataLocation>/recovery`` (e.g. ~/.local/share/<app>/recovery)."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    if not base:
+        base = str(Path.home() / ".hrnet-annotator")
+    return Path(base) / "recovery"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """One recovery file left by an earlier session."""
+
+    path: Path  # the recovery document (COCO JSON)
+    meta_path: Path
+    original_path: Path | None  # the project it is a copy of (None: never saved)
+    saved_at: datetime
+    num_frames: int
+    pid: int
+
+    def describe(self) -> str:
+        name = str(self.original_path) if self.original_path else "unsaved document"
+        return f"{name} — {self.num_frames} frames, autosaved {self.saved_at:%Y-%m-%d %H:%M:%S}"
+
+
+def _pid_running(pid: int) -> bool:
+    if pid <= 0 or pid == os.getpid():
+        return False
+    if os.name != "posix":
+        return False  # no cheap check: offer the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def find_recoveries(directory: str | os.PathLike[str] | None = None, include_running: bool = False) -> list[Recovery]:
+    """Recovery files in ``directory`` (default :func:`default_recovery_dir`), newest first.
+
+    Files still being written by a live :class:`AutosaveManager` of this process, or by another
+    app instance that is still running on this machine, are left out unless ``include_running``.
+    Unreadable meta files are skipped (logged).
+    """
+    folder = Path(directory) if directory is not None else default_recovery_dir()
+    if not folder.is_dir():
+        return []
+    host = socket.gethostname()
+    out: list[Recovery] = []
+    for meta_path in folder.glob(f"*{_META_SUFFIX}"):
+        data_path = meta_path.with_name(meta_path.name[: -len(_META_SUFFIX)] + ".json")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            rec = Recovery(
+                path=data_path,
+                meta_path=meta_path,
+                original_path=Path(meta["original_path"]) if meta.get("original_path") else None,
+                saved_at=datetime.fromisoformat(meta["saved_at"]),
+                num_frames=int(meta.get("num_frames", 0)),
+                pid=int(meta.get("pid", 0)),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            logger.warning("skipping unreadable recovery file %s: %s", meta_path, e)
+            continue
+        if not data_path.is_file():
+            continue
+        if not include_running:
+            if str(data_path) in _live:
+                continue
+            if meta.get("host") == host and _pid_running(rec.pid):
+                continue
+        out.append(rec)
+    out.sort(key=lambda r: r.saved_at, reverse=True)
+    return out
+
+
+def discard_recovery(recovery: Recovery) -> None:
+    """Delete a recovery file (the user declined it)."""
+    for p in (recovery.meta_path, recovery.path):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class AutosaveManager(QObject):
+    """Writes ``document`` to a recovery file ``delay_ms`` after changes (see the module docstring).
+
+    Signals: ``recovery_written(object)`` (the recovery file path), ``failed(str)`` (a write
+    failed; the app shows it, editing goes on).
+    """
+
+    recovery_written = Signal(object)
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        document: AnnotationDocument,
+        directory: str | os.PathLike[str] | None = None,
+        delay_ms: int = 3000,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.directory = Path(directory) if directory is not None else default_recovery_dir()
+        self._new_file_name()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(int(delay_ms))
+        self._timer.timeout.connect(self.write_now)
+        self._enabled = True
+        self._adopting = False
+        document.undo_stack.indexChanged.connect(self._on_change)
+        document.dirty_changed.connect(self._on_dirty_changed)
+        document.frames_changed.connect(self._on_content_replaced)
+
+    def _new_file_name(self) -> None:
+        self.recovery_path = self.directory / f"autosave-{os.getpid()}-{uuid.uuid4().hex[:8]}.json"
+        _live[str(self.recovery_path)] = self
+
+    @property
+    def meta_path(self) -> Path:
+        return self.recovery_path.with_name(self.recovery_path.stem + _META_SUFFIX)
+
+    @property
+    def delay_ms(self) -> int:
+        return self._timer.interval()
+
+    def set_delay_ms(self, ms: int) -> None:
+        self._timer.setInterval(int(ms))
+
+    def is_pending(self) -> bool:
+        """True while a write is scheduled."""
+        return self._timer.isActive()
+
+    def set_enabled(self, enabled: bool) -> None:
+        self._enabled = bool(enabled)
+        if not enabled:
+            self._timer.stop()
+
+    # ------------------------------------------------------------ reactions
+    def _on_change(self, *_: object) -> None:
+        if self._enabled and self.document.is_dirty and not self._timer.isActive():
+            self._timer.start()
+
+    def _on_dirty_changed(self, dirty: bool) -> None:
+        if self._adopting:
+            return
+        if dirty:
+            self._on_change()
+        else:
+            self._timer.stop()
+            self.discard()
+
+    def _on_content_replaced(self) -> None:
+        if self._adopting:
+            return
+        self._timer.stop()
+        self.discard()
+        if self.document.is_dirty:
+            self._on_change()
+
+    # ------------------------------------------------------------ actions
+    def write_now(self) -> Path | None:
+        """Write the recovery file now if the document has unsaved changes; returns its path.
+
+        Never raises: a failure is logged and reported by ``failed``.
+        """
+        self._timer.stop()
+        doc = self.document
+        if not doc.is_dirty:
+            return None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            save_coco(doc.data, self.recovery_path, absolute_paths=True, update_path=False)
+            meta = {
+                "original_path": str(Path(doc.path).absolute()) if doc.path is not None else None,
+                "saved_at": datetime.now().isoformat(timespec="seconds"),
+                "num_frames": doc.num_frames(),
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "format": 1,
+            }
+            write_json_atomic(meta, self.meta_path)
+        except (OSError, AnnotationError) as e:
+            msg = f"Autosave to {self.recovery_path} failed: {e}"
+            logger.warning(msg)
+            self.failed.emit(msg)
+            return None
+        logger.debug("autosaved %s", self.recovery_path)
+        self.recovery_written.emit(self.recovery_path)
+        return self.recovery_path
+
+    def discard(self) -> None:
+        """Remove this session's recovery files (nothing left to recover)."""
+        for p in (self.meta_path, self.recovery_path):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                logger.warning("cannot remove recovery file %s: %s", p, e)
+
+    def close(self) -> None:
+        """A clean close (the user saved or chose to discard changes): stop and remove the files."""
+        self._timer.stop()
+        self._enabled = False
+        self.discard()
+        for sig, slot in ((self.document.undo_stack.indexChanged, self._on_change),
+                          (self.document.dirty_changed, self._on_dirty_changed),
+                          (self.document.frames_changed, self._on_content_replaced)):
+            try:
+                sig.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+        _live.pop(str(self.recovery_path), None)
+
+    def recover(self, recovery: Recovery) -> None:
+        """Load ``recovery`` into the document as unsaved changes (path = its original file).
+
+        This manager takes the recovery file over: it is rewritten on the next change and
+        removed on save or clean close. Raises AnnotationError when the file is unreadable.
+        """
+        data = load_coco(recovery.path)
+        data.path = recovery.original_path
+        self._timer.stop()
+        self.discard()  # our own (empty) file
+        _live.pop(str(self.recovery_path), None)
+        self.recovery_path = recovery.path
+        _live[str(self.recovery_path)] = self
+        self._adopting = True  # set_content must not discard the adopted file
+        try:
+            self.document.set_content(data, FrameSource(data), path=recovery.original_path, dirty=True)
+        finally:
+            self._adopting = False
+        logger.info("recovered %s from %s", recovery.original_path or "an unsaved document", recovery.path)
