@@ -86,9 +86,10 @@ def post_process_quarter_offset(coords: np.ndarray, heatmaps: np.ndarray) -> np.
 
 
 def dark_blur_kernel(sigma: float) -> int:
-    """Blur kernel size DARK uses for a training ``sigma``: ``6*sigma - 1`` rounded to an odd
-    integer (sigma 2 -> 11, sigma 3 -> 17, the sizes of the DARK reference configs; OpenCV's
-    automatic Gaussian sigma for that size is then ~``sigma``)."""
+    """Default DARK blur kernel for a training ``sigma``: ``6*sigma - 1`` rounded to an odd
+    integer, so that OpenCV's automatic Gaussian sigma for that size (``0.3*((k-1)/2 - 1) + 0.8``)
+    equals ``sigma``, as the paper prescribes (sigma 2 -> 11, the DARK reference default; sigma 3
+    -> 17, where the reference configs keep 11: pass ``blur_kernel=11`` to reproduce them)."""
     k = int(round(6 * float(sigma) - 1))
     if k % 2 == 0:
         k += 1
