@@ -284,3 +284,58 @@ def test_pretrained_file_of_another_network_is_refused(tmp_path):
     torch.save(big, path)
     with pytest.raises(CheckpointError, match="different shape"):
         build_model(cfg)
+
+
+# -- summary and hrnet-info ------------------------------------------------------------------------
+
+def test_summary_w32():
+    from hrnet.models.summary import summarize_config
+
+    s = summarize_config(_cfg(W32))
+    assert s.num_params == 28_536_113
+    assert s.output_shape == (17, 64, 48)
+    assert s.input_size == (192, 256)
+    # Conv/deconv/linear multiply-accumulates per image; equals torch.utils.flop_counter / 2.
+    assert s.macs == 7_645_003_776
+    assert round(s.gflops, 2) == 7.65
+    assert sum(layer.macs for layer in s.layers) == s.macs
+    assert sum(layer.num_params for layer in s.layers) == s.num_params
+    assert s.details["architecture"] == "HRNet-W32"
+
+
+def test_summary_counts_deconvs_like_flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hrnet.models.summary import summarize
+
+    model = PoseResNet(18, num_joints=3, deconv_filters=(32, 16), deconv_kernels=(4, 3), deconv_with_bias=True)
+    s = summarize(model, (64, 96))
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model.eval()(torch.zeros(1, 3, 96, 64))
+    assert 2 * s.macs == counter.get_total_flops()
+    assert s.output_shape == (3, 12, 8)
+
+
+def test_hrnet_info_cli(capsys, tmp_path):
+    from hrnet.cli.info import main
+
+    assert main(["--list"]) == 0
+    assert capsys.readouterr().out.split() == EXPERIMENTS
+
+    assert main(["--cfg", W32, "--no-layers"]) == 0
+    out = capsys.readouterr().out
+    assert "28,536,113" in out and "GFLOPs:       7.65" in out and "17 x 64 x 48" in out
+
+    model = build_model(load_config("synthetic/hrnet_w16_128x96"))
+    torch.save({"epoch": 4, "state_dict": model.state_dict()}, tmp_path / "w16.pth")
+    assert main(["--cfg", "synthetic/hrnet_w16_128x96", "--weights", str(tmp_path / "w16.pth"), "--json",
+                 "MODEL.IMAGE_SIZE", "[64, 64]"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["input_size"] == [64, 64] and data["checkpoint"]["epoch"] == 4
+
+    assert main(["--cfg", "synthetic/hrnet_w16_128x96", "MODEL.NUM_JOINTS", "5",
+                 "--weights", str(tmp_path / "w16.pth")]) == 1
+    assert "checkpoint has 17 joints, model has 5" in capsys.readouterr().err
+    assert main(["--cfg", "no/such/experiment"]) == 1
+    assert main([]) == 2
