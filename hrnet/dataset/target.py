@@ -52,7 +52,7 @@ def generate_target(
     hm_w, hm_h = int(heatmap_size[0]), int(heatmap_size[1])
 
     target_weight = np.ones((num_joints, 1), dtype=np.float32)
-    target_weight[:, 0] = vis.reshape(num_joints, -1)[:, 0]
+    target_weight[:, 0] = vis[:, 0] if vis.ndim == 2 else vis.reshape(num_joints)
     target = np.zeros((num_joints, hm_h, hm_w), dtype=np.float32)
 
     if num_joints:
