@@ -60,9 +60,10 @@ def oks_iou(
     ``a_g`` and ``a_d`` (M,). With ``in_vis_thre`` only keypoints of ``d`` whose score exceeds it
     count (the official expression ``list(vg > t) and list(vd > t)`` evaluates to the ``d`` mask);
     a pose with none gets 0. Returns (M,) float64."""
-    g = np.asarray(g, dtype=np.float64).reshape(-1)
-    d = np.asarray(d, dtype=np.float64).reshape(-1, g.shape[0])
-    a_d = np.asarray(a_d, dtype=np.float64).reshape(-1)
+    # keypoints keep their dtype: with float32 keypoints the differences are float32, as official
+    g = np.asarray(g).reshape(-1)
+    d = np.asarray(d).reshape(-1, g.shape[0])
+    a_d = np.asarray(a_d).reshape(-1)
     variances = _variances(sigmas, g.shape[0] // 3)
     dx = d[:, 0::3] - g[0::3]
     dy = d[:, 1::3] - g[1::3]
@@ -83,10 +84,10 @@ def oks_matrix(
 ) -> np.ndarray:
     """All-pairs OKS: ``keypoints`` (N, K, 3), ``areas`` (N,) -> (N, N) with ``[i, j] =
     oks_iou(keypoints[i], keypoints[j:j+1], ...)``."""
-    k = np.asarray(keypoints, dtype=np.float64)
+    k = np.asarray(keypoints)
     n = k.shape[0]
     flat = k.reshape(n, -1)
-    a = np.asarray(areas, dtype=np.float64).reshape(n)
+    a = np.asarray(areas).reshape(n)
     return np.stack([oks_iou(flat[i], flat, a[i], a, sigmas, in_vis_thre) for i in range(n)]) if n else np.zeros((0, 0))
 
 
