@@ -73,6 +73,13 @@ def _assign(dst: Instance, src: Instance) -> None:
     dst.extra = dict(src.extra)
 
 
+def _finite_xy(xy: Sequence[float]) -> tuple[float, float]:
+    x, y = float(xy[0]), float(xy[1])
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise ValueError(f"joint position must be finite, got ({x}, {y})")
+    return x, y
+
+
 def box_iou(a: np.ndarray | None, b: np.ndarray | None) -> float:
     """IoU of two xywh boxes (0 when either is None or empty)."""
     if a is None or b is None:
@@ -142,8 +149,7 @@ class MoveKeypoint(_InstanceEdit):
 
     def _set_xy(self, xy: Sequence[float]) -> None:
         j = self.joint
-        self.after.keypoints[j, 0] = float(xy[0])
-        self.after.keypoints[j, 1] = float(xy[1])
+        self.after.keypoints[j, :2] = _finite_xy(xy)
         if self.before.keypoints[j, 2] == 0:
             self.after.keypoints[j, 2] = 2.0
         self.after.edited[j] = True
@@ -170,7 +176,7 @@ class PlaceKeypoint(_InstanceEdit):
         if visibility not in (1, 2):
             raise ValueError(f"visibility of a placed joint must be 1 or 2, got {visibility}")
         super().__init__(document, frame, instance, f"Place {document.data.category.keypoints[joint]}", parent)
-        self.after.keypoints[joint] = (float(xy[0]), float(xy[1]), float(visibility))
+        self.after.keypoints[joint] = (*_finite_xy(xy), float(visibility))
         self.after.edited[joint] = True
 
 
@@ -220,7 +226,10 @@ class SetBox(_InstanceEdit):
         self._set_box(bbox)
 
     def _set_box(self, bbox: Sequence[float] | np.ndarray | None) -> None:
-        self.after.bbox = None if bbox is None else np.array(bbox, dtype=np.float64).reshape(4)
+        box = None if bbox is None else np.array(bbox, dtype=np.float64).reshape(4)
+        if box is not None and not np.isfinite(box).all():
+            raise ValueError(f"box must be finite, got {box.tolist()}")
+        self.after.bbox = box
         self.after.extra.pop("area", None)
 
     def id(self) -> int:
