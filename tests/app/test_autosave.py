@@ -1,0 +1,153 @@
+"""app.autosave: debounced recovery files, kill-and-recover, cleanup on save/close."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.autosave import AutosaveManager, discard_recovery, find_recoveries
+from app.commands import AddInstance, MoveKeypoint, SetReviewed
+from app.document import AnnotationDocument
+from hrnet.annotations import Instance
+
+K = 17
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(imgs / f"{i}.png"), np.full((20, 30, 3), i * 50, np.uint8))
+    doc = AnnotationDocument()
+    doc.open([imgs])
+    doc.save(imgs / "project.json")
+    return imgs / "project.json"
+
+
+def person() -> Instance:
+    return Instance(np.c_[np.arange(K) + 1.0, np.arange(K) + 2.0, np.full(K, 2.0)])
+
+
+def test_kill_and_recover(qtbot, tmp_path: Path, project: Path) -> None:
+    rec_dir = tmp_path / "recovery"
+    doc = AnnotationDocument()
+    doc.load(project)
+    autosave = AutosaveManager(doc, directory=rec_dir, delay_ms=50)
+    doc.push(AddInstance(doc, 1, person()))
+    doc.push(MoveKeypoint(doc, 1, 0, 4, (11.5, 12.5)))
+    doc.push(SetReviewed(doc, 2))
+    assert autosave.is_pending()
+    with qtbot.waitSignal(autosave.recovery_written, timeout=5000):
+        pass
+    assert autosave.recovery_path.is_file() and autosave.meta_path.is_file()
+    expected = doc.data
+    # the live session's file is not offered as a crash leftover
+    assert find_recoveries(rec_dir) == []
+
+    # "crash": drop everything without closing or saving
+    del doc, autosave
+    gc.collect()
+
+    found = find_recoveries(rec_dir)
+    assert len(found) == 1
+    rec = found[0]
+    assert rec.original_path == project.absolute() and rec.num_frames == 3
+    assert "project.json" in rec.describe()
+
+    doc2 = AnnotationDocument()
+    autosave2 = AutosaveManager(doc2, directory=rec_dir, delay_ms=50)
+    autosave2.recover(rec)
+    assert doc2.data == expected
+    assert doc2.instance(1, 0).keypoints[4].tolist() == [11.5, 12.5, 2.0]
+    assert doc2.frame(2).reviewed
+    assert doc2.is_dirty and doc2.path == project.absolute()
+    assert doc2.image(1).shape == (20, 30, 3)  # absolute image root in the recovery file
+    assert rec.path.is_file()  # kept until the recovered work is saved
+    # saving removes the recovery file
+    doc2.save()
+    assert not rec.path.exists() and not rec.meta_path.exists()
+    assert find_recoveries(rec_dir) == []
+    autosave2.close()
+
+
+def test_nothing_written_when_clean_and_removed_when_clean_again(qtbot, tmp_path: Path, project: Path) -> None:
+    rec_dir = tmp_path / "rec"
+    doc = AnnotationDocument()
+    doc.load(project)
+    autosave = AutosaveManager(doc, directory=rec_dir, delay_ms=10_000)
+    assert autosave.write_now() is None and not rec_dir.exists()
+    doc.push(SetReviewed(doc, 0))
+    assert autosave.write_now() == autosave.recovery_path
+    doc.undo()  # back to the saved state: nothing to recover
+    assert not autosave.recovery_path.exists()
+    doc.redo()
+    autosave.write_now()
+    autosave.close()  # a clean close removes it
+    assert not autosave.recovery_path.exists()
+
+
+def test_debounce_writes_once_per_burst(qtbot, tmp_path: Path, project: Path) -> None:
+    doc = AnnotationDocument()
+    doc.load(project)
+    autosave = AutosaveManager(doc, directory=tmp_path / "rec", delay_ms=100)
+    writes = []
+    autosave.recovery_written.connect(writes.append)
+    doc.push(AddInstance(doc, 0, person()))
+    for k in range(10):
+        doc.push(MoveKeypoint(doc, 0, 0, 0, (k, k)))
+    qtbot.waitUntil(lambda: len(writes) == 1, timeout=5000)
+    qtbot.wait(250)
+    assert len(writes) == 1
+    data = json.loads(autosave.recovery_path.read_text())
+    assert data["annotations"][0]["keypoints"][:2] == [9.0, 9.0]
+    autosave.close()
+
+
+def test_unsaved_document_and_failures(qtbot, tmp_path: Path) -> None:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    cv2.imwrite(str(imgs / "a.png"), np.zeros((10, 10, 3), np.uint8))
+    doc = AnnotationDocument()
+    doc.open([imgs])  # never saved: no original path
+    blocker_dir = tmp_path / "file-not-dir"
+    blocker_dir.write_text("x")
+    autosave = AutosaveManager(doc, directory=blocker_dir / "rec", delay_ms=10_000)
+    doc.push(AddInstance(doc, 0, person()))
+    with qtbot.waitSignal(autosave.failed) as failed:
+        assert autosave.write_now() is None
+    assert "Autosave" in failed.args[0]
+    autosave.close()
+
+    rec_dir = tmp_path / "rec"
+    autosave = AutosaveManager(doc, directory=rec_dir, delay_ms=10_000)
+    doc.push(SetReviewed(doc, 0))
+    autosave.write_now()
+    rec = find_recoveries(rec_dir, include_running=True)[0]
+    assert rec.original_path is None and "unsaved document" in rec.describe()
+    discard_recovery(rec)
+    assert find_recoveries(rec_dir, include_running=True) == []
+    autosave.close()
+
+
+def test_other_running_instance_is_skipped(tmp_path: Path) -> None:
+    import socket
+
+    rec_dir = tmp_path / "rec"
+    rec_dir.mkdir()
+    (rec_dir / "autosave-1-abc.json").write_text("{}")
+    meta = {"original_path": None, "saved_at": "2024-01-02T03:04:05", "num_frames": 1,
+            "pid": os.getppid(), "host": socket.gethostname()}
+    (rec_dir / "autosave-1-abc.meta.json").write_text(json.dumps(meta))
+    (rec_dir / "autosave-2-def.meta.json").write_text("{broken")
+    assert find_recoveries(rec_dir) == []  # parent process is alive: that instance is still running
+    assert len(find_recoveries(rec_dir, include_running=True)) == 1
+    meta["pid"] = 2**22 + 12345  # no such process
+    (rec_dir / "autosave-1-abc.meta.json").write_text(json.dumps(meta))
+    assert len(find_recoveries(rec_dir)) == 1
