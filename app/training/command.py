@@ -72,10 +72,8 @@ class TrainCommand:
         elif self.weights:
             out += ["--weights", str(self.weights)]
         out += ["--progress", self.progress, "--stop-file", str(self.stop_file)]
-        if self.opts:
-            out.append("opts")
-            for key, value in self.opts:
-                out += [str(key), str(value)]
+        for key, value in self.opts:  # positional KEY VALUE pairs, as the official tools/train.py
+            out += [str(key), str(value)]
         return out
 
     def resumed(self) -> TrainCommand:

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ExportedData", "ReviewedSummary", "SplitEntry", "export_reviewed", "read_split", "summarize_reviewed"]
+__all__ = [
+    "ExportedData",
+    "ReviewedSummary",
+    "SplitEntry",
+    "export_reviewed",
+    "planned_data",
+    "planned_split",
+    "read_split",
+    "summarize_reviewed",
+]
 
 
 @dataclass(frozen=True)
@@ -45,9 +54,9 @@ def summarize_reviewed(pose_document: Any) -> ReviewedSummary:
 
 @dataclass(frozen=True)
 class SplitEntry:
-    image_id: int
-    file_name: str
+    name: str  # the frame's file name (or exported image name)
     people: int
+    frame: int | None = None  # document frame index, when known
 
 
 @dataclass
@@ -59,6 +68,8 @@ class ExportedData:
     images_dir: Path
     train: list[SplitEntry] = field(default_factory=list)
     val: list[SplitEntry] = field(default_factory=list)
+    num_joints: int = 17
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def train_people(self) -> int:
@@ -70,13 +81,26 @@ class ExportedData:
 
     def opts(self) -> list[tuple[str, str]]:
         """The ``hrnet-train`` overrides that point the ``coco_json`` dataset at these files."""
-        return [
-            ("DATASET.DATASET", "coco_json"),
-            ("DATASET.TRAIN_ANNOTATIONS", str(self.train_json)),
-            ("DATASET.TRAIN_IMAGES", str(self.images_dir)),
-            ("DATASET.TEST_ANNOTATIONS", str(self.val_json)),
-            ("DATASET.TEST_IMAGES", str(self.images_dir)),
-        ]
+        from app.export import ExportResult
+
+        flat = ExportResult(self.train_json, self.val_json, self.images_dir, num_joints=self.num_joints).training_opts()
+        return list(zip(flat[0::2], flat[1::2]))
+
+
+def planned_data(data_dir: Path, num_joints: int = 17) -> ExportedData:
+    """Where :func:`export_reviewed` into ``data_dir`` puts its files (for the command preview and resume)."""
+    data_dir = Path(data_dir)
+    return ExportedData(data_dir / "train.json", data_dir / "val.json", data_dir / "images", num_joints=num_joints)
+
+
+def planned_split(pose_document: Any, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train, val) frame indices the export will use (frames whose image cannot be read aside)."""
+    from app.export import split_frames
+
+    usable = summarize_reviewed(pose_document).usable_frames
+    if len(usable) < 2:
+        return list(usable), []
+    return split_frames(pose_document, usable, val_fraction, seed=seed)
 
 
 def _entries(path: Path) -> list[SplitEntry]:
@@ -88,31 +112,29 @@ def _entries(path: Path) -> list[SplitEntry]:
         if int(ann.get("num_keypoints", 0) or 0) <= 0:
             continue
         people[int(ann["image_id"])] = people.get(int(ann["image_id"]), 0) + 1
-    return [SplitEntry(int(im["id"]), str(im.get("file_name", "")), people.get(int(im["id"]), 0))
+    return [SplitEntry(str(im.get("file_name", "")), people.get(int(im["id"]), 0))
             for im in data.get("images", [])]
 
 
-def read_split(train_json: Path, val_json: Path, images_dir: Path) -> ExportedData:
-    """Which frames (and how many people) an export put in training and in validation."""
-    train_json, val_json, images_dir = Path(train_json), Path(val_json), Path(images_dir)
-    return ExportedData(train_json, val_json, images_dir, _entries(train_json), _entries(val_json))
+def read_split(data: ExportedData) -> ExportedData:
+    """Fill ``data``'s split from its exported JSON files (e.g. to resume a run of an earlier session)."""
+    out = ExportedData(data.train_json, data.val_json, data.images_dir, _entries(data.train_json),
+                       _entries(data.val_json), num_joints=data.num_joints)
+    return out
 
 
 def export_reviewed(document: Any, out_dir: Path, val_fraction: float, seed: int) -> ExportedData:
     """Export the reviewed frames of ``document`` (an AnnotationDocument) into ``out_dir``."""
     from app.export import export_for_training
 
-    paths = export_for_training(
-        document.data, document.source, out_dir, val_fraction=val_fraction, only_reviewed=True, seed=seed
-    )
-    train_json, val_json, images_dir = _unpack(paths)
-    return read_split(train_json, val_json, images_dir)
+    res = export_for_training(document, document.source, out_dir, val_fraction=val_fraction, only_reviewed=True,
+                              seed=seed)
+    frames = document.data.frames
 
+    def entries(indices: list[int]) -> list[SplitEntry]:
+        return [SplitEntry(frames[i].file_name if frames[i].video is None
+                           else f"{Path(frames[i].video).name} #{(frames[i].frame_index or 0) + 1}",
+                           frames[i].num_labelled, i) for i in indices]
 
-def _unpack(paths: Any) -> tuple[Path, Path, Path]:
-    if isinstance(paths, (tuple, list)) and len(paths) >= 3:
-        return Path(paths[0]), Path(paths[1]), Path(paths[2])
-    for names in (("train_json", "val_json", "images_dir"), ("train", "val", "images")):
-        if all(hasattr(paths, n) for n in names):
-            return tuple(Path(getattr(paths, n)) for n in names)  # type: ignore[return-value]
-    raise TypeError(f"unexpected result of export_for_training: {paths!r}")
+    return ExportedData(res.train_json, res.val_json, res.images_dir, entries(res.train_frames),
+                        entries(res.val_frames), num_joints=res.num_joints, skipped=list(res.skipped))

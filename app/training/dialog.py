@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QThread, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -60,7 +60,14 @@ from PySide6.QtWidgets import (
 
 from app.model_manager import ModelSpec
 from app.training.command import TrainCommand
-from app.training.data import ExportedData, export_reviewed, read_split, summarize_reviewed
+from app.training.data import (
+    ExportedData,
+    export_reviewed,
+    planned_data,
+    planned_split,
+    read_split,
+    summarize_reviewed,
+)
 from app.training.evaluation import METRIC_NAMES, CompareWorker, ModelEvaluation
 from app.training.events import CheckpointWritten, EpochEnded, RunFinished, RunStarted, StepProgress, TrainError
 from app.training.process import TrainingProcess
@@ -193,10 +200,15 @@ class TrainDialog(QDialog):
         p.finished.connect(self._on_finished)
         p.state_changed.connect(lambda _s: self._update_buttons())
 
-        for signal_name in ("frames_changed", "instances_changed", "instance_changed"):
+        # the document may change while the dialog is open (it is not modal): refresh, debounced
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(200)
+        self._refresh_timer.timeout.connect(self._refresh_data)
+        for signal_name in ("frames_changed", "instances_changed", "instance_changed", "reviewed_changed"):
             sig = getattr(document, signal_name, None)
             if sig is not None:
-                sig.connect(self._refresh_data)
+                sig.connect(lambda *_a: self._refresh_timer.start())
         self._ui_ready = True
         self._on_experiment_changed()
         self._refresh_data()
@@ -488,29 +500,37 @@ class TrainDialog(QDialog):
             self._show_planned_split()
 
     def _show_planned_split(self) -> None:
-        s = self._summary
-        frames = s.usable_frames
-        n_val = max(1, round(len(frames) * self.val_spin.value() / 100)) if len(frames) >= 2 else 0
-        self.split_label.setText(
-            f"About {len(frames) - n_val} frames for training and {n_val} for validation "
-            f"(the exact split is drawn when the data is exported at start)." if frames else "")
-        frames_by_index = self.document.data.frames
-        self.split_table.setRowCount(len(frames))
-        for r, i in enumerate(frames):
-            fr = frames_by_index[i]
-            self.split_table.setItem(r, 0, QTableWidgetItem(f"{i + 1}: {fr.file_name}"))
-            self.split_table.setItem(r, 1, QTableWidgetItem(str(fr.num_labelled)))
-            self.split_table.setItem(r, 2, QTableWidgetItem("—"))
+        frames = self.document.data.frames
+        try:
+            train, val = planned_split(self.document.data, self.val_spin.value() / 100.0, self.seed_spin.value())
+        except ValueError as e:
+            self.split_label.setText(str(e))
+            return
+        self._fill_split_table(
+            [(f"{i + 1}: {_frame_name(frames[i])}", frames[i].num_labelled, "train") for i in train]
+            + [(f"{i + 1}: {_frame_name(frames[i])}", frames[i].num_labelled, "validation") for i in val])
+        if train or val:
+            self.split_label.setText(
+                f"Training: {len(train)} frames, {sum(frames[i].num_labelled for i in train)} people — "
+                f"Validation: {len(val)} frames, {sum(frames[i].num_labelled for i in val)} people.")
+        else:
+            self.split_label.setText("")
 
     def _show_split(self, data: ExportedData) -> None:
-        self.split_label.setText(
-            f"Training: {len(data.train)} frames, {data.train_people} people — "
-            f"Validation: {len(data.val)} frames, {data.val_people} people.")
-        rows = [(e, "train") for e in data.train] + [(e, "validation") for e in data.val]
+        text = (f"Training: {len(data.train)} frames, {data.train_people} people — "
+                f"Validation: {len(data.val)} frames, {data.val_people} people.")
+        if data.skipped:
+            text += f"\n{len(data.skipped)} frames left out (image unreadable): " + "; ".join(data.skipped[:3])
+        self.split_label.setText(text)
+        self._fill_split_table(
+            [(_entry_label(e), e.people, "train") for e in data.train]
+            + [(_entry_label(e), e.people, "validation") for e in data.val])
+
+    def _fill_split_table(self, rows: list[tuple[str, int, str]]) -> None:
         self.split_table.setRowCount(len(rows))
-        for r, (e, split) in enumerate(rows):
-            self.split_table.setItem(r, 0, QTableWidgetItem(e.file_name))
-            self.split_table.setItem(r, 1, QTableWidgetItem(str(e.people)))
+        for r, (name, people, split) in enumerate(rows):
+            self.split_table.setItem(r, 0, QTableWidgetItem(name))
+            self.split_table.setItem(r, 1, QTableWidgetItem(str(people)))
             self.split_table.setItem(r, 2, QTableWidgetItem(split))
 
     def _experiment(self) -> str:
@@ -579,11 +599,11 @@ class TrainDialog(QDialog):
 
     def training_opts(self, data: ExportedData | None = None) -> list[tuple[str, str]]:
         """The overrides of the form (data files, base weights, epochs, …), in a stable order."""
-        data = data or self.exported or _planned_data(self._data_dir())
+        num_joints = self._summary.num_joints
+        data = data or self.exported or planned_data(self._data_dir(), num_joints)
         opts = list(data.opts())
         cfg = getattr(self, "_exp_cfg", None)
-        num_joints = self._summary.num_joints
-        if cfg is None or int(cfg.MODEL.NUM_JOINTS) != num_joints:
+        if (cfg is None or int(cfg.MODEL.NUM_JOINTS) != num_joints) and "MODEL.NUM_JOINTS" not in dict(opts):
             opts.append(("MODEL.NUM_JOINTS", str(num_joints)))
         opts.append(("TEST.USE_GT_BBOX", "True"))
         kind = self.base_combo.currentData()
@@ -752,7 +772,7 @@ class TrainDialog(QDialog):
         if self.exported is None:
             d = self._data_dir()
             try:
-                self.exported = read_split(*_planned_paths(d))
+                self.exported = read_split(planned_data(d, self._summary.num_joints))
             except (OSError, ValueError, KeyError) as e:
                 self._show_error(TrainError("data", f"Cannot read the exported data of this run in {d}: {e}"))
                 return False
@@ -1127,12 +1147,14 @@ def _devices() -> list[str]:
     return out
 
 
-def _planned_paths(data_dir: Path) -> tuple[Path, Path, Path]:
-    return data_dir / "train.json", data_dir / "val.json", data_dir / "images"
+def _frame_name(frame: Any) -> str:
+    if frame.video is not None:
+        return f"{Path(frame.video).name} #{(frame.frame_index or 0) + 1}"
+    return str(frame.file_name)
 
 
-def _planned_data(data_dir: Path) -> ExportedData:
-    return ExportedData(*_planned_paths(data_dir))
+def _entry_label(e: Any) -> str:
+    return f"{e.frame + 1}: {e.name}" if e.frame is not None else e.name
 
 
 def _default_run_dir(document: Any) -> Path:
