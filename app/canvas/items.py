@@ -1,0 +1,299 @@
+"""Graphics items of the canvas: one item per person, the heatmap overlay, the hover label.
+
+A person is ONE item that paints its box, limbs and joints itself (an item per joint and per
+limb, as SLEAP does, costs ~40 items per person and makes 20+ people sluggish). Sizes of joints,
+lines and handles are given in screen pixels and converted with the view's zoom, so they stay
+readable at every zoom level. Hit testing (which joint / handle is under the mouse) is done by
+the view with numpy on the item's arrays, not by Qt's per-item shape tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsSimpleTextItem, QStyleOptionGraphicsItem
+
+from app.canvas import style
+
+JOINT_RADIUS_PX = 4.5
+JOINT_RADIUS_ACTIVE_PX = 7.0
+LIMB_WIDTH_PX = 2.5
+HANDLE_PX = 7.0
+MARGIN_PX = 24.0
+
+# Box handles: name -> (fx, fy) position as fraction of the box.
+HANDLES: dict[str, tuple[float, float]] = {
+    "tl": (0.0, 0.0), "t": (0.5, 0.0), "tr": (1.0, 0.0), "r": (1.0, 0.5),
+    "br": (1.0, 1.0), "b": (0.5, 1.0), "bl": (0.0, 1.0), "l": (0.0, 0.5),
+}
+
+
+class PersonItem(QGraphicsItem):
+    """Box + skeleton + joints of one person; all state is a copy of the document's instance."""
+
+    def __init__(self, index: int, names: Sequence[str], skeleton: Sequence[tuple[int, int]],
+                 limb_colours: Sequence[QColor], joint_outlines: Sequence[QColor]) -> None:
+        super().__init__()
+        self.index = index
+        self.names = list(names)
+        self.skeleton = [(int(a), int(b)) for a, b in skeleton]
+        self._limb_colours = list(limb_colours)
+        self._joint_outlines = list(joint_outlines)
+        k = len(self.names)
+        self.keypoints = np.zeros((k, 3), dtype=np.float64)
+        self.bbox: np.ndarray | None = None  # xywh
+        self.scores: np.ndarray | None = None
+        self.edited = np.zeros(k, dtype=bool)
+        self.person_score: float | None = None
+        self.colour = style.person_colour(index)
+        self.selected = False
+        self.selected_joint: int | None = None
+        self.hovered_joint: int | None = None
+        self.threshold = 0.3
+        self.pixel_size = 1.0
+        self.show_box = True
+        self.dimmed = False
+        self._rect = QRectF()
+        self.setZValue(2)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setAcceptHoverEvents(False)
+
+    # -- state -------------------------------------------------------------------------------
+    def set_instance(self, instance) -> None:  # hrnet.annotations.Instance
+        self.keypoints = np.array(instance.keypoints, dtype=np.float64).reshape(-1, 3)
+        self.bbox = None if instance.bbox is None else np.array(instance.bbox, dtype=np.float64).reshape(4)
+        self.scores = None if instance.joint_scores is None else np.array(instance.joint_scores, dtype=np.float64)
+        edited = getattr(instance, "edited", None)
+        self.edited = np.zeros(len(self.keypoints), bool) if edited is None else np.array(edited, dtype=bool)
+        self.person_score = instance.score
+        self._update_geometry()
+
+    def set_joint_position(self, joint: int, x: float, y: float) -> None:
+        """Live preview while dragging (the document is updated by a command)."""
+        self.keypoints[joint, 0] = x
+        self.keypoints[joint, 1] = y
+        self._update_geometry()
+
+    def set_box(self, xywh: Sequence[float] | None) -> None:
+        self.bbox = None if xywh is None else np.asarray(xywh, dtype=np.float64).reshape(4)
+        self._update_geometry()
+
+    def set_pixel_size(self, pixel_size: float) -> None:
+        if pixel_size != self.pixel_size:
+            self.pixel_size = pixel_size
+            self._update_geometry()
+
+    def set_selected(self, selected: bool, joint: int | None = None) -> None:
+        self.selected = selected
+        self.selected_joint = joint if selected else None
+        self.setZValue(3 if selected else 2)
+        self.update()
+
+    def set_hovered_joint(self, joint: int | None) -> None:
+        if joint != self.hovered_joint:
+            self.hovered_joint = joint
+            self.update()
+
+    def set_threshold(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.update()
+
+    def labelled(self) -> np.ndarray:
+        return self.keypoints[:, 2] > 0
+
+    def joint_confidence(self, j: int) -> float | None:
+        """Model confidence of joint j, None for hand-placed or imported joints."""
+        if self.edited[j] or self.scores is None:
+            return None
+        return float(self.scores[j])
+
+    def low_confidence(self) -> np.ndarray:
+        if self.scores is None:
+            return np.zeros(len(self.keypoints), bool)
+        return (self.scores < self.threshold) & ~self.edited
+
+    def extent(self) -> QRectF | None:
+        """Box (or the labelled joints' extent when there is no box) in image coordinates."""
+        if self.bbox is not None:
+            x, y, w, h = self.bbox
+            return QRectF(x, y, w, h)
+        pts = self.keypoints[self.labelled(), :2]
+        if len(pts) == 0:
+            return None
+        lo, hi = pts.min(0), pts.max(0)
+        return QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
+
+    def handle_positions(self) -> dict[str, tuple[float, float]]:
+        if self.bbox is None:
+            return {}
+        x, y, w, h = self.bbox
+        return {name: (x + fx * w, y + fy * h) for name, (fx, fy) in HANDLES.items()}
+
+    def _update_geometry(self) -> None:
+        self.prepareGeometryChange()
+        rect = self.extent() or QRectF()
+        pts = self.keypoints[self.labelled(), :2]
+        if len(pts):
+            lo, hi = pts.min(0), pts.max(0)
+            rect = rect.united(QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]))
+        m = MARGIN_PX * self.pixel_size
+        self._rect = rect.adjusted(-m, -m - 18 * self.pixel_size, m, m)
+        self.update()
+
+    # -- painting ----------------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        ps = self.pixel_size
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if self.dimmed:
+            painter.setOpacity(0.35)
+        kp = self.keypoints
+        labelled = kp[:, 2] > 0
+        low = self.low_confidence()
+
+        # box
+        if self.show_box and self.bbox is not None:
+            x, y, w, h = self.bbox
+            pen = QPen(self.colour, (2.2 if self.selected else 1.4) * ps)
+            if not self.selected:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(x, y, w, h))
+            # label
+            painter.save()
+            painter.translate(x, y)
+            painter.scale(ps, ps)
+            font = QFont()
+            font.setPixelSize(12)
+            font.setBold(True)
+            painter.setFont(font)
+            text = f"#{self.index + 1}" + (f"  {self.person_score:.2f}" if self.person_score is not None else "")
+            tw = painter.fontMetrics().horizontalAdvance(text) + 8
+            painter.fillRect(QRectF(0, -17, tw, 17), self.colour)
+            painter.setPen(QColor("black"))
+            painter.drawText(QRectF(4, -17, tw, 17), Qt.AlignmentFlag.AlignVCenter, text)
+            painter.restore()
+            if self.selected:
+                painter.setPen(QPen(QColor("black"), 1.0 * ps))
+                painter.setBrush(QBrush(self.colour))
+                hs = HANDLE_PX * ps
+                for hx, hy in self.handle_positions().values():
+                    painter.drawRect(QRectF(hx - hs / 2, hy - hs / 2, hs, hs))
+
+        # limbs
+        width = (LIMB_WIDTH_PX + (0.8 if self.selected else 0.0)) * ps
+        for (a, b), colour in zip(self.skeleton, self._limb_colours):
+            if a >= len(kp) or b >= len(kp) or not (labelled[a] and labelled[b]):
+                continue
+            pen = QPen(colour, width)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            if low[a] or low[b]:
+                pen.setStyle(Qt.PenStyle.DotLine)
+                pen.setWidthF(width * 0.7)
+            painter.setPen(pen)
+            painter.drawLine(QLineF(kp[a, 0], kp[a, 1], kp[b, 0], kp[b, 1]))
+
+        # joints
+        for j in np.flatnonzero(labelled):
+            active = j == self.selected_joint or j == self.hovered_joint
+            r = (JOINT_RADIUS_ACTIVE_PX if active else JOINT_RADIUS_PX) * ps
+            conf = self.joint_confidence(j)
+            fill = style.HAND_COLOUR if conf is None else style.confidence_colour(conf)
+            outline = style.SELECTION_COLOUR if j == self.selected_joint else self._joint_outlines[j]
+            pen = QPen(outline, (2.0 if active else 1.5) * ps)
+            centre = QPointF(kp[j, 0], kp[j, 1])
+            if low[j]:
+                pen.setStyle(Qt.PenStyle.DotLine)
+                painter.setPen(pen)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawEllipse(centre, r, r)
+                continue
+            painter.setPen(pen)
+            if kp[j, 2] < 1.5:  # occluded: a ring in the fill colour, hollow centre
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawEllipse(centre, r, r)
+                painter.setPen(QPen(fill, 2.0 * ps))
+                painter.drawEllipse(centre, r * 0.55, r * 0.55)
+            else:
+                painter.setBrush(QBrush(fill))
+                painter.drawEllipse(centre, r, r)
+
+
+class HeatmapItem(QGraphicsPixmapItem):
+    """A heatmap (h, w) float array drawn in image space through its heatmap->image affine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setZValue(1)
+        self.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._lut: np.ndarray | None = None
+        self.heatmap: np.ndarray | None = None
+
+    def set_lookup_table(self, lut: np.ndarray) -> None:
+        """(256, 3|4) uint8 colour table."""
+        lut = np.asarray(lut, dtype=np.uint8)
+        if lut.shape[1] == 3:
+            lut = np.concatenate([lut, np.full((len(lut), 1), 255, np.uint8)], axis=1)
+        self._lut = lut
+        if self.heatmap is not None:
+            self._render()
+
+    def set_heatmap(self, heatmap: np.ndarray | None, heatmap_to_image: np.ndarray | None = None) -> None:
+        self.heatmap = None if heatmap is None else np.asarray(heatmap, dtype=np.float32)
+        if self.heatmap is None:
+            self.setPixmap(QPixmap())
+            self.setVisible(False)
+            return
+        if heatmap_to_image is not None:
+            a = np.asarray(heatmap_to_image, dtype=np.float64).reshape(2, 3)
+            # Heatmap value (i, j) sits at heatmap coordinate (j, i), the CENTRE of pixmap pixel (j, i).
+            to_image = QTransform(a[0, 0], a[1, 0], a[0, 1], a[1, 1], a[0, 2], a[1, 2])
+            self.setTransform(QTransform.fromTranslate(-0.5, -0.5) * to_image)
+        self._render()
+        self.setVisible(True)
+
+    def _render(self) -> None:
+        hm = self.heatmap
+        if hm is None:
+            return
+        values = np.clip(hm, 0.0, 1.0)
+        idx = np.round(values * 255).astype(np.uint8)
+        lut = self._lut if self._lut is not None else _grey_lut()
+        rgba = lut[idx].copy()
+        # low values fade out so the image stays visible under the cold part of the map
+        rgba[..., 3] = (np.sqrt(values) * 255).astype(np.uint8)
+        h, w = idx.shape
+        image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+        self.setPixmap(QPixmap.fromImage(image))
+
+
+def _grey_lut() -> np.ndarray:
+    ramp = np.arange(256, dtype=np.uint8)
+    return np.stack([ramp, ramp, ramp, np.full(256, 255, np.uint8)], axis=1)
+
+
+class HoverLabelItem(QGraphicsSimpleTextItem):
+    """Joint name + confidence next to the mouse, unaffected by zoom."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.setZValue(10)
+        font = QFont()
+        font.setPixelSize(13)
+        font.setBold(True)
+        self.setFont(font)
+        self.setBrush(QBrush(QColor("white")))
+        self.setVisible(False)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.fillRect(self.boundingRect().adjusted(-4, -2, 4, 2), QColor(0, 0, 0, 190))
+        super().paint(painter, option, widget)

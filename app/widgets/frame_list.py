@@ -1,0 +1,256 @@
+"""The frame list: every frame with its people count, reviewed mark and lowest confidence; filters.
+
+A flat ``QAbstractListModel`` over the document (no per-frame widgets, so 100k video frames list
+instantly); the filter keeps an index array and is recomputed lazily (debounced) when the
+document changes. Frame statistics (people, lowest joint confidence) are computed on demand and
+cached per frame until that frame changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
+
+FILTERS = (
+    ("all", "All frames"),
+    ("unreviewed", "Unreviewed"),
+    ("reviewed", "Reviewed"),
+    ("low", "Low confidence"),
+    ("people", "With people"),
+    ("empty", "Without people"),
+)
+
+
+def person_confidence(instance) -> float | None:
+    """Mean model confidence of a person's labelled, not hand-edited joints (None: no prediction)."""
+    scores = getattr(instance, "joint_scores", None)
+    if scores is None:
+        return None
+    mask = (instance.keypoints[:, 2] > 0) & ~np.asarray(instance.edited, bool)
+    if not mask.any():
+        return None
+    return float(np.mean(np.asarray(scores)[mask]))
+
+
+def frame_confidence(frame) -> float | None:
+    """Lowest person confidence of a frame (None when nothing in it is predicted)."""
+    values = [c for c in (person_confidence(p) for p in frame.instances) if c is not None]
+    return min(values) if values else None
+
+
+class FrameListModel(QAbstractListModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.document = None
+        self.rows = np.zeros(0, dtype=np.int64)  # frame index of each row
+        self.threshold = 0.3
+        self._conf: dict[int, float | None] = {}
+
+    def set_document(self, document) -> None:
+        self.beginResetModel()
+        self.document = document
+        self._conf.clear()
+        self.rows = np.arange(document.num_frames() if document is not None else 0, dtype=np.int64)
+        self.endResetModel()
+
+    def set_rows(self, rows: np.ndarray) -> None:
+        self.beginResetModel()
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.endResetModel()
+
+    def invalidate_frame(self, frame: int) -> None:
+        self._conf.pop(frame, None)
+        pos = np.searchsorted(self.rows, frame)
+        if pos < len(self.rows) and self.rows[pos] == frame:
+            idx = self.index(int(pos))
+            self.dataChanged.emit(idx, idx)
+
+    def confidence(self, frame: int) -> float | None:
+        if frame not in self._conf:
+            self._conf[frame] = frame_confidence(self.document.frame(frame))
+        return self._conf[frame]
+
+    def row_of(self, frame: int) -> int | None:
+        pos = int(np.searchsorted(self.rows, frame))
+        return pos if pos < len(self.rows) and self.rows[pos] == frame else None
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self.document is None:
+            return None
+        f = int(self.rows[index.row()])
+        frame = self.document.frame(f)
+        if role == Qt.ItemDataRole.DisplayRole:
+            name = f"{Path(frame.video).name} #{frame.frame_index}" if frame.video else Path(frame.file_name).name
+            n = len(frame.instances)
+            conf = self.confidence(f)
+            mark = "✓" if frame.reviewed else " "
+            conf_text = f"  min {conf:.2f}" if conf is not None else ""
+            return f"{mark} {f + 1:>5}  {name}  · {n}{conf_text}"
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if frame.reviewed:
+                return QBrush(QColor(120, 210, 120))
+            conf = self.confidence(f)
+            if conf is not None and conf < self.threshold:
+                return QBrush(QColor(255, 150, 90))
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return frame.file_name if not frame.video else f"{frame.video} frame {frame.frame_index}"
+        if role == Qt.ItemDataRole.UserRole:
+            return f
+        return None
+
+
+class FrameListWidget(QWidget):
+    """Filterable list of frames; selecting a row shows that frame."""
+
+    frame_activated = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = None
+        self.model = FrameListModel(self)
+        self.filter_combo = QComboBox()
+        for key, text in FILTERS:
+            self.filter_combo.addItem(text, key)
+        self.count_label = QLabel("")
+        self.count_label.setStyleSheet("color: #999;")
+        self.list = QListView()
+        self.list.setModel(self.model)
+        self.list.setUniformItemSizes(True)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.list.setToolTip("Frames (✓ reviewed; orange: lowest confidence under the threshold). "
+                             "Shift/Ctrl-click selects several for 'Predict selected frames'.")
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.filter_combo, 1)
+        top.addWidget(self.count_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.list, 1)
+        self._refilter_timer = QTimer(self)
+        self._refilter_timer.setSingleShot(True)
+        self._refilter_timer.setInterval(400)
+        self._refilter_timer.timeout.connect(self.refilter)
+        self.filter_combo.currentIndexChanged.connect(lambda _: self.refilter())
+        self.list.selectionModel().currentChanged.connect(self._on_current_changed)
+        self._syncing = False
+
+    def set_document(self, document) -> None:
+        if self.document is not None:
+            for sig, slot in self._connections():
+                try:
+                    sig.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+        self.document = document
+        self.model.set_document(document)
+        if document is not None:
+            for sig, slot in self._connections():
+                sig.connect(slot)
+        self.refilter()
+
+    def _connections(self):
+        d = self.document
+        return [
+            (d.frames_changed, self._on_frames_changed),
+            (d.frame_changed, self.show_current),
+            (d.instances_changed, self._on_frame_edited),
+            (d.instance_changed, self._on_instance_edited),
+            (d.reviewed_changed, self._on_frame_edited),
+        ]
+
+    def set_threshold(self, threshold: float) -> None:
+        self.model.threshold = float(threshold)
+        if self.filter_key() == "low":
+            self.refilter()
+        else:
+            self.model.layoutChanged.emit()
+
+    def filter_key(self) -> str:
+        return str(self.filter_combo.currentData())
+
+    def set_filter(self, key: str) -> None:
+        i = self.filter_combo.findData(key)
+        if i >= 0:
+            self.filter_combo.setCurrentIndex(i)
+
+    def visible_frames(self) -> np.ndarray:
+        return self.model.rows.copy()
+
+    def selected_frames(self) -> list[int]:
+        rows = sorted({i.row() for i in self.list.selectionModel().selectedIndexes()})
+        return [int(self.model.rows[r]) for r in rows]
+
+    def refilter(self) -> None:
+        doc = self.document
+        if doc is None:
+            self.model.set_rows(np.zeros(0, np.int64))
+            self.count_label.setText("")
+            return
+        key = self.filter_key()
+        n = doc.num_frames()
+        frames = doc.data.frames
+        if key == "all":
+            rows = np.arange(n)
+        elif key == "reviewed":
+            rows = np.array([i for i in range(n) if frames[i].reviewed], np.int64)
+        elif key == "unreviewed":
+            rows = np.array([i for i in range(n) if not frames[i].reviewed], np.int64)
+        elif key == "people":
+            rows = np.array([i for i in range(n) if frames[i].instances], np.int64)
+        elif key == "empty":
+            rows = np.array([i for i in range(n) if not frames[i].instances], np.int64)
+        else:  # low confidence
+            thr = self.model.threshold
+            rows = np.array([i for i in range(n) if (c := self.model.confidence(i)) is not None and c < thr],
+                            np.int64)
+        self.model.set_rows(rows)
+        self.count_label.setText(f"{len(rows)} / {n}")
+        self.show_current(doc.current_index())
+
+    def show_current(self, frame: int) -> None:
+        row = self.model.row_of(frame)
+        self._syncing = True
+        try:
+            sel = self.list.selectionModel()
+            if row is None:
+                sel.clearCurrentIndex()
+            else:
+                idx = self.model.index(row)
+                if not sel.isSelected(idx) or len(sel.selectedIndexes()) <= 1:
+                    sel.setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+                else:
+                    sel.setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
+                self.list.scrollTo(idx)
+        finally:
+            self._syncing = False
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._syncing or not current.isValid():
+            return
+        self.frame_activated.emit(int(self.model.rows[current.row()]))
+
+    def _on_frames_changed(self) -> None:
+        self.model.set_document(self.document)
+        self.refilter()
+
+    def _on_frame_edited(self, frame: int) -> None:
+        self.model.invalidate_frame(frame)
+        if self.filter_key() != "all":
+            self._refilter_timer.start()
+
+    def _on_instance_edited(self, frame: int, _instance: int) -> None:
+        self._on_frame_edited(frame)
+
+    def frames_in_order(self, frames: Sequence[int]) -> list[int]:
+        return sorted(int(f) for f in frames)

@@ -1,0 +1,179 @@
+"""Heatmaps of the selected person: overlay controls + a pyqtgraph grid of every joint's heatmap.
+
+The grid shows the model's raw output for each joint (one small image per joint, titled with the
+joint name and its peak value, the decoded maximum marked with a cross); clicking a cell selects
+that joint on the canvas. The controls choose what the canvas overlays (the selected joint, the
+maximum over all joints, or nothing), the colour map and the opacity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+COLORMAPS = ("inferno", "viridis", "magma", "plasma", "turbo", "cividis")
+OVERLAY_MODES = (("joint", "Selected joint"), ("max", "All joints (max)"), ("off", "Off"))
+
+
+def colormap_lut(name: str) -> np.ndarray:
+    """(256, 3) uint8 lookup table of a pyqtgraph colour map (inferno when unknown)."""
+    try:
+        cmap = pg.colormap.get(name)
+    except Exception:  # noqa: BLE001 - unknown name: fall back
+        cmap = pg.colormap.get("inferno")
+    return np.asarray(cmap.getLookupTable(0.0, 1.0, 256, alpha=False), dtype=np.uint8)
+
+
+class _Cell:
+    def __init__(self, layout: pg.GraphicsLayout, row: int, col: int, joint: int) -> None:
+        self.joint = joint
+        self.view = layout.addViewBox(row=row, col=col, lockAspect=True, enableMouse=False, invertY=True)
+        self.view.setMenuEnabled(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image)
+        self.peak = pg.ScatterPlotItem(size=9, symbol="+", pen=pg.mkPen("c", width=1.5), brush=None)
+        self.view.addItem(self.peak)
+        self.label = pg.TextItem("", color="w", anchor=(0, 0))
+        self.view.addItem(self.label)
+        self.border = None
+
+
+class HeatmapDockWidget(QWidget):
+    """Overlay controls and the per-joint heatmap grid for one person."""
+
+    joint_clicked = Signal(int)
+    overlay_mode_changed = Signal(str)  # 'joint' | 'max' | 'off'
+    colormap_changed = Signal(str)
+    opacity_changed = Signal(float)
+
+    def __init__(self, colormap: str = "inferno", opacity: float = 0.6, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._names: list[str] = []
+        self._cells: list[_Cell] = []
+        self.heatmaps: np.ndarray | None = None
+        self.selected_joint: int | None = None
+
+        self.mode_combo = QComboBox()
+        for key, text in OVERLAY_MODES:
+            self.mode_combo.addItem(text, key)
+        self.mode_combo.setToolTip("What the canvas overlays for the selected person (H toggles)")
+        self.cmap_combo = QComboBox()
+        self.cmap_combo.addItems(COLORMAPS)
+        if colormap in COLORMAPS:
+            self.cmap_combo.setCurrentText(colormap)
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(int(round(opacity * 100)))
+        self.opacity_slider.setToolTip("Overlay opacity")
+        self.opacity_slider.setMaximumWidth(110)
+
+        controls = QHBoxLayout()
+        controls.setContentsMargins(4, 2, 4, 2)
+        controls.addWidget(QLabel("Overlay"))
+        controls.addWidget(self.mode_combo)
+        controls.addWidget(self.cmap_combo)
+        controls.addWidget(QLabel("Opacity"))
+        controls.addWidget(self.opacity_slider)
+        controls.addStretch(1)
+
+        self.message = QLabel("Select a person to see the model's heatmaps.")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #aaa; padding: 4px;")
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("#1e1e22")
+        self.graphics.ci.setSpacing(2)
+        self.graphics.scene().sigMouseClicked.connect(self._on_scene_clicked)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.message)
+        layout.addWidget(self.graphics, 1)
+
+        self.mode_combo.currentIndexChanged.connect(lambda _: self.overlay_mode_changed.emit(self.overlay_mode()))
+        self.cmap_combo.currentTextChanged.connect(self._on_cmap)
+        self.opacity_slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
+
+    # -- controls ----------------------------------------------------------------------------
+    def overlay_mode(self) -> str:
+        return str(self.mode_combo.currentData())
+
+    def set_overlay_mode(self, mode: str) -> None:
+        i = self.mode_combo.findData(mode)
+        if i >= 0:
+            self.mode_combo.setCurrentIndex(i)
+
+    def colormap(self) -> str:
+        return self.cmap_combo.currentText()
+
+    def opacity(self) -> float:
+        return self.opacity_slider.value() / 100.0
+
+    def _on_cmap(self, name: str) -> None:
+        lut = colormap_lut(name)
+        for cell in self._cells:
+            cell.image.setLookupTable(lut)
+        self.colormap_changed.emit(name)
+
+    # -- content -----------------------------------------------------------------------------
+    def set_joint_names(self, names: Sequence[str]) -> None:
+        names = list(names)
+        if names == self._names:
+            return
+        self._names = names
+        self.graphics.ci.clear()
+        self._cells = []
+        k = len(names)
+        if k == 0:
+            return
+        cols = max(1, math.ceil(math.sqrt(k * 0.8)))
+        lut = colormap_lut(self.colormap())
+        for j in range(k):
+            cell = _Cell(self.graphics.ci, j // cols, j % cols, j)
+            cell.image.setLookupTable(lut)
+            self._cells.append(cell)
+
+    def set_heatmaps(self, heatmaps: np.ndarray | None, selected_joint: int | None = None, message: str = "") -> None:
+        """Show (K, h, w) heatmaps (None clears, with ``message`` explaining why)."""
+        self.heatmaps = None if heatmaps is None else np.asarray(heatmaps, dtype=np.float32)
+        self.selected_joint = selected_joint
+        if self.heatmaps is None:
+            self.message.setText(message or "Select a person to see the model's heatmaps.")
+            self.message.setVisible(True)
+            for cell in self._cells:
+                cell.image.clear()
+                cell.peak.setData([], [])
+                cell.label.setText("")
+                cell.view.setBorder(None)
+            return
+        self.message.setVisible(bool(message))
+        self.message.setText(message)
+        for cell in self._cells:
+            j = cell.joint
+            if j >= len(self.heatmaps):
+                continue
+            hm = self.heatmaps[j]
+            cell.image.setImage(hm, levels=(0.0, max(1.0, float(hm.max()))), autoLevels=False)
+            iy, ix = np.unravel_index(int(np.argmax(hm)), hm.shape)
+            cell.peak.setData([ix + 0.5], [iy + 0.5])
+            cell.label.setText(f"{self._names[j]} {float(hm.max()):.2f}")
+            cell.label.setPos(0, 0)
+            cell.view.setRange(xRange=(0, hm.shape[1]), yRange=(0, hm.shape[0]), padding=0)
+            cell.view.setBorder(pg.mkPen("c", width=2) if j == selected_joint else None)
+
+    def set_selected_joint(self, joint: int | None) -> None:
+        self.selected_joint = joint
+        for cell in self._cells:
+            cell.view.setBorder(pg.mkPen("c", width=2) if joint == cell.joint and self.heatmaps is not None else None)
+
+    def _on_scene_clicked(self, event) -> None:
+        pos = event.scenePos()
+        for cell in self._cells:
+            if cell.view.sceneBoundingRect().contains(pos):
+                self.joint_clicked.emit(cell.joint)
+                return

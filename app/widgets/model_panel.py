@@ -1,0 +1,234 @@
+"""The model panel: choose the pose model and the person detector, run inference, see the device.
+
+Weights come from the registry (official checkpoints, downloaded into the cache), a local
+``.pth`` file (with its experiment), or "random weights (demo)", which is labelled as such
+everywhere: it lets a new user try the predict -> correct loop without pretending the
+predictions mean anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.model_manager import HOW_TO_GET_WEIGHTS, ModelSpec, list_experiments, registry_entries
+
+RANDOM_WEIGHTS = "__random__"
+DETECTORS = (
+    ("fasterrcnn", "Faster R-CNN (COCO persons)"),
+    ("ssdlite", "SSDlite (fast on CPU)"),
+    ("full_image", "Whole image = one person"),
+    ("existing", "Existing boxes only"),
+)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+RUN_SCOPES = (("current", "This frame"), ("selected", "Selected frames"),
+              ("unreviewed", "Unreviewed frames"), ("all", "All frames"))
+
+
+def _entry_fields(entry) -> tuple[str, str, str] | None:
+    """(label, experiment, weights) of a registry entry of any reasonable shape."""
+    get = entry.get if isinstance(entry, dict) else lambda k, d=None: getattr(entry, k, d)
+    experiment = get("experiment") or get("cfg") or get("config")
+    if not experiment:
+        return None
+    name = get("name") or get("key") or Path(str(experiment)).name
+    weights = get("name") or get("key") or get("url") or ""
+    label = get("description") or get("title") or name
+    return str(label), str(experiment), str(weights)
+
+
+class ModelPanelWidget(QWidget):
+    load_requested = Signal(object)  # ModelSpec
+    run_requested = Signal(str)  # scope: current | selected | unreviewed | all
+    detector_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.experiment_combo = QComboBox()
+        self.experiment_combo.setEditable(True)
+        self.experiment_combo.addItems(list_experiments())
+        self.experiment_combo.setToolTip("Experiment (architecture + input size): a shipped name or a YAML file")
+        browse_exp = QToolButton()
+        browse_exp.setText("…")
+        browse_exp.setToolTip("Choose an experiment YAML file")
+        browse_exp.clicked.connect(self._browse_experiment)
+
+        self.weights_combo = QComboBox()
+        self.weights_combo.setToolTip("Weights: an official checkpoint, a local .pth file, or random (demo)")
+        self.weights_combo.addItem("Random weights (demo — predictions are meaningless)", RANDOM_WEIGHTS)
+        self._registry = {}
+        for entry in registry_entries():
+            fields = _entry_fields(entry)
+            if fields is None:
+                continue
+            label, experiment, weights = fields
+            self.weights_combo.addItem(f"{label}", f"registry:{weights}")
+            self._registry[f"registry:{weights}"] = (experiment, weights)
+        self.weights_combo.currentIndexChanged.connect(self._on_weights_changed)
+        browse_w = QToolButton()
+        browse_w.setText("…")
+        browse_w.setToolTip("Choose a local checkpoint (.pth)")
+        browse_w.clicked.connect(self._browse_weights)
+
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(DEVICES)
+        self.load_button = QPushButton("Load model")
+        self.load_button.clicked.connect(self._emit_load)
+
+        self.status_label = QLabel(HOW_TO_GET_WEIGHTS)
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label.setStyleSheet("color: #ccc; padding: 2px;")
+
+        self.detector_combo = QComboBox()
+        for key, text in DETECTORS:
+            self.detector_combo.addItem(text, key)
+        self.detector_combo.setToolTip("How people are found before pose estimation")
+        self.detector_combo.currentIndexChanged.connect(lambda _: self.detector_changed.emit(self.detector()))
+        self.box_score = QDoubleSpinBox()
+        self.box_score.setRange(0.0, 1.0)
+        self.box_score.setSingleStep(0.05)
+        self.box_score.setValue(0.5)
+        self.box_score.setToolTip("Minimum detector score of a person box")
+
+        model_box = QGroupBox("Pose model")
+        form = QFormLayout(model_box)
+        row = QHBoxLayout()
+        row.addWidget(self.experiment_combo, 1)
+        row.addWidget(browse_exp)
+        form.addRow("Experiment", row)
+        row = QHBoxLayout()
+        row.addWidget(self.weights_combo, 1)
+        row.addWidget(browse_w)
+        form.addRow("Weights", row)
+        row = QHBoxLayout()
+        row.addWidget(self.device_combo, 1)
+        row.addWidget(self.load_button)
+        form.addRow("Device", row)
+        form.addRow(self.status_label)
+
+        run_box = QGroupBox("Predict")
+        grid = QGridLayout(run_box)
+        grid.addWidget(QLabel("People"), 0, 0)
+        grid.addWidget(self.detector_combo, 0, 1, 1, 2)
+        grid.addWidget(QLabel("Min box score"), 1, 0)
+        grid.addWidget(self.box_score, 1, 1, 1, 2)
+        self.run_buttons: dict[str, QPushButton] = {}
+        buttons = QGridLayout()
+        for i, (scope, text) in enumerate(RUN_SCOPES):
+            button = QPushButton(text)
+            button.clicked.connect(lambda _=False, s=scope: self.run_requested.emit(s))
+            buttons.addWidget(button, i // 2, i % 2)
+            self.run_buttons[scope] = button
+        grid.addLayout(buttons, 2, 0, 1, 3)
+        hint = QLabel("Results replace unedited predictions and are ONE undo step (Ctrl+Z). "
+                      "Hand-edited people are never overwritten.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #999;")
+        grid.addWidget(hint, 3, 0, 1, 3)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(model_box)
+        layout.addWidget(run_box)
+        layout.addStretch(1)
+        self.set_model_state(None, loaded=False)
+
+    # -- values ------------------------------------------------------------------------------
+    def detector(self) -> str:
+        return str(self.detector_combo.currentData())
+
+    def set_detector(self, key: str) -> None:
+        i = self.detector_combo.findData(key)
+        if i >= 0:
+            self.detector_combo.setCurrentIndex(i)
+
+    def spec(self) -> ModelSpec:
+        data = self.weights_combo.currentData()
+        experiment = self.experiment_combo.currentText().strip()
+        if data == RANDOM_WEIGHTS:
+            weights = None
+        elif isinstance(data, str) and data in self._registry:
+            reg_experiment, weights = self._registry[data]
+            experiment = reg_experiment or experiment
+        else:
+            weights = str(data)
+        return ModelSpec(experiment, weights, self.device_combo.currentText())
+
+    def set_spec(self, spec: ModelSpec) -> None:
+        if self.experiment_combo.findText(spec.experiment) < 0:
+            self.experiment_combo.addItem(spec.experiment)
+        self.experiment_combo.setCurrentText(spec.experiment)
+        if spec.weights is None:
+            self.weights_combo.setCurrentIndex(0)
+        else:
+            key = next((k for k, (_, w) in self._registry.items() if w == spec.weights), None)
+            data = key or spec.weights
+            i = self.weights_combo.findData(data)
+            if i < 0:
+                self.weights_combo.addItem(Path(spec.weights).name, spec.weights)
+                i = self.weights_combo.count() - 1
+            self.weights_combo.setCurrentIndex(i)
+        i = self.device_combo.findText(spec.device)
+        if i >= 0:
+            self.device_combo.setCurrentIndex(i)
+
+    def set_model_state(self, spec: ModelSpec | None, loaded: bool, device: str = "", message: str = "",
+                        loading: bool = False) -> None:
+        for button in self.run_buttons.values():
+            button.setEnabled(loaded and not loading)
+        self.load_button.setEnabled(not loading)
+        if loading and spec is not None:
+            self.status_label.setText(f"Loading {spec.label()} …")
+            self.status_label.setStyleSheet("color: #ddd; padding: 2px;")
+        elif loaded and spec is not None:
+            text = f"<b>{spec.label()}</b><br>on <b>{device}</b>"
+            if spec.is_random:
+                text += ("<br><span style='color:#ff9a5a'>RANDOM weights: a demo of the loop only — "
+                         "its predictions are NOT real. Load real weights to pre-label.</span>")
+            self.status_label.setText(text)
+            self.status_label.setStyleSheet("padding: 2px;")
+        else:
+            self.status_label.setText((message + "\n\n" if message else "") + HOW_TO_GET_WEIGHTS)
+            colour = "#ffb070" if message else "#ccc"
+            self.status_label.setStyleSheet(f"color: {colour}; padding: 2px;")
+
+    # -- slots -------------------------------------------------------------------------------
+    def _on_weights_changed(self, _index: int) -> None:
+        data = self.weights_combo.currentData()
+        if isinstance(data, str) and data in self._registry:
+            experiment = self._registry[data][0]
+            if experiment:
+                self.experiment_combo.setCurrentText(experiment)
+
+    def _browse_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "",
+                                              "Checkpoints (*.pth *.pt *.pth.tar);;All files (*)")
+        if path:
+            self.weights_combo.addItem(Path(path).name, path)
+            self.weights_combo.setCurrentIndex(self.weights_combo.count() - 1)
+
+    def _browse_experiment(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose an experiment", "", "Experiments (*.yaml *.yml)")
+        if path:
+            self.experiment_combo.setCurrentText(path)
+
+    def _emit_load(self) -> None:
+        spec = self.spec()
+        if spec.experiment:
+            self.load_requested.emit(spec)
