@@ -22,12 +22,12 @@ Frames: only frames with at least one labelled person; with ``only_reviewed`` on
 reviewed. Frames whose image cannot be read are skipped and listed in ``ExportResult.skipped``.
 
 Split (deterministic for a given ``seed``): frames are grouped, groups are shuffled with
-``numpy.random.default_rng(seed)`` and taken into val until it holds ``val_fraction`` of the
-frames (at least one frame when ``val_fraction`` > 0 and there are two or more groups; train
-never ends empty). A still image is a group of its own. A video's exported frames are cut, in
-frame order, into contiguous chunks of ``chunk_frames`` (default: a tenth of that video's
-exported frames, at least 1), so that nearly identical neighbouring frames do not end up on both
-sides of the split.
+``numpy.random.default_rng(seed)`` and taken into val, in that order, while a group brings val
+closer to ``val_fraction`` of the frames (at least one group when ``val_fraction`` > 0 and
+there are two or more groups; train never ends empty). A still image is a group of its own.
+A video's exported frames are cut, in frame order, into contiguous chunks of ``chunk_frames``
+(default: a tenth of that video's exported frames, at least 1), so that nearly identical
+neighbouring frames do not end up on both sides of the split.
 """
 
 from __future__ import annotations
@@ -110,10 +110,16 @@ def split_frames(
     train: list[int] = []
     for gi in order:
         g = groups[gi]
-        if len(val) < target and len(val) + len(g) < len(frames):
+        short = target - len(val)
+        # take the group when it brings val closer to the target (and train keeps a frame)
+        if short > 0 and len(g) - short < short and len(val) + len(g) < len(frames):
             val += g
         else:
             train += g
+    if not val and target > 0 and len(groups) >= 2:  # groups bigger than the target: still validate on one
+        g = groups[order[0]]
+        val = list(g)
+        train = [i for i in train if i not in set(g)]
     return sorted(train), sorted(val)
 
 
