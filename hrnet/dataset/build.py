@@ -2,13 +2,14 @@
 
 ``build_dataset(cfg, is_train, transform=None)`` picks the dataset of ``DATASET.DATASET``:
 
-- ``coco``: :class:`~hrnet.dataset.coco.COCODataset` at ``DATA_DIR/DATASET.ROOT`` (official);
-- ``mpii``: :class:`~hrnet.dataset.mpii.MPIIDataset` at ``DATA_DIR/DATASET.ROOT`` (official);
+- ``coco``: :class:`~hrnet.dataset.coco.COCODataset` at ``DATASET.ROOT`` (official);
+- ``mpii``: :class:`~hrnet.dataset.mpii.MPIIDataset` at ``DATASET.ROOT`` (official);
 - ``coco_json``: :class:`~hrnet.dataset.coco_json.COCOJsonDataset` over
   ``DATASET.TRAIN_ANNOTATIONS`` + ``DATASET.TRAIN_IMAGES`` (training) or ``TEST_ANNOTATIONS`` +
-  ``TEST_IMAGES`` (validation / testing). Relative paths are taken relative to
-  ``DATA_DIR/DATASET.ROOT`` (both empty by default: the current directory). An empty images key
-  means the annotation file's folder.
+  ``TEST_IMAGES`` (validation / testing). An empty images key means the annotation file's folder.
+
+Paths are used as they are in ``cfg``: like the official ``update_config``, the CLI
+(``hrnet.train.resolve_config``) has already prefixed ``DATA_DIR`` where one is set.
 
 ``transform=None`` gives the official input normalisation (:class:`ImageNetNormalize`, the
 same numbers as ``ToTensor()`` + ``Normalize(ImageNet mean, std)``); pass a callable to replace it.
@@ -68,10 +69,6 @@ def _coco_test_kwargs(cfg: Any) -> dict[str, Any]:
     }
 
 
-def _resolve(base: str, path: str) -> str:
-    return os.path.join(base, path) if path else ""
-
-
 def build_dataset(cfg: Any, is_train: bool, transform: Callable[[Any], Any] | None = None) -> JointsDataset:
     """The training (``is_train``) or validation/test dataset of ``cfg``.
 
@@ -82,7 +79,7 @@ def build_dataset(cfg: Any, is_train: bool, transform: Callable[[Any], Any] | No
     name = str(cfg.DATASET.DATASET)
     if cfg.DATASET.DATA_FORMAT == "zip":
         raise ConfigError("DATASET.DATA_FORMAT 'zip' is not supported: unpack the images and use 'jpg'")
-    root = os.path.join(cfg.DATA_DIR, cfg.DATASET.ROOT)  # as the official update_config
+    root = cfg.DATASET.ROOT
     image_set = cfg.DATASET.TRAIN_SET if is_train else cfg.DATASET.TEST_SET
     common = dataset_kwargs(cfg, is_train, transform)
 
@@ -99,8 +96,8 @@ def build_dataset(cfg: Any, is_train: bool, transform: Callable[[Any], Any] | No
         from hrnet.dataset.coco_json import COCOJsonDataset
 
         ann_key, img_key = ("TRAIN_ANNOTATIONS", "TRAIN_IMAGES") if is_train else ("TEST_ANNOTATIONS", "TEST_IMAGES")
-        ann = _resolve(root, cfg.DATASET[ann_key])
-        images = _resolve(root, cfg.DATASET[img_key])
+        ann = str(cfg.DATASET[ann_key])
+        images = str(cfg.DATASET[img_key])
         if not ann:
             raise ConfigError(
                 f"DATASET.DATASET is 'coco_json' but DATASET.{ann_key} is empty: set it to a COCO keypoint "

@@ -139,7 +139,8 @@ class COCOJsonDataset(COCOFormatDataset):
         annotation_file: the COCO keypoint JSON.
         images_dir: folder that ``images[].file_name`` is relative to (default: the JSON's folder).
         is_train: training mode.
-        image_set: split name for the results file (default: the JSON's file stem).
+        image_set: split name for the results file (default: the JSON's file stem without a
+            ``person_keypoints_`` prefix).
         **kwargs: :class:`~hrnet.dataset.coco.COCOFormatDataset` / :class:`JointsDataset` arguments
             (``use_gt_bbox``, ``bbox_file``, ``image_size``, ``heatmap_size``, ``sigma``,
             ``augmentation``, ``transform``, ...). ``keypoints`` overrides the inferred set.
@@ -159,6 +160,8 @@ class COCOJsonDataset(COCOFormatDataset):
         if not self.images_dir.is_dir():
             raise DatasetError(f"Image folder not found: {self.images_dir} (images of {annotation_file})")
         gt, category = read_coco_keypoints_json(annotation_file, category_id=category_id)
+        if not kwargs.get("image_set"):
+            kwargs["image_set"] = annotation_file.stem.removeprefix("person_keypoints_")
         if "keypoints" not in kwargs:
             kwargs["keypoints"] = keypoint_set_from_category(category)
         super().__init__(annotation_file, is_train, document=(gt, category), **kwargs)
