@@ -64,7 +64,7 @@ class CheckpointInfo:
 def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Any:
     """``torch.load(path, weights_only=True)`` with every failure turned into a :class:`CheckpointError`
     that names the file."""
-    p = Path(path)
+    p = Path(path).expanduser()
     if not p.is_file():
         raise CheckpointError(f"Checkpoint file not found: {p}")
     try:
