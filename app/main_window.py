@@ -1276,7 +1276,7 @@ class MainWindow(QMainWindow):
         self._worker_results = {}
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
-        cancelled = worker.isInterruptionRequested()
+        cancelled = worker.cancelled
         worker.deleteLater()
         if meta.get("failed"):
             self.show_error("Prediction failed", meta["failed"])
@@ -1339,12 +1339,12 @@ class MainWindow(QMainWindow):
         self.load_model(spec)
 
     def _on_rerun_requested(self, spec: ModelSpec) -> None:
-        self._run_after_load = "unreviewed"
         self.model_panel.set_spec(spec)
-        if self.model.spec == spec and self.model.is_loaded:
-            self._run_after_load = None
+        if self.model.spec == spec and self.model.is_loaded and not self.model.is_loading:
             self.run_inference("unreviewed")
-        else:
+            return
+        self._run_after_load = "unreviewed"
+        if self.model.pending_spec != spec:  # model_ready may already have started loading it
             self.load_model(spec)
 
     # ================================================================== help

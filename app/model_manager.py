@@ -74,22 +74,31 @@ def registry_entries() -> list[Any]:
         from hrnet import weights as registry
     except ImportError:
         return []
-    for name in ("list_weights", "list_models", "available", "entries"):
-        fn = getattr(registry, name, None)
-        if callable(fn):
-            try:
-                return list(fn())
-            except Exception as e:  # noqa: BLE001
-                log.warning("Cannot list the weights registry: %s", e)
-                return []
-    return []
+    try:
+        return list(registry.list_weights())
+    except Exception as e:  # noqa: BLE001 - a broken registry must not break the model panel
+        log.warning("Cannot list the weights registry: %s", e)
+        return []
 
 
 def load_predictor(spec: ModelSpec, flip_test: bool = False):
     """Build a :class:`hrnet.predictor.Predictor` for ``spec`` (blocking: call it on a worker)."""
     from hrnet.predictor import Predictor
 
-    return Predictor(spec.experiment, weights=spec.weights, device=spec.device, flip_test=flip_test)
+    experiment: str | None = spec.experiment
+    if spec.weights and not Path(spec.weights).expanduser().is_file():
+        try:  # a registry name: let the registry supply its experiment AND its overrides
+            from hrnet.weights import find_entry
+
+            entry = find_entry(spec.weights)
+        except ImportError:
+            entry = None
+        if entry is not None and entry.experiment == spec.experiment and getattr(entry, "opts", ()):
+            experiment = None
+    return Predictor(experiment, weights=spec.weights, device=spec.device, flip_test=flip_test)
+
+
+_RUNNING: set[QThread] = set()
 
 
 class _LoadThread(QThread):
@@ -145,6 +154,11 @@ class ModelManager(QObject):
     def is_loading(self) -> bool:
         return any(t.isRunning() for t in self._threads)
 
+    @property
+    def pending_spec(self) -> ModelSpec | None:
+        """The spec being loaded now (None when idle)."""
+        return self._pending if self.is_loading else None
+
     def device_text(self) -> str:
         if self.predictor is None:
             return "no model"
@@ -152,10 +166,14 @@ class ModelManager(QObject):
 
     def load(self, spec: ModelSpec) -> None:
         self._pending = spec
-        thread = _LoadThread(spec, self)
+        # No Qt parent: a running thread must never be destroyed with its manager; _RUNNING keeps
+        # it alive until it has finished.
+        thread = _LoadThread(spec)
+        _RUNNING.add(thread)
         thread.loaded.connect(self._on_loaded)
         thread.failed.connect(self._on_failed)
         thread.finished.connect(lambda t=thread: self._forget(t))
+        thread.finished.connect(lambda t=thread: _RUNNING.discard(t))
         self._threads.append(thread)
         self.loading_started.emit(spec)
         thread.start()
@@ -176,7 +194,6 @@ class ModelManager(QObject):
     def _forget(self, thread: _LoadThread) -> None:
         if thread in self._threads:
             self._threads.remove(thread)
-        thread.deleteLater()
 
     def _on_loaded(self, spec: ModelSpec, predictor) -> None:
         if spec != self._pending:  # a newer request superseded this one

@@ -50,12 +50,18 @@ class InferenceWorker(QThread):
         self.min_box_score = float(min_box_score)
         self.return_heatmaps = return_heatmaps
         self.frames_done = 0
+        self.was_cancelled = False  # isInterruptionRequested() is False again once the thread ended
         self.error: str | None = None
         self.elapsed_s = 0.0
 
     @property
     def cancelled(self) -> bool:
-        return self.isInterruptionRequested()
+        return self.was_cancelled or self.isInterruptionRequested()
+
+    def _interrupted(self) -> bool:
+        if self.isInterruptionRequested():
+            self.was_cancelled = True
+        return self.was_cancelled
 
     def run(self) -> None:
         t0 = time.perf_counter()
@@ -72,7 +78,7 @@ class InferenceWorker(QThread):
     def _run(self, total: int) -> None:
         self.progress.emit(0, total, "starting")
         for job in self.jobs:
-            if self.isInterruptionRequested():
+            if self._interrupted():
                 return
             try:
                 image = self.read_image(job.frame)
@@ -85,7 +91,7 @@ class InferenceWorker(QThread):
             if boxes is None:
                 boxes, scores = self._detect(image)
             boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-            if self.isInterruptionRequested():
+            if self._interrupted():
                 return
             if len(boxes):
                 results = self.predictor.predict(image, boxes, box_scores=scores,

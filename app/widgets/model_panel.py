@@ -41,15 +41,17 @@ RUN_SCOPES = (("current", "This frame"), ("selected", "Selected frames"),
 
 
 def _entry_fields(entry) -> tuple[str, str, str] | None:
-    """(label, experiment, weights) of a registry entry of any reasonable shape."""
+    """(label, experiment, weights name) of a :class:`hrnet.weights.WeightsEntry` (or a similar dict)."""
     get = entry.get if isinstance(entry, dict) else lambda k, d=None: getattr(entry, k, d)
-    experiment = get("experiment") or get("cfg") or get("config")
-    if not experiment:
+    experiment = get("experiment")
+    name = get("name")
+    if not experiment or not name:
         return None
-    name = get("name") or get("key") or Path(str(experiment)).name
-    weights = get("name") or get("key") or get("url") or ""
-    label = get("description") or get("title") or name
-    return str(label), str(experiment), str(weights)
+    metric = get("metric") or ""
+    where = "downloads on first use" if get("url") else "manual download"
+    source = get("source") or ""
+    label = f"{name}" + (f" — {metric}" if metric else "") + (f" [{source}, {where}]" if source else f" [{where}]")
+    return label, str(experiment), str(name)
 
 
 class ModelPanelWidget(QWidget):
