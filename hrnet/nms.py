@@ -91,6 +91,27 @@ def oks_matrix(
     return np.stack([oks_iou(flat[i], flat, a[i], a, sigmas, in_vis_thre) for i in range(n)]) if n else np.zeros((0, 0))
 
 
+_MATRIX_MAX = 256
+"""Up to this many poses, OKS NMS computes the all-pairs OKS matrix in one go."""
+
+
+def _oks_rows(
+    kpts: np.ndarray, areas: np.ndarray, sigmas: np.ndarray | Sequence[float] | None, in_vis_thre: float | None
+) -> np.ndarray:
+    """(N, N) matrix whose row i is ``oks_iou(kpts[i], kpts, areas[i], areas)`` (flat (N, 3K) kpts)."""
+    n = kpts.shape[0]
+    variances = _variances(sigmas, kpts.shape[1] // 3)
+    dx = kpts[None, :, 0::3] - kpts[:, None, 0::3]
+    dy = kpts[None, :, 1::3] - kpts[:, None, 1::3]
+    e = (dx**2 + dy**2) / variances / ((areas[:, None, None] + areas[None, :, None]) / 2 + np.spacing(1)) / 2
+    if in_vis_thre is None:
+        return np.sum(np.exp(-e), axis=2) / e.shape[2] if e.shape[2] else np.zeros((n, n))
+    mask = np.broadcast_to(kpts[None, :, 2::3] > in_vis_thre, e.shape)
+    count = mask.sum(axis=2)
+    total = np.sum(np.where(mask, np.exp(-e), 0.0), axis=2)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
 def _unpack(kpts_db: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     scores = np.array([p["score"] for p in kpts_db])
     kpts = np.array([np.asarray(p["keypoints"]).flatten() for p in kpts_db])
@@ -111,6 +132,17 @@ def oks_nms(
     scores, kpts, areas = _unpack(kpts_db)
     order = scores.argsort()[::-1]
     keep: list[int] = []
+    if len(order) <= _MATRIX_MAX:
+        # all pairs at once (the same element-wise operations and row sums as one row at a time),
+        # then the greedy pass: a pose is kept unless a kept, higher-scoring pose overlaps it
+        ovr = _oks_rows(kpts, areas, sigmas, in_vis_thre)
+        suppressed = np.zeros(len(order), dtype=bool)
+        for i in order.tolist():
+            if suppressed[i]:
+                continue
+            keep.append(i)
+            suppressed |= ~(ovr[i] <= thresh)
+        return keep
     while order.size > 0:
         i = order[0]
         keep.append(int(i))

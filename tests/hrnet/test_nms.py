@@ -159,3 +159,15 @@ def test_rescore_and_box_nms():
     np.testing.assert_allclose(N.rescore(ovr, s, 0.9, type="linear"), [1.0, 1.0, 0.05])
     boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60]], float)
     assert N.box_nms(boxes, [0.9, 0.8, 0.7], 0.5).tolist() == [0, 2]
+
+
+def test_matrix_and_incremental_paths_agree(monkeypatch):
+    rng = np.random.default_rng(5)
+    db = random_db(rng, 60, 8)
+    for thr in (0.9, 0.5):
+        for vis in (None, 0.2):
+            fast = N.oks_nms(db, thr, in_vis_thre=vis)
+            monkeypatch.setattr(N, "_MATRIX_MAX", 0)
+            slow = N.oks_nms(db, thr, in_vis_thre=vis)
+            monkeypatch.undo()
+            assert fast == slow
