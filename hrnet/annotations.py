@@ -114,6 +114,9 @@ _CAT_KEYS = {"id", "name", "supercategory", "keypoints", "skeleton"}
 _TOP_KEYS = {"images", "annotations", "categories", APP_KEY}
 
 
+_NUMBER_TYPES = {int, float}
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -306,17 +309,22 @@ class Instance:
         )
 
     def copy(self) -> Instance:
-        return Instance(
-            keypoints=self.keypoints.copy(),
-            bbox=None if self.bbox is None else self.bbox.copy(),
-            score=self.score,
-            track_id=self.track_id,
-            edited=self.edited.copy(),
-            joint_scores=None if self.joint_scores is None else self.joint_scores.copy(),
-            id=self.id,
-            category_id=self.category_id,
-            extra=json.loads(json.dumps(self.extra)) if self.extra else {},
-        )
+        """A deep copy (arrays and ``extra`` copied)."""
+        new = Instance.__new__(Instance)
+        new.__dict__.update(self.__dict__)
+        new.keypoints = self.keypoints.copy()
+        new.bbox = None if self.bbox is None else self.bbox.copy()
+        new.edited = self.edited.copy()
+        new.joint_scores = None if self.joint_scores is None else self.joint_scores.copy()
+        new.extra = _deep(self.extra)
+        return new
+
+
+def _deep(value: Any) -> Any:
+    """Deep copy of JSON-like data (dicts, lists, scalars); empty containers are cheap."""
+    if not value:
+        return type(value)() if isinstance(value, (dict, list)) else value
+    return json.loads(json.dumps(value))
 
 
 @dataclass
@@ -338,6 +346,14 @@ class Frame:
         """Number of people with at least one labelled joint."""
         return sum(1 for inst in self.instances if inst.num_keypoints > 0)
 
+    def copy(self) -> Frame:
+        """A deep copy (people, crowd regions and unknown fields copied)."""
+        return Frame(
+            id=self.id, file_name=self.file_name, width=self.width, height=self.height,
+            instances=[inst.copy() for inst in self.instances], reviewed=self.reviewed, video=self.video,
+            frame_index=self.frame_index, crowd=_deep(self.crowd), extra=_deep(self.extra), other=_deep(self.other),
+        )
+
 
 @dataclass
 class PoseDocument:
@@ -351,6 +367,17 @@ class PoseDocument:
     @property
     def num_joints(self) -> int:
         return self.category.num_keypoints
+
+    def copy(self) -> PoseDocument:
+        """A deep copy (a consistent snapshot, e.g. for writing on another thread)."""
+        cat = self.category
+        return PoseDocument(
+            frames=[fr.copy() for fr in self.frames],
+            category=Category(keypoints=list(cat.keypoints), skeleton=list(cat.skeleton), id=cat.id, name=cat.name,
+                              supercategory=cat.supercategory, extra=_deep(cat.extra)),
+            image_root=self.image_root, path=self.path, extra=_deep(self.extra),
+            other_categories=_deep(self.other_categories),
+        )
 
     def next_frame_id(self) -> int:
         return max((f.id for f in self.frames), default=0) + 1
@@ -464,16 +491,18 @@ class _Reader:
             raise self.fail(
                 where, f"'keypoints' has {len(kps)} values, expected {3 * num_joints} (x, y, v for {num_joints} joints)"
             )
-        for j, v in enumerate(kps):
-            if not _is_number(v):
-                raise self.fail(
-                    where, f"'keypoints'[{j}] (joint {j // 3}, {'xyv'[j % 3]}) must be a number, got {v!r}"
-                )
+        if not set(map(type, kps)) <= _NUMBER_TYPES:  # fast check; find the culprit only on failure
+            for j, v in enumerate(kps):
+                if not _is_number(v):
+                    raise self.fail(
+                        where, f"'keypoints'[{j}] (joint {j // 3}, {'xyv'[j % 3]}) must be a number, got {v!r}"
+                    )
         arr = np.array(kps, dtype=np.float64).reshape(num_joints, 3)
         if not np.isfinite(arr).all():
             j = int(np.argwhere(~np.isfinite(arr))[0][0])
             raise self.fail(where, f"'keypoints' of joint {j} must be finite, got {arr[j].tolist()}")
-        bad = ~np.isin(arr[:, 2], (0.0, 1.0, 2.0))
+        vis = arr[:, 2]
+        bad = (vis != 0.0) & (vis != 1.0) & (vis != 2.0)
         if bad.any():
             j = int(np.argmax(bad))
             raise self.fail(where, f"visibility of joint {j} must be 0, 1 or 2, got {kps[3 * j + 2]!r}")
@@ -508,7 +537,7 @@ class _Reader:
         js = app.get("joint_scores")
         joint_scores = None
         if js is not None:
-            if not isinstance(js, list) or len(js) != num_joints or not all(_is_number(v) for v in js):
+            if not isinstance(js, list) or len(js) != num_joints or not set(map(type, js)) <= _NUMBER_TYPES:
                 raise self.fail(where, f"'{APP_KEY}.joint_scores' must be a list of {num_joints} numbers, got {js!r}")
             joint_scores = np.array(js, dtype=np.float64)
         category_id = ann["category_id"]
@@ -654,9 +683,10 @@ def _assign_ids(document: PoseDocument) -> None:
 
 
 def _finite_list(values: np.ndarray, where: str, what: str) -> list[float]:
+    out = values.astype(np.float64).tolist()
     if not np.isfinite(values).all():
-        raise AnnotationError(f"{where}: {what} contains NaN or infinity: {values.tolist()}")
-    return [float(v) for v in values.tolist()]
+        raise AnnotationError(f"{where}: {what} contains NaN or infinity: {out}")
+    return out
 
 
 def to_coco_dict(
@@ -700,24 +730,25 @@ def to_coco_dict(
         images.append(img)
         size = (fr.width, fr.height) if fr.width > 0 and fr.height > 0 else None
         for n, inst in enumerate(fr.instances):
-            where = f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})"
-            if inst.num_joints != K:
-                raise AnnotationError(f"{where}: has {inst.num_joints} joints, the category has {K}")
             kp = inst.keypoints
             vis = kp[:, 2]
-            if not np.isin(vis, (0.0, 1.0, 2.0)).all():
+            if (inst.num_joints != K or not np.isfinite(kp).all()
+                    or ((vis != 0.0) & (vis != 1.0) & (vis != 2.0)).any()):
+                where = f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})"
+                if inst.num_joints != K:
+                    raise AnnotationError(f"{where}: has {inst.num_joints} joints, the category has {K}")
+                _finite_list(kp[:, :2].reshape(-1), where, "keypoints")
                 raise AnnotationError(f"{where}: visibility must be 0, 1 or 2, got {vis.tolist()}")
-            xy = _finite_list(kp[:, :2].reshape(-1), where, "keypoints")
-            flat: list[float | int] = []
-            for j in range(K):
-                flat += [xy[2 * j], xy[2 * j + 1], int(vis[j])]
+            flat: list[float | int] = [
+                c for (x, y), v in zip(kp[:, :2].tolist(), vis.astype(np.int64).tolist()) for c in (x, y, v)
+            ]
             auto = inst.bbox is None
             box = inst.box_or_auto(size)
             if box is None:
                 box = np.zeros(4)
-            box_l = _finite_list(box, where, "bbox")
+            box_l = _finite_list(box, f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})", "bbox")
             ann: dict[str, Any] = {"id": inst.id, "image_id": fr.id, "category_id": inst.category_id,
-                                   "keypoints": flat, "num_keypoints": inst.num_keypoints, "bbox": box_l,
+                                   "keypoints": flat, "num_keypoints": int(np.count_nonzero(vis)), "bbox": box_l,
                                    "area": float(box_l[2] * box_l[3]), "iscrowd": 0}
             if inst.score is not None:
                 ann["score"] = float(inst.score)
@@ -729,7 +760,8 @@ def to_coco_dict(
                 if inst.is_edited:
                     state["edited"] = [int(j) for j in np.flatnonzero(inst.edited)]
                 if inst.joint_scores is not None:
-                    state["joint_scores"] = _finite_list(inst.joint_scores, where, "joint_scores")
+                    state["joint_scores"] = _finite_list(
+                        inst.joint_scores, f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})", "joint_scores")
                 if auto:
                     state["auto_bbox"] = True
                 if state:
@@ -759,6 +791,30 @@ def to_coco_dict(
     return out
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, allow_nan=False, ensure_ascii=False)
+
+
+def _json_chunks(data: Any, batch: int = 256) -> Iterable[str]:
+    """``json.dumps(data)`` in pieces: long top-level lists are encoded a batch of items at a time,
+    so that a big document never becomes one huge string and other threads (the GUI) get the
+    interpreter between batches. The concatenation equals ``json.dumps(data)``."""
+    if not isinstance(data, dict):
+        yield _dumps(data)
+        return
+    yield "{"
+    for n, (key, value) in enumerate(data.items()):
+        yield (", " if n else "") + _dumps(str(key)) + ": "
+        if isinstance(value, list) and len(value) > batch:
+            yield "["
+            for start in range(0, len(value), batch):
+                yield (", " if start else "") + ", ".join(_dumps(v) for v in value[start:start + batch])
+            yield "]"
+        else:
+            yield _dumps(value)
+    yield "}"
+
+
 def write_json_atomic(data: Any, path: str | os.PathLike[str], *, indent: int | None = None) -> None:
     """Write ``data`` as JSON to ``path`` atomically (temp file in the same folder, fsync, os.replace).
 
@@ -766,11 +822,15 @@ def write_json_atomic(data: Any, path: str | os.PathLike[str], *, indent: int | 
     any previous file untouched.
     """
     path = Path(path)
-    text = json.dumps(data, indent=indent, allow_nan=False, ensure_ascii=False)
+    if indent is None:
+        chunks: Iterable[str] = _json_chunks(data)
+    else:
+        chunks = (json.dumps(data, indent=indent, allow_nan=False, ensure_ascii=False),)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -810,7 +870,10 @@ def save_coco(
     path = Path(path)
     data = to_coco_dict(document, base_dir=path.parent, absolute_paths=absolute_paths,
                         include_app_state=include_app_state)
-    write_json_atomic(data, path, indent=indent)
+    try:
+        write_json_atomic(data, path, indent=indent)
+    except ValueError as e:  # NaN/infinity in a field not checked above (e.g. a score, an extra value)
+        raise AnnotationError(f"{path}: cannot write the document: {e}") from e
     if update_path:
         document.path = path
     logger.debug("wrote %s: %d frames", path, len(document.frames))
@@ -827,22 +890,11 @@ def subset(
     document: PoseDocument, frame_indices: Iterable[int], rename: Mapping[int, str] | None = None
 ) -> PoseDocument:
     """A new document with copies of the given frames (optionally renamed: frame index -> file name)."""
-    frames = []
+    rename = rename or {}
+    head = PoseDocument(category=document.category, image_root=document.image_root, extra=document.extra,
+                        other_categories=document.other_categories).copy()
     for i in frame_indices:
-        src = document.frames[i]
-        fr = Frame(
-            id=src.id, file_name=(rename or {}).get(i, src.file_name), width=src.width, height=src.height,
-            instances=[inst.copy() for inst in src.instances], reviewed=src.reviewed, video=src.video,
-            frame_index=src.frame_index, crowd=json.loads(json.dumps(src.crowd)),
-            extra=json.loads(json.dumps(src.extra)), other=json.loads(json.dumps(src.other)),
-        )
-        frames.append(fr)
-    cat = document.category
-    return PoseDocument(
-        frames=frames,
-        category=Category(keypoints=list(cat.keypoints), skeleton=list(cat.skeleton), id=cat.id, name=cat.name,
-                          supercategory=cat.supercategory, extra=json.loads(json.dumps(cat.extra))),
-        image_root=document.image_root,
-        extra=json.loads(json.dumps(document.extra)),
-        other_categories=json.loads(json.dumps(document.other_categories)),
-    )
+        fr = document.frames[i].copy()
+        fr.file_name = rename.get(i, fr.file_name)
+        head.frames.append(fr)
+    return head

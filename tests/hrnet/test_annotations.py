@@ -353,3 +353,31 @@ def test_instance_equality_and_copy() -> None:
     b.keypoints[0, 0] = 5
     assert a != b
     assert a != a.copy().__class__(np.ones((K, 3)))
+
+
+def test_big_document_is_written_in_chunks_identical_to_json_dumps(tmp_path: Path) -> None:
+    from hrnet.annotations import write_json_atomic
+
+    rng = np.random.default_rng(0)
+    doc = PoseDocument(frames=[Frame(i + 1, f"{i}.png", 64, 48, [Instance(_kps(rng)) for _ in range(2)])
+                               for i in range(700)])
+    data = to_coco_dict(doc)
+    write_json_atomic(data, tmp_path / "big.json")
+    assert (tmp_path / "big.json").read_text(encoding="utf-8") == json.dumps(data, ensure_ascii=False)
+    assert load_coco(tmp_path / "big.json") == doc
+    doc.frames[0].instances[0].score = float("nan")
+    with pytest.raises(AnnotationError, match="cannot write"):
+        save_coco(doc, tmp_path / "big.json")
+    assert load_coco(tmp_path / "big.json").frames[0].instances[0].score is None  # previous file intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.json"]
+
+
+def test_copies_are_independent() -> None:
+    doc = rich_document()
+    snap = doc.copy()
+    assert snap == doc
+    snap.frames[0].instances[1].keypoints[0, 0] = -1
+    snap.frames[0].instances[1].extra["attributes"]["occluded"] = False
+    snap.frames[0].crowd[0]["area"] = 1
+    snap.extra["info"]["year"] = 1
+    assert doc == rich_document()
