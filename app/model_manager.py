@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 
 # Shown wherever the app has no model; keep in sync with the README.
 HOW_TO_GET_WEIGHTS = (
-    "No pose model is loaded: you can annotate by hand (draw a box with B, then click the joints).\n"
-    "To pre-label with HRNet, open Model > Choose model… and pick an official COCO checkpoint from the "
-    "list (it is downloaded into the cache) or a local .pth file with its experiment, e.g. "
+    "No pose model is loaded: you can annotate by hand (B draws a box, then click the joints).\n"
+    "To pre-label with HRNet you need trained weights: open Model > Choose model… and pick an official "
+    "COCO checkpoint from the Weights list (downloaded into the cache when it has a URL, else the message "
+    "says where to put the file), or choose a local .pth file with its experiment — e.g. "
     "pose_hrnet_w32_256x192.pth from the official HRNet model zoo with experiment "
     "coco/hrnet/w32_256x192_adam_lr1e-3. Or train one on your reviewed frames with Model > Train model…"
 )

@@ -38,3 +38,32 @@ def drag(view, start: QPoint, end: QPoint, steps: int = 6, button=Qt.MouseButton
         p = QPoint(start.x() + (end.x() - start.x()) * k // steps, start.y() + (end.y() - start.y()) * k // steps)
         QTest.mouseMove(vp, p)
     QTest.mouseRelease(vp, button, Qt.KeyboardModifier.NoModifier, end)
+
+
+def make_window(qtbot, tmp_path: Path, monkeypatch, autosave_delay_ms: int = 150):
+    """A real MainWindow with throw-away settings/recovery folders, shown and active."""
+    from PySide6.QtCore import QStandardPaths
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.main_window import MainWindow
+    from app.settings import AppSettings
+
+    QStandardPaths.setTestModeEnabled(True)
+    # closing at the end of a test never blocks on "save changes?"
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard))
+    window = MainWindow(settings=AppSettings(tmp_path / "settings.ini"), recovery_dir=tmp_path / "recovery",
+                        autosave_delay_ms=autosave_delay_ms)
+    qtbot.addWidget(window)
+    window.resize(1280, 860)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    return window
+
+
+def key(window, k, modifier=None) -> None:
+    """A key press delivered like a user's: to the focus widget, through the shortcut map."""
+    from PySide6.QtCore import Qt as _Qt
+
+    target = window.focusWidget() or window.view
+    QTest.keyClick(target, k, modifier if modifier is not None else _Qt.KeyboardModifier.NoModifier)

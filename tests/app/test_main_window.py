@@ -1,0 +1,233 @@
+"""The real MainWindow, offscreen: open, navigate and edit with the keyboard and mouse, undo/redo,
+save and reload, video, errors as messages, closing with unsaved changes, help, drag and drop."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from hrnet.annotations import load_coco
+from hrnet.media import VideoReader
+from tests.app.gui_support import drag, key, make_window, synthetic_project, synthetic_video, view_pos, wait_frame
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    w = make_window(qtbot, tmp_path, monkeypatch)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def project(tmp_path):
+    return synthetic_project(tmp_path, num_images=5)
+
+
+def _first_visible_joint(window, person=0):
+    kp = window.document.current_frame().instances[person].keypoints
+    j = int(np.flatnonzero(kp[:, 2] == 2)[0])
+    return j, kp[j, :2].copy()
+
+
+def test_start_view_then_open_folder_lazily(qtbot, window, project):
+    assert window.stack.currentIndex() == 0  # start view
+    assert window.windowTitle() == "HRNet Pose Annotator"
+    ann, images = project
+    assert window.open_paths([images])
+    assert window.stack.currentIndex() == 1
+    assert window.document.num_frames() == 5
+    assert window.document.path is None and "untitled project" in window.windowTitle()
+    wait_frame(qtbot, window.view, 0)
+    assert window.frame_list.model.rowCount() == 5
+    assert str(images.resolve()) in window.settings.recent_files()
+
+
+def test_keyboard_navigation_visibility_undo_redo(qtbot, window, project):
+    ann, _ = project
+    assert window.open_paths([ann])
+    view, doc = window.view, window.document
+    wait_frame(qtbot, view, 0)
+    key(window, Qt.Key.Key_N)
+    assert doc.current_index() == 1
+    key(window, Qt.Key.Key_Right)
+    assert doc.current_index() == 2
+    key(window, Qt.Key.Key_P)
+    key(window, Qt.Key.Key_Left)
+    assert doc.current_index() == 0
+    wait_frame(qtbot, view, 0)
+
+    j, (x, y) = _first_visible_joint(window)
+    from PySide6.QtTest import QTest
+
+    QTest.mouseMove(view.viewport(), view_pos(view, x, y))  # hover: keys act on the hovered joint
+    assert view._hover == (0, j)
+    key(window, Qt.Key.Key_2)
+    assert doc.frame(0).instances[0].keypoints[j, 2] == 1
+    key(window, Qt.Key.Key_3)
+    assert doc.frame(0).instances[0].keypoints[j, 2] == 0
+    assert window.isWindowModified() and window.windowTitle().startswith("person_keypoints_train.json[*]")
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert doc.frame(0).instances[0].keypoints[j, 2] == 1
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert doc.frame(0).instances[0].keypoints[j, 2] == 2
+    assert not doc.is_dirty and not window.isWindowModified()
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert doc.frame(0).instances[0].keypoints[j, 2] == 1
+
+    # person-level edits: Tab selects, S swaps left/right, R reviews, Delete removes
+    key(window, Qt.Key.Key_Tab)
+    assert view.selected_person == 0
+    before = doc.frame(0).instances[0].keypoints.copy()
+    key(window, Qt.Key.Key_S)
+    after = doc.frame(0).instances[0].keypoints
+    assert np.allclose(after[1], before[2]) and np.allclose(after[2], before[1])  # left/right eye swapped
+    key(window, Qt.Key.Key_R)
+    assert doc.frame(0).reviewed
+    n = len(doc.frame(0).instances)
+    key(window, Qt.Key.Key_Delete)
+    assert len(doc.frame(0).instances) == n - 1
+    for _ in range(3):
+        key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(doc.frame(0).instances) == n and not doc.frame(0).reviewed
+    assert np.allclose(doc.frame(0).instances[0].keypoints[:, :2], before[:, :2])
+
+
+def test_drag_joint_save_and_reload(qtbot, window, project, tmp_path):
+    ann, _ = project
+    window.open_paths([ann])
+    view, doc = window.view, window.document
+    wait_frame(qtbot, view, 0)
+    j, (x, y) = _first_visible_joint(window)
+    drag(view, view_pos(view, x, y), view_pos(view, x + 30, y - 20))
+    moved = doc.frame(0).instances[0].keypoints[j, :2].copy()
+    assert np.hypot(*(moved - (x + 30, y - 20))) <= 3 * view.pixel_size()
+    assert doc.undo_stack.count() == 1 and window.isWindowModified()
+    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # saves to the opened JSON
+    assert not doc.is_dirty and not window.isWindowModified()
+    reloaded = load_coco(ann)
+    assert np.allclose(reloaded.frames[0].instances[0].keypoints[j, :2], moved, atol=1e-3)
+    assert reloaded.frames[0].instances[0].edited[j]
+    # Save As for a project opened from plain images
+    target = tmp_path / "out" / "mine.json"
+    target.parent.mkdir()
+    window.open_paths([ann.parent.parent / "images" / "train"])
+    monkey_path = str(target.with_suffix(""))  # the window adds .json
+    QFileDialog_get = QFileDialog.getSaveFileName
+    try:
+        QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (monkey_path, ""))
+        assert window.save()
+    finally:
+        QFileDialog.getSaveFileName = QFileDialog_get
+    assert target.is_file() and window.document.path == target
+    assert json.loads(target.read_text())["images"]
+
+
+def test_video_is_frame_accurate(qtbot, window, tmp_path):
+    video = synthetic_video(tmp_path, num_frames=20)
+    assert window.open_paths([video])
+    view = window.view
+    assert window.document.num_frames() == 20
+    wait_frame(qtbot, view, 0)
+    for _ in range(3):
+        key(window, Qt.Key.Key_N)
+    key(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)  # +10
+    assert window.document.current_index() == 13
+    wait_frame(qtbot, view, 13)
+    shown = view.image_item.pixmap().toImage()
+    with VideoReader(video) as reader:
+        expected = reader.read(13)
+    for px, py in ((5, 5), (160, 120), (300, 200), (50, 190)):
+        c = shown.pixelColor(px, py)
+        assert (c.blue(), c.green(), c.red()) == tuple(int(v) for v in expected[py, px])
+    key(window, Qt.Key.Key_Home)
+    wait_frame(qtbot, view, 0)
+
+
+def test_errors_are_messages_and_the_app_survives(qtbot, window, project, tmp_path):
+    ann, _ = project
+    window.open_paths([ann])
+    n = window.document.num_frames()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"images": [{"id": 1}], "annotations": [], "categories": []}')
+    assert not window.open_paths([bad], confirm=False)
+    assert window.last_error[0] == "Cannot open" and "bad.json" in window.last_error[1]
+    assert not window.open_paths([tmp_path / "missing.mp4"], confirm=False)
+    assert window.document.num_frames() == n  # the open project is untouched
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    assert not window.open_paths([broken], confirm=False)
+    with qtbot.waitSignal(window.error_shown, timeout=2000) as blocker:
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError as e:
+            window.handle_exception(type(e), e, e.__traceback__)
+    assert "boom" in blocker.args[1] and window.document.num_frames() == n
+    # no model: predicting explains how to get weights
+    window.run_inference("current")
+    assert window.last_error[0] == "No pose model" and "weights" in window.last_error[1].lower()
+
+
+def test_close_with_unsaved_changes_asks(qtbot, tmp_path, monkeypatch, project):
+    w = make_window(qtbot, tmp_path, monkeypatch)
+    ann, _ = project
+    w.open_paths([ann])
+    wait_frame(qtbot, w.view, 0)
+    key(w, Qt.Key.Key_R)
+    assert w.document.is_dirty
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Cancel))
+    assert not w.close()
+    assert w.isVisible() and asked
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Save))
+    assert w.close()
+    assert load_coco(ann).frames[0].reviewed  # "Save" saved before closing
+
+
+def test_help_lists_shortcuts_and_drop_opens(qtbot, window, project):
+    key(window, Qt.Key.Key_F1)
+    dialog = window._help_dialog
+    assert dialog is not None and dialog.isVisible()
+    text = dialog.browser.toPlainText()
+    for expected in ("Ctrl+Z", "Next frame", "Swap left/right", "Joint occluded", "Add person", "Heatmap"):
+        assert expected in text
+    dialog.close()
+    ann, _ = project
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(ann))])
+    event = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.document.num_frames() == 5, timeout=3000)
+    assert window.document.path == ann
+
+
+def test_add_person_by_hand_and_copy_from_previous(qtbot, window, project):
+    ann, _ = project
+    window.open_paths([ann])
+    view, doc = window.view, window.document
+    wait_frame(qtbot, view, 0)
+    n0 = len(doc.frame(0).instances)
+    key(window, Qt.Key.Key_B)
+    assert view.mode == "box"
+    drag(view, view_pos(view, 10, 10), view_pos(view, 90, 200))
+    assert len(doc.frame(0).instances) == n0 + 1 and view.mode == "place"  # no model: click the joints
+    from PySide6.QtTest import QTest
+
+    for k in range(3):
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         view_pos(view, 40 + 5 * k, 30))
+    assert (doc.frame(0).instances[n0].keypoints[:3, 2] == 2).all()
+    key(window, Qt.Key.Key_Escape)
+    assert view.mode == "edit"
+    key(window, Qt.Key.Key_N)
+    n1 = len(doc.frame(1).instances)
+    key(window, Qt.Key.Key_C)
+    assert len(doc.frame(1).instances) == n1 + n0 + 1
+    QApplication.processEvents()
+    assert QPoint(0, 0) is not None
