@@ -339,3 +339,9 @@ def test_hrnet_info_cli(capsys, tmp_path):
     assert "checkpoint has 17 joints, model has 5" in capsys.readouterr().err
     assert main(["--cfg", "no/such/experiment"]) == 1
     assert main([]) == 2
+
+
+def test_public_api_reexports():
+    import hrnet
+
+    assert hrnet.build_model is build_model
