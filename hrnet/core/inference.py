@@ -44,6 +44,12 @@ def _to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def _scales(s: np.ndarray, n: int) -> np.ndarray:
+    """(N, 2) scales; a scalar scale per box (N,) means a square box, as official."""
+    s = s.reshape(n, -1) if n else s.reshape(0, 2)
+    return np.repeat(s, 2, axis=1) if s.shape[1] == 1 else s
+
+
 def get_max_preds(heatmaps: Any) -> tuple[np.ndarray, np.ndarray]:
     """Arg-max of each heatmap. ``heatmaps`` (N, K, H, W) numpy (or torch) ->
     ``preds`` (N, K, 2) float32 ``(x, y)`` heatmap pixels, zeroed where the maximum is <= 0 (as
@@ -51,10 +57,10 @@ def get_max_preds(heatmaps: Any) -> tuple[np.ndarray, np.ndarray]:
     hm = _to_numpy(heatmaps)
     if hm.ndim != 4:
         raise ValueError(f"heatmaps must have 4 dimensions (N, K, H, W), got shape {hm.shape}")
-    n, k, _, w = hm.shape
-    flat = hm.reshape(n, k, -1)
-    if flat.shape[2] == 0:
-        raise ValueError("heatmaps are empty")
+    n, k, h, w = hm.shape
+    if h * w == 0:
+        raise ValueError(f"heatmaps have no pixels: shape {hm.shape}")
+    flat = hm.reshape(n, k, h * w)
     idx = np.argmax(flat, axis=2)[..., None]
     # the value at the (first) arg-max equals np.amax, NaN included, in one pass less
     maxvals = np.take_along_axis(flat, idx, axis=2)
@@ -123,9 +129,9 @@ def _dark_log_maps(hm: Any, kernel: int, work_dtype: Any) -> Any:
     import torch
 
     n, k, h, w = hm.shape
-    orig_max = hm.reshape(n, k, -1).amax(dim=2)
+    orig_max = hm.reshape(n, k, h * w).amax(dim=2)
     blurred = _blur_torch(hm.to(work_dtype), kernel).to(hm.dtype)
-    new_max = blurred.reshape(n, k, -1).amax(dim=2)
+    new_max = blurred.reshape(n, k, h * w).amax(dim=2)
     # DARK divides by the blurred maximum unguarded; maps that blur to all-zero keep their values
     ratio = torch.where(new_max != 0, orig_max / torch.where(new_max != 0, new_max, 1), torch.ones_like(new_max))
     blurred = blurred * ratio[..., None, None]
@@ -220,7 +226,7 @@ def get_final_preds(
     if c.shape[0] != n or s.shape[0] != n:
         raise ValueError(f"center/scale must have one row per heatmap set ({n}), got {c.shape} and {s.shape}")
     # the official code writes the float64 image coordinates back into the float32 coords array
-    preds = transform_preds_batch(coords, c.reshape(n, 2), s.reshape(n, -1), [w, h]).astype(coords.dtype)
+    preds = transform_preds_batch(coords, c.reshape(n, 2), _scales(s, n), [w, h]).astype(coords.dtype)
     return preds, maxvals
 
 
@@ -281,5 +287,5 @@ def decode_heatmaps_torch(
         maxvals_np = maxvals.cpu().numpy()
     c = _to_numpy(center)
     s = _to_numpy(scale)
-    preds = transform_preds_batch(coords_np, c.reshape(n, 2), s.reshape(n, -1), [w, h]).astype(coords_np.dtype)
+    preds = transform_preds_batch(coords_np, c.reshape(n, 2), _scales(s, n), [w, h]).astype(coords_np.dtype)
     return preds, maxvals_np

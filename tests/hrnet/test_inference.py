@@ -206,3 +206,13 @@ def test_torch_decoder_equals_numpy(decode):
     # half precision heatmaps are decoded in float32
     p16, _ = I.decode_heatmaps_torch(torch.from_numpy(hm).half(), c, s, post_process=False)
     assert p16.dtype == np.float32
+
+
+def test_no_people():
+    hm = np.zeros((0, 17, 16, 12), np.float32)
+    c = np.zeros((0, 2), np.float32)
+    for decode in ("default", "dark"):
+        preds, maxvals = I.get_final_preds(hm, c, c, decode=decode)
+        assert preds.shape == (0, 17, 2) and maxvals.shape == (0, 17, 1)
+        preds, maxvals = I.decode_heatmaps_torch(torch.from_numpy(hm), c, c, decode=decode)
+        assert preds.shape == (0, 17, 2) and maxvals.shape == (0, 17, 1)
