@@ -28,12 +28,16 @@ def test_generation_is_deterministic_and_splits_differ(tmp_path):
     v = generate_dataset(tmp_path / "a", 4, image_size=(96, 72), seed=7, split_name="val")
     assert a.read_text() == b.read_text() != c.read_text()
     for i in range(1, 5):
-        name = f"images/train/{i:012d}.png"
+        name = f"images/train/{i:012d}.jpg"
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
         assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "c" / name).read_bytes()
     assert v == tmp_path / "a" / "annotations" / "person_keypoints_val.json"
-    assert (tmp_path / "a/images/val/000000000001.png").read_bytes() != \
-        (tmp_path / "a/images/train/000000000001.png").read_bytes()
+    assert (tmp_path / "a/images/val/000000000001.jpg").read_bytes() != \
+        (tmp_path / "a/images/train/000000000001.jpg").read_bytes()
+    png = generate_dataset(tmp_path / "png", 1, image_size=(96, 72), seed=7, image_format="png")
+    assert json.loads(png.read_text())["annotations"] == [
+        x for x in json.loads(a.read_text())["annotations"] if x["image_id"] == 1]
+    assert (tmp_path / "png/images/train/000000000001.png").is_file()
     # image i does not depend on how many images are generated
     d = generate_dataset(tmp_path / "d", 2, image_size=(96, 72), seed=7)
     assert json.loads(d.read_text())["annotations"] == [
