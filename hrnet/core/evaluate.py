@@ -56,7 +56,10 @@ def accuracy(
 ) -> tuple[np.ndarray, float, int, np.ndarray]:
     """Official heatmap PCK: ``acc`` (K + 1,) with the average of the valid joints at index 0
     and each joint's accuracy (-1 when it has no valid target) after it; ``avg_acc``; ``cnt``, the
-    number of joints with a valid target; ``pred`` (N, K, 2), the arg-max of ``output``."""
+    number of joints with a valid target; ``pred`` (N, K, 2), the arg-max of ``output``.
+
+    ``thr`` is honoured; the official function accepts it but always uses 0.5 (its ``dist_acc``
+    call omits it), so results are identical at the default."""
     if hm_type != "gaussian":
         raise ValueError(f"only hm_type='gaussian' is supported, got {hm_type!r}")
     out = _to_numpy(output)
