@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 10000))
         self.last_error: tuple[str, str] | None = None
         self._worker: InferenceWorker | None = None
+        self._all_workers: set[InferenceWorker] = set()
         self._worker_mode = ""
         self._worker_results: dict[int, list] = {}
         self._worker_meta: dict = {}
@@ -1215,9 +1216,12 @@ class MainWindow(QMainWindow):
         detector, factory = (None, None)
         if any(j.boxes is None for j in jobs):
             detector, factory = self._detector_for_run()
+        # No Qt parent: the window keeps a reference until the thread has finished (a QThread
+        # destroyed while running aborts the process).
         worker = InferenceWorker(self.model.predictor, jobs, self.document.image, detector=detector,
                                  detector_factory=factory, min_box_score=self.model_panel.box_score.value(),
-                                 return_heatmaps=True, parent=self)
+                                 return_heatmaps=True)
+        self._all_workers.add(worker)
         self._worker = worker
         self._worker_mode = mode
         self._worker_results = {}
@@ -1230,7 +1234,7 @@ class MainWindow(QMainWindow):
         worker.frame_failed.connect(lambda f, m: self._worker_meta["errors"].append(f"frame {f + 1}: {m}"))
         worker.failed.connect(self._on_worker_failed)
         worker.detector_ready.connect(self._on_detector_ready)
-        worker.finished.connect(self._on_worker_finished)
+        worker.finished.connect(lambda w=worker: self._on_worker_finished(w))
         if not quiet:
             self.progress.setRange(0, len(jobs))
             self.progress.setValue(0)
@@ -1265,11 +1269,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Cancelling after the current frame…")
         if wait:
             worker.wait(60000)
-            self._on_worker_finished()
+            self._on_worker_finished(worker)
 
-    def _on_worker_finished(self) -> None:
-        worker = self._worker
-        if worker is None:
+    def _on_worker_finished(self, worker: InferenceWorker) -> None:
+        if worker.isFinished():
+            self._all_workers.discard(worker)
+        if worker is not self._worker:  # already handled (cancel with wait) or superseded
             return
         self._worker = None
         mode, meta, results = self._worker_mode, self._worker_meta, self._worker_results
@@ -1277,7 +1282,6 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
         cancelled = worker.cancelled
-        worker.deleteLater()
         if meta.get("failed"):
             self.show_error("Prediction failed", meta["failed"])
         elif meta.get("errors") and not meta.get("quiet"):
@@ -1365,6 +1369,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.cancel_inference(wait=True)
+        for worker in list(self._all_workers):
+            worker.requestInterruption()
+            worker.wait(60000)
         self.model.wait(10000)
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
