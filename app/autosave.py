@@ -16,6 +16,12 @@ state), when another document is opened, and on :meth:`AutosaveManager.close` (a
 After a crash they stay; on the next start :func:`find_recoveries` lists them (newest first,
 skipping those of other app instances still running) and :meth:`AutosaveManager.recover` loads
 one into the document as unsaved changes, taking over its file.
+
+Timer-driven writes keep the GUI responsive: the GUI thread only takes a snapshot (a deep copy
+of the data, milliseconds), a single background thread converts and writes it (in chunks, so
+the GUI thread gets the interpreter in between); the result comes back as a queued signal.
+Removing the files waits for a write in flight, so a finished save never leaves a stale
+recovery file behind. :meth:`AutosaveManager.write_now` writes synchronously.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import os
 import socket
 import uuid
 import weakref
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +42,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from app.document import AnnotationDocument
 from app.sources import FrameSource
-from hrnet.annotations import load_coco, save_coco, write_json_atomic
+from hrnet.annotations import PoseDocument, load_coco, save_coco, write_json_atomic
 from hrnet.errors import AnnotationError
 
 __all__ = ["AutosaveManager", "Recovery", "default_recovery_dir", "discard_recovery", "find_recoveries"]
@@ -143,6 +151,7 @@ class AutosaveManager(QObject):
 
     recovery_written = Signal(object)
     failed = Signal(str)
+    _write_done = Signal(object, object, int)  # (path or None, error or None, generation), from the writer
 
     def __init__(
         self,
@@ -158,9 +167,13 @@ class AutosaveManager(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(int(delay_ms))
-        self._timer.timeout.connect(self.write_now)
+        self._timer.timeout.connect(self._write_in_background)
         self._enabled = True
         self._adopting = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
+        self._inflight: Future | None = None
+        self._generation = 0  # bumped when the files are removed: later results are stale
+        self._write_done.connect(self._on_write_done)  # queued: emitted by the writer thread
         document.undo_stack.indexChanged.connect(self._on_change)
         document.dirty_changed.connect(self._on_dirty_changed)
         document.frames_changed.connect(self._on_content_replaced)
@@ -212,38 +225,91 @@ class AutosaveManager(QObject):
             self._on_change()
 
     # ------------------------------------------------------------ actions
-    def write_now(self) -> Path | None:
-        """Write the recovery file now if the document has unsaved changes; returns its path.
+    def _job(self) -> Callable[[], tuple[Path | None, str | None]]:
+        """Snapshot the document now (GUI thread); the returned job writes it (any thread)."""
+        doc = self.document
+        # Commands replace arrays instead of writing into them, so sharing them is safe and cheap.
+        data: PoseDocument = doc.data.copy(share_arrays=True)
+        meta = {
+            "original_path": str(Path(doc.path).absolute()) if doc.path is not None else None,
+            "saved_at": datetime.now().isoformat(timespec="seconds"),
+            "num_frames": doc.num_frames(),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "format": 1,
+        }
+        path, meta_path, directory = self.recovery_path, self.meta_path, self.directory
 
-        Never raises: a failure is logged and reported by ``failed``.
+        def job() -> tuple[Path | None, str | None]:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                save_coco(data, path, absolute_paths=True, update_path=False)
+                write_json_atomic(meta, meta_path)
+            except (OSError, AnnotationError) as e:
+                return None, f"Autosave to {path} failed: {e}"
+            return path, None
+
+        return job
+
+    def _report(self, path: Path | None, error: str | None) -> None:
+        if error is not None:
+            logger.warning(error)
+            self.failed.emit(error)
+        elif path is not None:
+            logger.debug("autosaved %s", path)
+            self.recovery_written.emit(path)
+
+    def _wait_idle(self) -> None:
+        fut = self._inflight
+        if fut is not None:
+            fut.result()
+            self._inflight = None
+
+    def _write_in_background(self) -> None:
+        if not self._enabled or not self.document.is_dirty:
+            return
+        if self._inflight is not None and not self._inflight.done():
+            self._timer.start()  # the previous write is still running: try again a little later
+            return
+        job = self._job()
+        generation = self._generation
+        fut = self._executor.submit(job)
+        self._inflight = fut
+
+        def done(f: Future) -> None:
+            try:
+                self._write_done.emit(*f.result(), generation)
+            except RuntimeError:  # the manager is gone (e.g. the app is being torn down)
+                pass
+
+        fut.add_done_callback(done)
+
+    def _on_write_done(self, path: object, error: object, generation: int) -> None:
+        if generation == self._generation:
+            self._report(path, error)  # type: ignore[arg-type]
+
+    def wait(self) -> None:
+        """Block until a background write in flight has finished."""
+        self._wait_idle()
+
+    def write_now(self) -> Path | None:
+        """Write the recovery file now (synchronously) if the document has unsaved changes.
+
+        Returns its path, or None (clean document, or the write failed: logged and reported by
+        ``failed``; never raises).
         """
         self._timer.stop()
-        doc = self.document
-        if not doc.is_dirty:
+        self._wait_idle()
+        if not self.document.is_dirty:
             return None
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            save_coco(doc.data, self.recovery_path, absolute_paths=True, update_path=False)
-            meta = {
-                "original_path": str(Path(doc.path).absolute()) if doc.path is not None else None,
-                "saved_at": datetime.now().isoformat(timespec="seconds"),
-                "num_frames": doc.num_frames(),
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "format": 1,
-            }
-            write_json_atomic(meta, self.meta_path)
-        except (OSError, AnnotationError) as e:
-            msg = f"Autosave to {self.recovery_path} failed: {e}"
-            logger.warning(msg)
-            self.failed.emit(msg)
-            return None
-        logger.debug("autosaved %s", self.recovery_path)
-        self.recovery_written.emit(self.recovery_path)
-        return self.recovery_path
+        path, error = self._job()()
+        self._report(path, error)
+        return path
 
     def discard(self) -> None:
-        """Remove this session's recovery files (nothing left to recover)."""
+        """Remove this session's recovery files (nothing left to recover); waits for a write in flight."""
+        self._wait_idle()
+        self._generation += 1
         for p in (self.meta_path, self.recovery_path):
             try:
                 p.unlink()
@@ -257,6 +323,7 @@ class AutosaveManager(QObject):
         self._timer.stop()
         self._enabled = False
         self.discard()
+        self._executor.shutdown(wait=True)
         for sig, slot in ((self.document.undo_stack.indexChanged, self._on_change),
                           (self.document.dirty_changed, self._on_dirty_changed),
                           (self.document.frames_changed, self._on_content_replaced)):

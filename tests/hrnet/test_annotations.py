@@ -381,3 +381,16 @@ def test_copies_are_independent() -> None:
     snap.frames[0].crowd[0]["area"] = 1
     snap.extra["info"]["year"] = 1
     assert doc == rich_document()
+
+
+def test_shallow_snapshot_keeps_structure_independent(tmp_path: Path) -> None:
+    doc = rich_document()
+    snap = doc.copy(share_arrays=True)
+    assert snap == doc
+    doc.frames[0].instances.pop()
+    doc.frames[0].instances[0].id = 1234
+    doc.frames[0].reviewed = False
+    doc.frames[1].instances[0].keypoints = np.ones((K, 3))  # replaced, as commands do
+    assert snap == rich_document()
+    save_coco(snap, tmp_path / "s.json")  # ids assigned to the snapshot's people only
+    assert doc.frames[0].instances[1].id == 99 and doc.frames[0].instances[0].id == 1234
