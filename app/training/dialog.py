@@ -88,6 +88,7 @@ BASE_CURRENT = "current"
 BASE_POSE_FILE = "pose_file"
 BASE_BACKBONE = "backbone"
 BASE_RANDOM = "random"
+BASE_REGISTRY = "registry:"  # + a name of hrnet.weights
 
 DATA_DIR_NAME = "data"
 
@@ -172,6 +173,7 @@ class TrainDialog(QDialog):
         self.comparison: dict[str, ModelEvaluation | str] = {}
         self._export_thread: _CallThread | None = None
         self._compare_worker: CompareWorker | None = None
+        self._retired_workers: list[CompareWorker] = []
         self._curves = _Curves.empty()
         self._run: RunStarted | None = None
         self._t_started = 0.0
@@ -275,6 +277,10 @@ class TrainDialog(QDialog):
         self.base_combo = QComboBox()
         if self.current_model is not None and self.current_model.weights:
             self.base_combo.addItem(f"Current model ({Path(self.current_model.weights).name})", BASE_CURRENT)
+        for entry in _registry_entries(self._summary.num_joints):
+            state = "in the cache" if _cached(entry) else ("downloaded at start" if entry.url else "not downloaded")
+            self.base_combo.addItem(f"{entry.source.capitalize()} {entry.joint_set.upper()} weights: {entry.name} "
+                                    f"({state})", BASE_REGISTRY + entry.name)
         self.base_combo.addItem("Pose checkpoint file (e.g. official COCO weights)…", BASE_POSE_FILE)
         self.base_combo.addItem("ImageNet backbone file (MODEL.PRETRAINED)…", BASE_BACKBONE)
         self.base_combo.addItem("Random initialisation", BASE_RANDOM)
@@ -565,13 +571,23 @@ class TrainDialog(QDialog):
         needs_file = kind in (BASE_POSE_FILE, BASE_BACKBONE)
         self.base_path_edit.setEnabled(needs_file)
         self._browse_weights_button.setEnabled(needs_file)
+        entry = self._registry_entry()
         if kind == BASE_CURRENT and self.current_model is not None:
             self.base_path_edit.setText(str(self.current_model.weights or ""))
-        elif kind == BASE_RANDOM:
-            self.base_path_edit.setText("")
+        elif entry is not None:
+            self.base_path_edit.setText(str(_registry_target(entry)))
+            self.experiment_combo.setCurrentText(entry.experiment)  # the weights' architecture
         elif not needs_file:
             self.base_path_edit.setText("")
         self._refresh_command()
+
+    def _registry_entry(self):
+        kind = self.base_combo.currentData()
+        if not isinstance(kind, str) or not kind.startswith(BASE_REGISTRY):
+            return None
+        from hrnet.weights import find_entry
+
+        return find_entry(kind[len(BASE_REGISTRY):])
 
     def _browse_experiment(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Experiment file", "", "Experiment (*.yaml *.yml)")
@@ -623,14 +639,20 @@ class TrainDialog(QDialog):
             # yacs checks value types: floats stay floats ("0.0"), the rotation is an int as in the defaults
             opts += [("DATASET.SCALE_FACTOR", repr(float(sf))), ("DATASET.ROT_FACTOR", str(int(rf))),
                      ("DATASET.FLIP", str(bool(flip))), ("DATASET.PROB_HALF_BODY", repr(float(half)))]
+        entry = self._registry_entry()
+        if entry is not None and entry.opts:
+            opts += list(zip(entry.opts[0::2], entry.opts[1::2]))
         opts += self._extra_opts()
         return opts
 
     def build_command(self, resume: bool = False, data: ExportedData | None = None) -> TrainCommand:
         kind = self.base_combo.currentData()
         weights: str | None = None
-        if kind == BASE_CURRENT and self.current_model is not None:
-            weights = self.current_model.weights
+        entry = self._registry_entry()
+        if kind == BASE_CURRENT and self.current_model is not None and self.current_model.weights:
+            weights = str(_local_weights(self.current_model.weights) or self.current_model.weights)
+        elif entry is not None:
+            weights = str(_registry_target(entry))
         elif kind == BASE_POSE_FILE:
             weights = self.base_path_edit.text().strip() or None
         return TrainCommand(
@@ -674,8 +696,12 @@ class TrainDialog(QDialog):
                 problems.append(f"The base weights file does not exist: {path}")
         if not resume and kind == BASE_CURRENT and self.current_model is not None:
             w = self.current_model.weights
-            if w and not Path(w).expanduser().is_file():
-                problems.append(f"The current model's weights file does not exist: {w}")
+            if w and _local_weights(w) is None:
+                problems.append(f"The current model's weights file is not on this computer: {w}")
+        entry = self._registry_entry()
+        if not resume and entry is not None and not _cached(entry) and not entry.url:
+            problems.append(f"{entry.name} cannot be downloaded automatically: get {entry.file_name} from "
+                            f"{entry.where} and put it at {_registry_target(entry)}.")
         run = self.run_dir()
         if not self.output_edit.text().strip():
             problems.append("Choose a run folder.")
@@ -728,13 +754,23 @@ class TrainDialog(QDialog):
             return False
         self._reset_view()
         self.exported = None
-        self.status_label.setText("Exporting the reviewed frames…")
+        self.status_label.setText("Exporting the reviewed frames…" if self._registry_entry() is None or
+                                  _cached(self._registry_entry()) else "Downloading the base weights, exporting…")
         self.tabs.setCurrentIndex(1)
         data_dir = self._data_dir()
         val = self.val_spin.value() / 100.0
         seed = self.seed_spin.value()
         document = self.document
-        thread = _CallThread(lambda: export_reviewed(document, data_dir, val, seed), self)
+        entry = self._registry_entry()
+
+        def prepare() -> ExportedData:
+            if entry is not None and not _cached(entry):
+                from hrnet.weights import resolve_weights
+
+                resolve_weights(entry.name, progress=False)  # download into the cache first
+            return export_reviewed(document, data_dir, val, seed)
+
+        thread = _CallThread(prepare, self)
         thread.done.connect(self._on_exported)
         thread.failed.connect(self._on_export_failed)
         thread.finished.connect(thread.deleteLater)
@@ -996,11 +1032,21 @@ class TrainDialog(QDialog):
     def _old_model(self) -> ModelSpec | None:
         if self.current_model is not None and self.current_model.weights:
             return self.current_model
-        if self.command is not None and self.base_combo.currentData() == BASE_POSE_FILE and self.command.weights:
+        kind = self.base_combo.currentData()
+        is_pose = kind == BASE_POSE_FILE or (isinstance(kind, str) and kind.startswith(BASE_REGISTRY))
+        if self.command is not None and is_pose and self.command.weights:
             return ModelSpec(self.command.experiment, self.command.weights, self.command.device)
         return None
 
     def _clear_comparison(self) -> None:
+        worker = self._compare_worker
+        if worker is not None:  # obsolete (a new run starts): stop it, ignore what it still reports
+            self._compare_worker = None
+            for sig in (worker.progress, worker.evaluated, worker.failed, worker.all_done):
+                sig.disconnect()
+            worker.requestInterruption()
+            self._retired_workers.append(worker)
+            worker.finished.connect(lambda w=worker: self._forget_worker(w))
         self.comparison = {}
         for r in range(self.compare_table.rowCount()):
             for c in range(3):
@@ -1063,6 +1109,11 @@ class TrainDialog(QDialog):
         who = "current" if name == "old" else "new"
         self._append_log("error", f"Evaluating the {who} model failed: {message}")
 
+    def _forget_worker(self, worker: CompareWorker) -> None:
+        if worker in self._retired_workers:
+            self._retired_workers.remove(worker)
+            worker.deleteLater()
+
     def _on_compare_done(self) -> None:
         worker = self._compare_worker
         self._compare_worker = None
@@ -1087,11 +1138,26 @@ class TrainDialog(QDialog):
         return True
 
     def rerun_new_model(self) -> bool:
+        """``rerun_requested(spec)``: the main window loads the model and runs it on the unreviewed frames."""
         if self.new_model is None:
             return False
-        self.model_ready.emit(self.new_model)
         self.rerun_requested.emit(self.new_model)
         return True
+
+    def set_current_model(self, spec: ModelSpec | None) -> None:
+        """The app's model changed while the dialog exists: offer it as base weights and compare against it."""
+        if spec == self.current_model:
+            return
+        self.current_model = spec
+        i = self.base_combo.findData(BASE_CURRENT)
+        if i >= 0:
+            self.base_combo.removeItem(i)
+        if spec is not None and spec.weights:
+            self.base_combo.insertItem(0, f"Current model ({Path(spec.weights).name})", BASE_CURRENT)
+            if not self.is_busy():
+                self.base_combo.setCurrentIndex(0)
+                self.experiment_combo.setCurrentText(spec.experiment)
+        self._refresh_command()
 
     # ========================================================================== closing
     def reject(self) -> None:
@@ -1108,9 +1174,10 @@ class TrainDialog(QDialog):
     def shutdown(self) -> None:
         """End everything this dialog started (training process, export, evaluation), blocking briefly."""
         self.process.shutdown()
-        if self._compare_worker is not None:
-            self._compare_worker.requestInterruption()
-            self._compare_worker.wait(30000)
+        for worker in [self._compare_worker, *self._retired_workers]:
+            if worker is not None:
+                worker.requestInterruption()
+                worker.wait(30000)
         if self._export_thread is not None:
             self._export_thread.wait(30000)
 
@@ -1164,6 +1231,39 @@ def _default_run_dir(document: Any) -> Path:
         p = Path(path)
         return p.parent / "training" / f"{p.stem}-{stamp}"
     return Path.home() / "hrnet-training" / f"run-{stamp}"
+
+
+def _registry_entries(num_joints: int) -> list[Any]:
+    try:
+        from hrnet.weights import list_weights
+
+        return [e for e in list_weights() if e.num_joints == num_joints]
+    except Exception as e:  # a broken registry must not break the dialog
+        log.warning("weights registry unavailable: %s", e)
+        return []
+
+
+def _registry_target(entry: Any) -> Path:
+    from hrnet.weights import weights_dir
+
+    return weights_dir() / entry.file_name
+
+
+def _cached(entry: Any) -> bool:
+    return _registry_target(entry).is_file()
+
+
+def _local_weights(weights: str) -> Path | None:
+    """A weights path or registry name -> the local file, without downloading; None when absent."""
+    p = Path(weights).expanduser()
+    if p.is_file():
+        return p
+    try:
+        from hrnet.weights import resolve_weights
+
+        return resolve_weights(weights, download_missing=False)
+    except Exception:
+        return None
 
 
 def _small_button(text: str) -> QPushButton:

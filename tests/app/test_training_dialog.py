@@ -16,6 +16,7 @@ from app.model_manager import ModelSpec
 from app.training.dialog import TrainDialog
 from app.training.events import RunFinished, StepProgress
 from app.training.rerun import RerunJob, rerun_on_unreviewed, unreviewed_frames
+from hrnet.config import load_config
 from hrnet.dataset.synthetic import generate_dataset
 
 EXPERIMENT = "synthetic/hrnet_w16_128x96"
@@ -95,6 +96,38 @@ def test_checks_before_start(qtbot, tmp_path: Path) -> None:
     assert QGuiApplication.clipboard().text().startswith("hrnet-train --cfg synthetic/hrnet_w16_128x96")
 
 
+@pytest.mark.parametrize(
+    ("mode", "title", "expected"),
+    [
+        ("error_event", "Out of memory", ["CUDA out of memory", "Lower the batch size"]),
+        ("crash", "Training process crashed", ["exited with code 3", "ValueError: image 7 has no keypoints"]),
+    ],
+)
+def test_training_errors_are_shown_in_the_dialog(qtbot, project: AnnotationDocument, tmp_path: Path, mode: str,
+                                                 title: str, expected: list[str]) -> None:
+    import sys
+
+    from app.training.process import TrainingProcess
+    from tests.app.test_training_process import FAKE_TRAIN
+
+    fake = tmp_path / "fake_train.py"
+    fake.write_text(FAKE_TRAIN)
+    proc = TrainingProcess(launcher=lambda cmd: (sys.executable, [str(fake), *cmd.args()]),
+                           extra_env={"FAKE_MODE": mode})
+    dlg = TrainDialog(project, None, process=proc)
+    qtbot.addWidget(dlg)
+    dlg.output_edit.setText(str(tmp_path / "run"))
+    with qtbot.waitSignal(proc.finished, timeout=30000):
+        assert dlg.start_training()
+    assert not dlg.error_frame.isHidden()
+    assert dlg.error_title.text() == title
+    for text in expected:
+        assert text in dlg.error_label.text()
+    assert "failed" in dlg.status_label.text().lower()
+    assert dlg.tabs.currentIndex() == 1 and dlg.start_button.isEnabled()  # fix and try again
+    assert dlg.new_model is None and not dlg.use_button.isEnabled()
+
+
 def test_train_stop_resume_compare_and_rerun(qtbot, project: AnnotationDocument, tmp_path: Path) -> None:
     doc = project
     run = tmp_path / "run"
@@ -117,6 +150,9 @@ def test_train_stop_resume_compare_and_rerun(qtbot, project: AnnotationDocument,
     assert first.status == "stopped", dlg.log_view.toPlainText()[-3000:]
     assert 1 <= first.epochs_done < 3
     assert (run / "checkpoint.pth").is_file() and (run / "config.yaml").is_file()  # config saved next to ckpts
+    saved = load_config(run / "config.yaml")  # the resolved config: experiment + the dialog's overrides
+    assert saved.TRAIN.END_EPOCH == 3 and saved.TRAIN.BATCH_SIZE_PER_GPU == 4 and saved.WORKERS == 0
+    assert saved.DATASET.TRAIN_ANNOTATIONS == str(run / "data" / "train.json")
     assert (run / "data" / "train.json").is_file() and dlg.exported is not None
     assert len(dlg.exported.train) + len(dlg.exported.val) == NUM_REVIEWED and dlg.exported.val
     # live view: progress, loss curve, one AP/PCK point per finished epoch
@@ -127,7 +163,7 @@ def test_train_stop_resume_compare_and_rerun(qtbot, project: AnnotationDocument,
     assert "stopped" in dlg.status_label.text()
     assert dlg.command_view.toPlainText().startswith("hrnet-train --cfg synthetic/hrnet_w16_128x96")
     assert dlg.resume_button.isEnabled() and not dlg.stop_button.isEnabled()
-    qtbot.waitUntil(lambda: not dlg.is_busy(), timeout=60000)  # evaluation of the stopped model
+    assert dlg.new_model is not None  # the stopped run's best checkpoint is usable (its evaluation runs now)
 
     dlg.process.step.disconnect(stop_once)
     dlg.resume_button.click()
@@ -161,8 +197,10 @@ def test_train_stop_resume_compare_and_rerun(qtbot, project: AnnotationDocument,
     before = {i: [p.copy() for p in doc.frame(i).instances] for i in range(NUM_IMAGES)}
     depth = doc.undo_stack.count()
     assert dlg.rerun_button.isEnabled()
+    dlg.use_button.click()
+    assert ready == [spec] and not jobs  # "use": the main window loads it
     dlg.rerun_button.click()
-    assert ready == [spec] and len(jobs) == 1
+    assert ready == [spec] and len(jobs) == 1  # "re-run": the main window loads it and runs it
     outcome: list[object] = []
     jobs[0].finished.connect(outcome.append)
     jobs[0].failed.connect(outcome.append)
