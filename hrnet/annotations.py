@@ -766,7 +766,8 @@ def to_coco_dict(
             if box is None:
                 box = np.zeros(4)
             box_l = _finite_list(box, f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})", "bbox")
-            ann: dict[str, Any] = {"id": inst.id, "image_id": fr.id, "category_id": inst.category_id,
+            inst.category_id = cat.id  # the document's people all belong to its keypoint category
+            ann: dict[str, Any] = {"id": inst.id, "image_id": fr.id, "category_id": cat.id,
                                    "keypoints": flat, "num_keypoints": int(np.count_nonzero(vis)), "bbox": box_l,
                                    "area": float(box_l[2] * box_l[3]), "iscrowd": 0}
             if inst.score is not None:

@@ -394,3 +394,17 @@ def test_shallow_snapshot_keeps_structure_independent(tmp_path: Path) -> None:
     assert snap == rich_document()
     save_coco(snap, tmp_path / "s.json")  # ids assigned to the snapshot's people only
     assert doc.frames[0].instances[1].id == 99 and doc.frames[0].instances[0].id == 1234
+
+
+def test_people_are_written_with_the_documents_category(tmp_path: Path) -> None:
+    data = _valid()
+    data["categories"][0]["id"] = 7
+    for ann in data["annotations"]:
+        ann["category_id"] = 7
+    (tmp_path / "in.json").write_text(json.dumps(data))
+    doc = load_coco(tmp_path / "in.json")
+    doc.frames[1].instances.append(Instance.from_prediction(np.ones((K, 3))))  # category_id 1 by default
+    save_coco(doc, tmp_path / "out.json")
+    back = load_coco(tmp_path / "out.json")
+    assert back == doc and len(back.frames[1].instances) == 2
+    assert {a["category_id"] for a in json.loads((tmp_path / "out.json").read_text())["annotations"]} == {7}
