@@ -65,6 +65,8 @@ __all__ = [
     "build_optimizer",
     "build_parser",
     "build_scheduler",
+    "error_kind",
+    "error_message",
     "main",
     "resolve_config",
     "run_directory",
@@ -123,13 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
     """Parse with options and ``KEY VALUE`` overrides in any order."""
-    args = parser.parse_intermixed_args(list(argv))
-    resume = getattr(args, "resume", None)
-    if resume and _KEY_RE.match(resume) and not Path(resume).exists():
-        # "--resume TRAIN.LR 0.1": the key belongs to the overrides, --resume has no value
-        args.opts = [resume, *args.opts]
-        args.resume = ""
-    return args
+    argv = list(argv)
+    for i, token in enumerate(argv[:-1]):
+        nxt = argv[i + 1]
+        if token == "--resume" and _KEY_RE.match(nxt) and not Path(nxt).exists():
+            # "--resume TRAIN.LR 0.1": the key belongs to the overrides, --resume has no value
+            argv[i] = "--resume="
+    return parser.parse_intermixed_args(argv)
 
 
 def _join_data_dir(data_dir: str, value: str) -> str:
@@ -465,7 +467,7 @@ def _open_session(progress: str, info: DistInfo, debug: bool) -> _Session:
     return session
 
 
-def _one_line(e: BaseException) -> str:
+def error_message(e: BaseException) -> str:
     """A one-line message for an exception (for DataLoader worker errors, the original message)."""
     text = str(e).strip() or type(e).__name__
     if "Original Traceback" in text:
@@ -475,7 +477,7 @@ def _one_line(e: BaseException) -> str:
     return " ".join(text.split())
 
 
-def _error_kind(e: BaseException) -> str:
+def error_kind(e: BaseException) -> str:
     oom_types: tuple[type[BaseException], ...] = (MemoryError,)
     for t in (getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None)):
         if isinstance(t, type):
@@ -874,8 +876,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reporter.error("other", "Training aborted by a second interrupt; the last checkpoint is kept")
                 status, code = "failed", EXIT_ABORTED
             except Exception as e:
-                kind = _error_kind(e)
-                message = _one_line(e)
+                kind = error_kind(e)
+                message = error_message(e)
                 if kind == "oom" and "out of memory" not in message.lower():
                     message = f"Out of memory: {message}"
                 status = "diverged" if kind == "nan" else "failed"

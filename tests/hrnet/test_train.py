@@ -28,14 +28,14 @@ from hrnet.core.loss import JointsMSELoss, JointsOHKMMSELoss
 from hrnet.errors import ConfigError, DatasetError
 from hrnet.train import (
     StopRequest,
-    _error_kind,
-    _one_line,
     _restore_scheduler,
     atomic_save,
     build_criterion,
     build_optimizer,
     build_parser,
     build_scheduler,
+    error_kind,
+    error_message,
     parse_args,
     resolve_config,
     run_directory,
@@ -172,12 +172,12 @@ def test_stop_request_file_and_signals(tmp_path):
 def test_error_messages_are_one_line():
     worker = DatasetError("Caught DatasetError in DataLoader worker process 0.\nOriginal Traceback (most recent "
                           "call last):\n  File x\nhrnet.errors.DatasetError: Cannot read image /a/b.png: broken")
-    assert _one_line(worker) == "Cannot read image /a/b.png: broken"
-    assert _error_kind(worker) == "data"
-    assert _error_kind(ConfigError("x")) == "config"
-    assert _error_kind(TrainingDiverged("nan", epoch=0, step=1)) == "nan"
-    assert _error_kind(RuntimeError("CUDA out of memory. Tried to allocate")) == "oom"
-    assert _error_kind(RuntimeError("something")) == "other"
+    assert error_message(worker) == "Cannot read image /a/b.png: broken"
+    assert error_kind(worker) == "data"
+    assert error_kind(ConfigError("x")) == "config"
+    assert error_kind(TrainingDiverged("nan", epoch=0, step=1)) == "nan"
+    assert error_kind(RuntimeError("CUDA out of memory. Tried to allocate")) == "oom"
+    assert error_kind(RuntimeError("something")) == "other"
 
 
 # ----------------------------------------------------------------------------- the loops
