@@ -469,6 +469,9 @@ def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         stripes = np.sin((xx * math.cos(angle) + yy * math.sin(angle)) * (2 * math.pi / period))
         image += (stripes * rng.uniform(5, 30))[..., None]
+    saturation = rng.uniform(0.2, 1.0)  # from nearly grey scenes to vivid ones
+    grey = image.mean(axis=2, keepdims=True)
+    image = grey + (image - grey) * np.float32(saturation)
     image = np.clip(image, 0, 255).astype(np.uint8)
     for _ in range(int(rng.integers(0, 12))):  # clutter
         color = tuple(int(c) for c in rng.integers(0, 256, 3))
