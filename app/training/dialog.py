@@ -328,7 +328,10 @@ class TrainDialog(QDialog):
         self.output_edit = QLineEdit(str(_default_run_dir(self.document)))
         browse_out = _small_button("…")
         browse_out.clicked.connect(self._browse_output)
-        ol.addRow("Run folder:", _row(self.output_edit, browse_out))
+        self.new_folder_button = QPushButton("New")
+        self.new_folder_button.setToolTip("A new, empty run folder (time-stamped) for a new run")
+        self.new_folder_button.clicked.connect(lambda: self.output_edit.setText(str(_default_run_dir(self.document))))
+        ol.addRow("Run folder:", _row(self.output_edit, browse_out, self.new_folder_button))
         grid.addWidget(opts_box, 1, 1)
 
         # -- command + start -----------------------------------------------------------
@@ -861,7 +864,7 @@ class TrainDialog(QDialog):
         self.resume_button.setEnabled(can_resume)
         for w in (self.val_spin, self.seed_spin, self.experiment_combo, self.base_combo, self.base_path_edit,
                   self.epochs_spin, self.lr_spin, self.batch_spin, self.input_combo, self.device_combo,
-                  self.augment_combo, self.extra_opts_edit, self.output_edit):
+                  self.augment_combo, self.extra_opts_edit, self.output_edit, self.new_folder_button):
             w.setEnabled(not busy)
         if not busy:
             self._on_base_enabled()
@@ -961,7 +964,7 @@ class TrainDialog(QDialog):
         self._append_log(level, message)
 
     def _append_log(self, level: str, message: str) -> None:
-        prefix = "" if level in ("info", "stdout") else f"[{level}] "
+        prefix = "" if level in ("info", "stdout", "stderr") else f"[{level}] "
         self.log_view.appendPlainText(prefix + message)
 
     def _on_error(self, err: TrainError) -> None:
@@ -1125,6 +1128,8 @@ class TrainDialog(QDialog):
         new = self.comparison.get("new")
         n = new.num_images if isinstance(new, ModelEvaluation) else 0
         text = f"Evaluated on {n} validation frames with their person boxes (same code for both models)."
+        if "old" not in self.comparison:
+            text += "\nThere is no current model (with weights) to compare with."
         if failures:
             text += "\nEvaluation failed for the " + "; ".join(failures)
         self.compare_label.setText(text)

@@ -128,6 +128,41 @@ def test_training_errors_are_shown_in_the_dialog(qtbot, project: AnnotationDocum
     assert dlg.new_model is None and not dlg.use_button.isEnabled()
 
 
+def test_cancel_and_close_while_training(qtbot, project: AnnotationDocument, tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.training.process import TrainingProcess
+    from tests.app.test_training_process import FAKE_TRAIN
+
+    fake = tmp_path / "fake_train.py"
+    fake.write_text(FAKE_TRAIN)
+    proc = TrainingProcess(launcher=lambda cmd: (sys.executable, [str(fake), *cmd.args()]),
+                           extra_env={"FAKE_MODE": "hang"}, kill_timeout_ms=1000)
+    dlg = TrainDialog(project, None, process=proc)
+    qtbot.addWidget(dlg)
+    dlg.output_edit.setText(str(tmp_path / "run"))
+    dlg.start_training()
+    qtbot.waitUntil(lambda: "hanging" in dlg.log_view.toPlainText(), timeout=30000)
+    assert dlg.cancel_button.isEnabled() and dlg.stop_button.isEnabled()
+    assert not dlg.start_button.isEnabled() and not dlg.epochs_spin.isEnabled()  # settings frozen while running
+    with qtbot.waitSignal(proc.finished, timeout=10000):
+        dlg.cancel_button.click()
+    assert "cancelled" in dlg.status_label.text() and dlg.error_frame.isHidden()
+
+    # closing while a run is in progress asks; "No" keeps it running, "Yes" cancels it
+    dlg.output_edit.setText(str(tmp_path / "run2"))
+    dlg.start_training()
+    qtbot.waitUntil(lambda: proc.is_running() and "hanging" in dlg.log_view.toPlainText(), timeout=30000)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    dlg.reject()
+    assert proc.is_running()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    dlg.reject()
+    assert not proc.is_running() and proc.result is not None and proc.result.status == "cancelled"
+
+
 def test_train_stop_resume_compare_and_rerun(qtbot, project: AnnotationDocument, tmp_path: Path) -> None:
     doc = project
     run = tmp_path / "run"
