@@ -324,9 +324,6 @@ class COCOFormatDataset(JointsDataset):
         self.images: dict[int, dict[str, Any]] = {img["id"]: img for img in gt["images"]}
         self.image_set_index: list[int] = list(self.images)
         self.num_images = len(self.image_set_index)
-        self._anns_by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for ann in gt["annotations"]:
-            self._anns_by_image[ann["image_id"]].append(ann)
         self._path_to_image_id: dict[str, int] = {}
         self.skipped: dict[str, int] = {"crowd": 0, "no_keypoints": 0, "bad_box": 0, "other_category": 0}
 
@@ -369,12 +366,15 @@ class COCOFormatDataset(JointsDataset):
         return np.asarray(center, dtype=np.float32), np.asarray(scale, dtype=np.float32)
 
     def _load_gt_records(self) -> list[Record]:
+        anns_by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for ann in self._gt["annotations"]:
+            anns_by_image[ann["image_id"]].append(ann)
         records: list[Record] = []
         k = self.num_joints
         for index in self.image_set_index:
             img = self.images[index]
             width, height = img["width"], img["height"]
-            for obj in self._anns_by_image.get(index, ()):
+            for obj in anns_by_image.get(index, ()):
                 if obj["iscrowd"]:
                     self.skipped["crowd"] += 1
                     continue
@@ -452,6 +452,11 @@ class COCOFormatDataset(JointsDataset):
             })
         log.info("=> %d person boxes with score >= %s in %s", len(records), self.image_thre, self.bbox_file)
         return records
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_coco"] = None  # DataLoader workers do not need the pycocotools index; rebuilt on use
+        return state
 
     # -- evaluation ----------------------------------------------------------------------------
     @property

@@ -5,6 +5,7 @@ PCKh."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,9 @@ def test_official_coco_layout(val_set):
     assert Path(ds.db[0]["image"]) == val_set / "images" / "val2017" / "000000000001.jpg"
     preds, boxes, paths = ground_truth_predictions(ds)
     assert ds.evaluate(preds, None, boxes, paths)[1] == 1.0
+    # DataLoader workers get the dataset without the pycocotools index; it is rebuilt when needed
+    copy = pickle.loads(pickle.dumps(ds))
+    assert copy._coco is None and copy.evaluate(preds, None, boxes, paths)[1] == 1.0
 
 
 def test_detection_boxes_for_testing(val_set, tmp_path):
