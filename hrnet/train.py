@@ -675,10 +675,10 @@ def _train(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch
 
     if info.distributed:
         if cfg.TRAIN.SYNC_BN:
-            if device.type == "cuda":
+            if device.type != "cpu":
                 model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-            else:
-                log.warning("TRAIN.SYNC_BN needs CUDA devices; training with per-process BatchNorm statistics")
+            else:  # PyTorch's SyncBatchNorm does not run on CPU tensors
+                log.warning("TRAIN.SYNC_BN needs GPUs; training on CPU with per-process BatchNorm statistics")
         model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
         )
