@@ -264,12 +264,15 @@ class HeatmapItem(QGraphicsPixmapItem):
         hm = self.heatmap
         if hm is None:
             return
-        values = np.clip(hm, 0.0, 1.0)
+        # Scaled to the map's own peak: the overlay shows WHERE the model looks (one peak, two
+        # candidates, a smear); how confident it is reads from the joint colours and the grid titles.
+        peak = float(hm.max())
+        values = np.clip(hm / peak, 0.0, 1.0) if peak > 1e-6 else np.zeros_like(hm)
         idx = np.round(values * 255).astype(np.uint8)
         lut = self._lut if self._lut is not None else _grey_lut()
         rgba = lut[idx].copy()
         # low values fade out so the image stays visible under the cold part of the map
-        rgba[..., 3] = (np.sqrt(values) * 255).astype(np.uint8)
+        rgba[..., 3] = (np.clip((values - 0.05) / 0.95, 0.0, 1.0) ** 0.8 * 255).astype(np.uint8)
         h, w = idx.shape
         image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
         self.setPixmap(QPixmap.fromImage(image))

@@ -39,6 +39,9 @@ class _Cell:
         self.peak = pg.ScatterPlotItem(size=9, symbol="+", pen=pg.mkPen("c", width=1.5), brush=None)
         self.view.addItem(self.peak)
         self.label = pg.TextItem("", color="w", anchor=(0, 0))
+        font = self.label.textItem.font()
+        font.setPointSizeF(7.5)
+        self.label.setFont(font)
         self.view.addItem(self.label)
         self.border = None
 
@@ -158,7 +161,7 @@ class HeatmapDockWidget(QWidget):
             if j >= len(self.heatmaps):
                 continue
             hm = self.heatmaps[j]
-            cell.image.setImage(hm, levels=(0.0, max(1.0, float(hm.max()))), autoLevels=False)
+            cell.image.setImage(hm, levels=(0.0, max(float(hm.max()), 1e-6)), autoLevels=False)  # own peak
             iy, ix = np.unravel_index(int(np.argmax(hm)), hm.shape)
             cell.peak.setData([ix + 0.5], [iy + 0.5])
             cell.label.setText(f"{self._names[j]} {float(hm.max()):.2f}")
