@@ -365,9 +365,11 @@ class ApplyPredictions(_FrameListEdit):
 
     Policy, per frame:
 
-    1. People with at least one joint edited by hand are kept unchanged (hand work is never
-       overwritten by the model).
-    2. All other people (pure predictions or imported, never touched) are removed.
+    1. Untouched model output (``Instance.is_prediction``: it has model joint scores and no
+       joint edited by hand) is removed.
+    2. Everyone else is kept unchanged: people with at least one joint placed or corrected by
+       hand (hand work is never overwritten by the model), and people read from a file without
+       joint scores (ground truth or another tool's labels).
     3. The new predictions are added, except those whose box overlaps a kept person's box with
        IoU >= ``dedupe_iou`` (the model found that same person again).
     4. With ``skip_reviewed`` frames marked reviewed are left as they are.
@@ -392,7 +394,7 @@ class ApplyPredictions(_FrameListEdit):
                 if p.num_joints != K:
                     raise ValueError(f"frame {frame}: prediction has {p.num_joints} joints, the skeleton has {K}")
                 p.id = None
-            kept = [p for p in fr.instances if p.is_edited]
+            kept = [p for p in fr.instances if not p.is_prediction]
             size = (fr.width, fr.height) if fr.width > 0 and fr.height > 0 else None
             kept_boxes = [p.box_or_auto(size) for p in kept]
             result = list(kept)

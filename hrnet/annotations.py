@@ -248,6 +248,15 @@ class Instance:
         """True when at least one joint was placed or corrected by hand."""
         return bool(np.any(self.edited))
 
+    @property
+    def is_prediction(self) -> bool:
+        """True for untouched model output: model joint scores and no joint edited by hand.
+
+        People read from a file without joint scores (ground truth, other tools) are not
+        predictions; neither is anyone with a joint placed or corrected by hand.
+        """
+        return self.joint_scores is not None and not self.is_edited
+
     def box_or_auto(self, image_size: tuple[int, int] | None = None) -> np.ndarray | None:
         """The box (xywh): ``bbox`` when set, else :func:`bbox_from_keypoints`."""
         if self.bbox is not None:

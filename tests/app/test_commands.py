@@ -236,7 +236,13 @@ def test_set_reviewed(doc) -> None:
 
 
 def test_apply_predictions_policy(doc) -> None:
-    # frame 0: person 0 untouched (prediction), person 1 hand-edited
+    # frame 0: person 0 untouched model output, person 1 predicted then corrected by hand;
+    # frame 1: model output; frame 2: a person read from a file (no model scores)
+    for f, i in ((0, 0), (0, 1), (1, 0)):
+        doc.instance(f, i).joint_scores = np.full(K, 0.5)
+    imported = person(30, 30)
+    doc.frame(2).instances.append(imported)
+    assert doc.instance(0, 0).is_prediction and not imported.is_prediction
     doc.push(MoveKeypoint(doc, 0, 1, 0, (101, 101)))
     hand = doc.instance(0, 1)
     predicted = doc.instance(0, 0)
@@ -250,7 +256,8 @@ def test_apply_predictions_policy(doc) -> None:
     cmd = ApplyPredictions(doc, {0: [same_as_hand, elsewhere], 1: [frame1_pred], 2: []})
     doc.push(cmd)
     assert doc.undo_stack.count() == n + 1  # one step for all frames
-    assert cmd.changed_frames == [0, 1]  # frame 2 had nothing and got nothing
+    assert cmd.changed_frames == [0, 1]  # frame 2: the imported person is kept, nothing new
+    assert doc.frame(2).instances == [imported]
     people = doc.frame(0).instances
     assert hand in people and predicted not in people  # hand work kept, old prediction replaced
     assert len(people) == 2  # the duplicate of the hand-edited person was dropped
@@ -265,6 +272,7 @@ def test_apply_predictions_policy(doc) -> None:
 
 
 def test_apply_predictions_skip_reviewed_and_noop(doc) -> None:
+    doc.instance(1, 0).joint_scores = np.full(K, 0.5)
     doc.push(SetReviewed(doc, 1))
     pred = Instance.from_prediction(np.c_[np.full((K, 2), 5.0), np.full(K, 0.5)])
     n = doc.undo_stack.count()

@@ -327,7 +327,7 @@ def test_from_prediction() -> None:
     pred[3, 0] = np.nan
     inst = Instance.from_prediction(pred, score=0.7, box=[10, 20, 110, 220], min_confidence=0.1)
     np.testing.assert_allclose(inst.bbox, [10, 20, 100, 200])
-    assert inst.score == 0.7 and not inst.is_edited
+    assert inst.score == 0.7 and not inst.is_edited and inst.is_prediction
     assert inst.keypoints[0, 2] == 0  # conf 0 < 0.1
     assert inst.keypoints[3].tolist() == [0, 0, 0]  # NaN position
     assert inst.keypoints[5].tolist() == [5, 10, 2]
