@@ -27,7 +27,7 @@ import numpy as np
 
 from hrnet.annotations import Frame, PoseDocument, load_coco
 from hrnet.errors import MediaError
-from hrnet.media import VideoReader, is_image, is_video, natural_sort_key, read_image
+from hrnet.media import IMAGE_EXTS, VideoReader, is_image, is_video, natural_sort_key, read_image
 
 __all__ = [
     "FrameSource",
@@ -120,27 +120,36 @@ def image_size_from_header(path: StrPath) -> tuple[int, int] | None:
     return None
 
 
+def _image_names(root: Path, recursive: bool) -> list[str]:
+    """Relative POSIX names of the image files under ``root`` (by extension), naturally sorted.
+
+    Strings only (no pathlib per file): listing 5,000 files takes milliseconds.
+    """
+    names: list[str] = []
+    try:
+        stack = [("", str(root))]
+        while stack:
+            prefix, d = stack.pop()
+            with os.scandir(d) as it:
+                for e in it:
+                    if os.path.splitext(e.name)[1].lower() in IMAGE_EXTS:
+                        if e.is_file():
+                            names.append(prefix + e.name)
+                    elif recursive and e.is_dir():
+                        stack.append((prefix + e.name + "/", e.path))
+    except OSError as e:
+        raise MediaError(f"Cannot list folder {root}: {e.strerror or e}") from e
+    names.sort(key=natural_sort_key)
+    return names
+
+
 def list_image_files(folder: StrPath, recursive: bool = False) -> list[Path]:
-    """Image files of ``folder`` by extension, naturally sorted; only lists (one ``scandir``).
+    """Image files of ``folder`` by extension, naturally sorted; only lists (``scandir``).
 
     Raises :class:`MediaError` when the folder cannot be listed.
     """
     root = Path(folder)
-    out: list[Path] = []
-    try:
-        stack = [root]
-        while stack:
-            d = stack.pop()
-            with os.scandir(d) as it:
-                for e in it:
-                    if e.is_file() and is_image(e.name):
-                        out.append(Path(e.path))
-                    elif recursive and e.is_dir():
-                        stack.append(Path(e.path))
-    except OSError as e:
-        raise MediaError(f"Cannot list folder {root}: {e.strerror or e}") from e
-    out.sort(key=lambda p: natural_sort_key(p.relative_to(root).as_posix()))
-    return out
+    return [root / n for n in _image_names(root, recursive)]
 
 
 def video_frame_name(video: StrPath, index: int, ext: str = ".png") -> str:
@@ -323,11 +332,11 @@ def open_images(paths: Sequence[StrPath]) -> tuple[PoseDocument, FrameSource]:
 def open_folder(folder: StrPath, recursive: bool = False) -> tuple[PoseDocument, FrameSource]:
     """Every image of ``folder`` (natural order) as a new document. Only lists the folder."""
     root = Path(folder).absolute()
-    files = list_image_files(root, recursive=recursive)
-    if not files:
+    names = _image_names(root, recursive=recursive)
+    if not names:
         raise MediaError(f"No images in folder {root}")
     doc = PoseDocument(image_root=root)
-    doc.frames = [Frame(i + 1, p.relative_to(root).as_posix(), 0, 0) for i, p in enumerate(files)]
+    doc.frames = [Frame(i + 1, name, 0, 0) for i, name in enumerate(names)]
     return doc, FrameSource(doc)
 
 

@@ -171,3 +171,14 @@ def test_frame_source_follows_document(tmp_path: Path) -> None:
     assert source.path(0) == tmp_path / "a.png"
     doc.frames[0].file_name = "missing.png"
     assert source.size(0) == (0, 0)  # missing file: size unknown, no exception
+
+
+def test_recursive_folder(tmp_path: Path) -> None:
+    for rel in ("b/2.png", "b/10.png", "a.png", "b/c/x.jpg", "b/notes.txt"):
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"\x89PNG\r\n\x1a\n" if rel.endswith(".png") else b"x")
+    doc, _ = open_folder(tmp_path, recursive=True)
+    assert [f.file_name for f in doc.frames] == ["a.png", "b/2.png", "b/10.png", "b/c/x.jpg"]
+    doc, _ = open_folder(tmp_path)
+    assert [f.file_name for f in doc.frames] == ["a.png"]
