@@ -9,7 +9,7 @@ Paths compared, on the same weights and inputs, in one run:
 It prints persons/s (person crops per second; median and best of interleaved runs), the speed-up
 ratio of the medians and the max relative difference of the heatmaps (max |a - b| / max |a|).
 On a machine shared with other processes, multi-threaded runs can be dominated by contention
-(OpenMP threads waiting for a descheduled peer); compare with --threads 1 there.
+(OpenMP threads waiting for a descheduled peer); compare with --threads 1 --clock cpu there.
 Weights are random but well scaled (realistic BN statistics), so no layer runs on denormal floats.
 """
 
@@ -44,10 +44,13 @@ def _realistic_weights(model: nn.Module, seed: int = 0) -> None:
             t.copy_(torch.randn(t.shape, generator=g) * 0.1)
 
 
+_CLOCK = time.perf_counter
+
+
 def _timed(fn, x: torch.Tensor) -> tuple[float, torch.Tensor]:
-    t0 = time.perf_counter()
+    t0 = _CLOCK()
     out = fn(x)
-    return time.perf_counter() - t0, out
+    return _CLOCK() - t0, out
 
 
 def _compare(fns, x: torch.Tensor, iters: int, warmup: int) -> list[tuple[float, float, torch.Tensor]]:
@@ -72,7 +75,14 @@ def main() -> None:
     p.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     p.add_argument("--iters", type=int, default=5, help="timed iterations per measurement (median)")
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="'cpu' times the main thread's CPU time (needs --threads 1): robust to other load")
     args = p.parse_args()
+    if args.clock == "cpu":
+        if args.threads != 1:
+            p.error("--clock cpu needs --threads 1")
+        global _CLOCK
+        _CLOCK = time.thread_time
 
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -92,7 +102,8 @@ def main() -> None:
             return fast(x.to(memory_format=torch.channels_last)).contiguous()
 
     print(f"{args.cfg}: input {h}x{w}, torch {torch.__version__}, {args.threads} thread(s), "
-          f"{args.iters} interleaved runs after {args.warmup} warm-up; persons/s from the median (best)")
+          f"{args.clock} clock, {args.iters} interleaved runs after {args.warmup} warm-up; "
+          "persons/s from the median (best)")
     print(f"{'batch':>5s} {'eager p/s':>16s} {'optimised p/s':>16s} {'speed-up':>9s} {'max rel diff':>13s}")
     for batch in args.batch:
         x = torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(1))
