@@ -114,9 +114,9 @@ def extract_state_dict(obj: Any, source: str = "checkpoint") -> tuple[dict[str, 
                     and not isinstance(v, Tensor)
                 }
                 return dict(value), f"training checkpoint ({key!r})", meta
-        # a state_dict with some non-tensor values (e.g. _metadata) or an unknown container
+        # a state_dict with private non-tensor entries (e.g. "_metadata")
         tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, Tensor)}
-        if tensors and len(tensors) >= len(obj) - 1:
+        if tensors and all(isinstance(k, str) and k.startswith("_") for k in obj if k not in tensors):
             return tensors, "state_dict", {}
         keys = ", ".join(repr(k) for k in list(obj)[:8])
         raise CheckpointError(
