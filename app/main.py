@@ -58,8 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app import qt_fixes
     from app.settings import APPLICATION, ORGANIZATION
 
+    qt_fixes.apply()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "hrnet-annotator"])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import commands as C
+from app import qt_fixes
 from app.autosave import AutosaveManager, discard_recovery, find_recoveries
 from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.canvas.view import PoseView
@@ -58,6 +59,7 @@ from hrnet.annotations import Instance
 from hrnet.errors import HRNetError
 
 log = logging.getLogger(__name__)
+qt_fixes.apply()  # PySide6 6.12 + CPython 3.11: emit() leaks refs of True (see app/qt_fixes.py)
 
 APP_TITLE = "HRNet Pose Annotator"
 REPO_ROOT = Path(__file__).resolve().parent.parent
