@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 from PySide6.QtGui import QImage
 
 from app import qt_fixes
@@ -104,6 +104,9 @@ class FrameLoader(QObject):
         self._thread.decoded.connect(self._on_decoded)
         self._thread.failed.connect(self._on_failed)
         self._thread.start()
+        app = QCoreApplication.instance()
+        if app is not None:  # never leave a running QThread behind at exit
+            app.aboutToQuit.connect(self.shutdown)
 
     # -- public API --------------------------------------------------------------------------
     def set_source(self, read: ReadFn | None, num_frames: int | None = None) -> None:

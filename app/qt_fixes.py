@@ -8,8 +8,9 @@ bool_dealloc". CPython 3.12+ makes ``True`` immortal, which hides the bug.
 
 :func:`apply` detects the leak with a probe signal and, only when it is present, raises the
 reference count of ``True`` by 2**40 — a reference leak on a singleton that is never freed, so
-harmless, and large enough for centuries of emits. Remove this module once the binding is fixed
-(the probe then finds no leak and it does nothing).
+harmless, and large enough for centuries of emits (``None``, dropped by void calls of the same
+release, is topped up too). pyproject.toml now pins PySide6 below 6.12, so the probe normally
+finds no leak and this does nothing; it stays as a guard for environments that ignore the pin.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def apply() -> bool:
         return False
     if not signal_emit_leaks_true():
         return False
-    ctypes.c_ssize_t.from_address(id(True)).value += 1 << 40
+    for singleton in (True, None):  # the same release also drops None from void calls
+        ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40
     _applied = True
     log.info("PySide6 signal emit leaks references to True: compensated (see app/qt_fixes.py)")
     return True

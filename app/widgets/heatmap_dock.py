@@ -125,12 +125,16 @@ class HeatmapDockWidget(QWidget):
 
     # -- content -----------------------------------------------------------------------------
     def set_joint_names(self, names: Sequence[str]) -> None:
+        """Joint names of the grid; the cells are built on first use (pyqtgraph view boxes are slow to make)."""
         names = list(names)
         if names == self._names:
             return
         self._names = names
         self.graphics.ci.clear()
         self._cells = []
+
+    def _build_cells(self) -> None:
+        names = self._names
         k = len(names)
         if k == 0:
             return
@@ -156,6 +160,8 @@ class HeatmapDockWidget(QWidget):
             return
         self.message.setVisible(bool(message))
         self.message.setText(message)
+        if not self._cells:
+            self._build_cells()
         for cell in self._cells:
             j = cell.joint
             if j >= len(self.heatmaps):
