@@ -71,14 +71,21 @@ def person_colour(index: int) -> QColor:
     return QColor(PERSON_COLOURS[index % len(PERSON_COLOURS)])
 
 
-def confidence_colour(conf: float) -> QColor:
-    """Red (0) -> yellow (0.5) -> green (1)."""
-    c = float(np.clip(conf, 0.0, 1.0))
+def _confidence_rgb(c: float) -> tuple[int, int, int]:
     if c < 0.5:
-        r, g = 255, int(round(510 * c))
-    else:
-        r, g = int(round(255 * (2 - 2 * c))), 255
-    return QColor(r, g, 40)
+        return 255, int(round(510 * c)), 40
+    return int(round(255 * (2 - 2 * c))), 255, 40
+
+
+_CONF_LUT: tuple[QColor, ...] = tuple(QColor(*_confidence_rgb(i / 100)) for i in range(101))
+
+
+def confidence_colour(conf: float) -> QColor:
+    """Red (0) -> yellow (0.5) -> green (1), in steps of 0.01."""
+    c = float(conf)
+    if not c > 0.0:  # also NaN
+        return _CONF_LUT[0]
+    return _CONF_LUT[min(100, int(round(c * 100)))]
 
 
 def confidence_colours(scores: np.ndarray) -> list[QColor]:

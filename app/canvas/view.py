@@ -21,7 +21,18 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap, QTransform
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QPixmapCache,
+    QTransform,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QGraphicsPixmapItem,
@@ -60,6 +71,8 @@ class PoseView(QGraphicsView):
 
     def __init__(self, parent: QWidget | None = None, loader: FrameLoader | None = None) -> None:
         super().__init__(parent)
+        if QPixmapCache.cacheLimit() < 256 * 1024:  # room for the person items' render caches (KB)
+            QPixmapCache.setCacheLimit(256 * 1024)
         self.setScene(QGraphicsScene(self))
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
