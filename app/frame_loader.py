@@ -71,10 +71,11 @@ class _DecodeThread(QThread):
                 image = read(index)
                 qimage = bgr_to_qimage(np.asarray(image))
             except Exception as e:  # noqa: BLE001 - any decode error is reported, never raised in a thread
-                if not prefetch:
+                if not prefetch or index == owner.latest_request:  # someone is waiting for it
                     log.warning("Cannot decode frame %d: %s", index, e)
                     self.failed.emit(generation, index, str(e) or type(e).__name__)
                 continue
+            owner._store(generation, index, qimage)  # cached at once: a request for it never decodes twice
             self.decoded.emit(generation, index, qimage)
 
 
@@ -96,6 +97,7 @@ class FrameLoader(QObject):
         self._busy_index: int | None = None
         self._latest: int | None = None  # last index the GUI asked for
         self._direction = 1
+        self._emitted: tuple[int, int] | None = None  # (generation, index) last sent by frame_ready
         self._stop = False
         self._cache: OrderedDict[int, QImage] = OrderedDict()
         self.cache_size = max(1, int(cache_size))
@@ -145,10 +147,12 @@ class FrameLoader(QObject):
                 self._plan_prefetch(index)
                 self._cond.notify_all()
             elif self._read is not None:
-                self._pending = index
                 self._prefetch = []
+                if index != self._busy_index:  # else: being decoded now, frame_ready follows
+                    self._pending = index
                 self._cond.notify_all()
         if image is not None:
+            self._emitted = (self._generation, index)
             self.frame_ready.emit(index, image)
         return image
 
@@ -199,8 +203,8 @@ class FrameLoader(QObject):
                     continue
                 self._cond.wait()
 
-    # -- GUI thread side ---------------------------------------------------------------------
-    def _on_decoded(self, generation: int, index: int, image: QImage) -> None:
+    def _store(self, generation: int, index: int, image: QImage) -> None:
+        # decode thread: put a finished frame into the cache (bounded, the latest request kept)
         with self._cond:
             if generation != self._generation:
                 return
@@ -212,11 +216,18 @@ class FrameLoader(QObject):
                     self._cache.move_to_end(oldest)
                     oldest = next(iter(self._cache))
                 del self._cache[oldest]
-            is_latest = index == self._latest
+
+    # -- GUI thread side ---------------------------------------------------------------------
+    def _on_decoded(self, generation: int, index: int, image: QImage) -> None:
+        with self._cond:
+            if generation != self._generation:
+                return
+            is_latest = index == self._latest and self._emitted != (generation, index)
             if is_latest:
                 self._plan_prefetch(index)
                 self._cond.notify_all()
         if is_latest:
+            self._emitted = (generation, index)
             self.frame_ready.emit(index, image)
 
     def _on_failed(self, generation: int, index: int, message: str) -> None:
