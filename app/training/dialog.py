@@ -859,8 +859,11 @@ class TrainDialog(QDialog):
         self.start_button.setEnabled(not busy and not self.problems_label.text())
         self.stop_button.setEnabled(running and state == "running")
         self.cancel_button.setEnabled(running and state in ("running", "stopping"))
-        can_resume = (not busy and (self.run_dir() / "checkpoint.pth").is_file()
-                      and (self.process.result is None or self.process.result.status != "completed"))
+        # a completed run can be resumed only to train longer (more epochs than it ran to)
+        res, run = self.process.result, self.process.run_started
+        finished_all = (res is not None and res.status == "completed" and run is not None
+                        and self.epochs_spin.value() <= run.end_epoch)
+        can_resume = not busy and not finished_all and (self.run_dir() / "checkpoint.pth").is_file()
         self.resume_button.setEnabled(can_resume)
         for w in (self.val_spin, self.seed_spin, self.experiment_combo, self.base_combo, self.base_path_edit,
                   self.epochs_spin, self.lr_spin, self.batch_spin, self.input_combo, self.device_combo,

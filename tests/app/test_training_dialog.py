@@ -31,6 +31,10 @@ def make_project(root: Path) -> AnnotationDocument:
     doc = AnnotationDocument()
     doc.open([ann], image_root=root / "synth" / "images" / "train")
     doc.push(SetReviewed(doc, list(range(NUM_REVIEWED)), True))
+    for fr in doc.data.frames[NUM_REVIEWED:]:  # the unreviewed frames hold earlier model output
+        for person in fr.instances:
+            person.joint_scores = np.where(person.keypoints[:, 2] > 0, 0.5, 0.0)
+            assert person.is_prediction
     doc.undo_stack.clear()
     return doc
 
@@ -211,6 +215,9 @@ def test_train_stop_resume_compare_and_rerun(qtbot, project: AnnotationDocument,
     assert list(dlg.ap_curve.getData()[0]) == [1, 2, 3]
     assert dlg.progress_bar.value() == dlg.progress_bar.maximum()
     assert not dlg.resume_button.isEnabled()
+    dlg.epochs_spin.setValue(4)
+    assert dlg.resume_button.isEnabled()  # train longer
+    dlg.epochs_spin.setValue(3)
 
     # the comparison (no current model: only the new one is measured)
     qtbot.waitUntil(lambda: not dlg.is_busy(), timeout=60000)
