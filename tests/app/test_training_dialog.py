@@ -262,8 +262,47 @@ def test_train_stop_resume_compare_and_rerun(qtbot, project: AnnotationDocument,
     dlg.shutdown()
 
 
-def test_comparison_with_the_current_model_and_rerun_glue(qtbot, project: AnnotationDocument,
-                                                          tmp_path: Path) -> None:
+def test_evaluation_metrics(project: AnnotationDocument, tmp_path: Path, monkeypatch) -> None:
+    """The comparison's AP / PCK: perfect predictions score 1, shifted ones less, ordered."""
+    import json
+
+    import hrnet
+    from app.training.data import export_reviewed
+    from app.training.evaluation import evaluate_model
+
+    data = export_reviewed(project, tmp_path / "data", 0.3, 0)
+    val = json.loads(data.val_json.read_text())
+    gt = {tuple(np.round(a["bbox"], 3)): np.asarray(a["keypoints"], float).reshape(-1, 3)
+          for a in val["annotations"]}
+
+    class FakePredictor:
+        shift = 0.0
+
+        def __init__(self, experiment, weights=None, device="auto", **kw) -> None:
+            pass
+
+        def predict(self, image, boxes, **kw):
+            out = []
+            for b in np.asarray(boxes, float):
+                kp = gt[tuple(np.round([b[0], b[1], b[2] - b[0], b[3] - b[1]], 3))].copy()
+                kp[:, 0] += self.shift * (b[2] - b[0])
+                kp[:, 2] = 1.0
+                out.append(type("R", (), {"keypoints": kp, "score": 1.0})())
+            return out
+
+    monkeypatch.setattr(hrnet, "Predictor", FakePredictor)
+    perfect = evaluate_model(EXPERIMENT, None, data.val_json, data.images_dir)
+    assert perfect.metrics["AP"] == pytest.approx(1.0) and perfect.metrics["PCK"] == pytest.approx(1.0)
+    assert perfect.num_images == len(data.val) and perfect.num_people == data.val_people
+    FakePredictor.shift = 0.03
+    near = evaluate_model(EXPERIMENT, None, data.val_json, data.images_dir)
+    FakePredictor.shift = 0.2
+    far = evaluate_model(EXPERIMENT, None, data.val_json, data.images_dir)
+    assert 1.0 >= near.metrics["AP"] > far.metrics["AP"] and near.metrics["PCK"] > far.metrics["PCK"]
+    assert far.metrics["PCK"] < 0.5
+
+
+def test_rerun_glue_keeps_hand_edits(qtbot, project: AnnotationDocument, tmp_path: Path) -> None:
     """The glue the main window can call, tested directly against the document."""
     import torch
 
