@@ -4,6 +4,8 @@
   load + re-run); signals ``model_ready(ModelSpec)`` and ``rerun_requested(ModelSpec)``.
 - :class:`TrainingProcess` — ``hrnet-train --progress jsonl`` in a QProcess with typed signals.
 - :class:`TrainCommand` — the exact command line (shown to the user, copyable).
+- :func:`rerun_on_unreviewed` / :class:`RerunJob` — load a model and re-run it on the unreviewed
+  frames off the GUI thread, applied as one undoable ApplyPredictions.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ _EXPORTS = {
     "TrainDialog": "app.training.dialog",
     "TrainingProcess": "app.training.process",
     "TrainCommand": "app.training.command",
+    "RerunJob": "app.training.rerun",
+    "rerun_on_unreviewed": "app.training.rerun",
 }
 
 __all__ = list(_EXPORTS)

@@ -178,6 +178,7 @@ class TrainDialog(QDialog):
         self._run: RunStarted | None = None
         self._t_started = 0.0
         self._pending_resume = False
+        self._closing = False
         self._ui_ready = False
         self._summary = summarize_reviewed(document.data)
 
@@ -1004,7 +1005,8 @@ class TrainDialog(QDialog):
                 f"\nReproduce from a terminal:\n{self.command.display()}")
             if res.ok:
                 self.tabs.setCurrentIndex(2)
-            self._start_comparison()
+            if not self._closing:
+                self._start_comparison()
         else:
             self.result_label.setText(f"{words}. No checkpoint was written.")
         self._update_buttons()
@@ -1181,6 +1183,7 @@ class TrainDialog(QDialog):
 
     def shutdown(self) -> None:
         """End everything this dialog started (training process, export, evaluation), blocking briefly."""
+        self._closing = True
         self.process.shutdown()
         for worker in [self._compare_worker, *self._retired_workers]:
             if worker is not None:
