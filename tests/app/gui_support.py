@@ -57,7 +57,9 @@ def make_window(qtbot, tmp_path: Path, monkeypatch, autosave_delay_ms: int = 150
     window.resize(1280, 860)
     window.show()
     qtbot.waitExposed(window)
-    window.activateWindow()
+    window.raise_()
+    window.activateWindow()  # window shortcuts only fire in the active window
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     return window
 
 

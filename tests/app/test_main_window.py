@@ -231,3 +231,18 @@ def test_add_person_by_hand_and_copy_from_previous(qtbot, window, project):
     assert len(doc.frame(1).instances) == n1 + n0 + 1
     QApplication.processEvents()
     assert QPoint(0, 0) is not None
+
+
+def test_sample_project_opens_from_the_start_view(qtbot, window):
+    window.start_view.sample_button.click()
+    doc = window.document
+    assert window.stack.currentIndex() == 1 and window.last_error is None
+    assert doc.num_frames() >= 10
+    assert doc.path is not None and doc.path.name == "project.json"
+    assert "resources" not in str(doc.path)  # a writable copy, never the bundled files
+    assert doc.frame(0).instances  # synthetic scenes come with their ground truth
+    videos = [i for i, f in enumerate(doc.data.frames) if f.video]
+    assert videos and doc.frame(videos[0]).instances
+    window.go_to_frame(videos[1])
+    wait_frame(qtbot, window.view, videos[1])
+    assert window.document.source.missing() == []
