@@ -58,7 +58,7 @@ def main() -> int:
     view.select(target, doc.keypoint_names().index("left_wrist"))
     spin(lambda: window.heatmap_panel.heatmaps is not None)
     window.heatmap_panel.set_overlay_mode("max")
-    window.heatmap_panel.opacity_slider.setValue(55)
+    window.heatmap_panel.opacity_slider.setValue(45)
     spin(lambda: False, 0.5)
     view.fit()
     spin(lambda: False, 0.3)

@@ -138,7 +138,7 @@ class HeatmapDockWidget(QWidget):
         k = len(names)
         if k == 0:
             return
-        cols = max(1, math.ceil(math.sqrt(k * 0.8)))
+        cols = max(1, math.ceil(k / 3))  # heatmaps are portrait (w:h = 3:4): few rows, many columns
         lut = colormap_lut(self.colormap())
         for j in range(k):
             cell = _Cell(self.graphics.ci, j // cols, j % cols, j)
@@ -170,7 +170,8 @@ class HeatmapDockWidget(QWidget):
             cell.image.setImage(hm, levels=(0.0, max(float(hm.max()), 1e-6)), autoLevels=False)  # own peak
             iy, ix = np.unravel_index(int(np.argmax(hm)), hm.shape)
             cell.peak.setData([ix + 0.5], [iy + 0.5])
-            cell.label.setText(f"{self._names[j]} {float(hm.max()):.2f}")
+            cell.label.setHtml(f"<span style='color:#fff;font-size:7pt'>{self._names[j]}<br>"
+                               f"{float(hm.max()):.2f}</span>")
             cell.label.setPos(0, 0)
             cell.view.setRange(xRange=(0, hm.shape[1]), yRange=(0, hm.shape[0]), padding=0)
             cell.view.setBorder(pg.mkPen("c", width=2) if j == selected_joint else None)

@@ -87,6 +87,9 @@ class ModelPanelWidget(QWidget):
         browse_w.setToolTip("Choose a local checkpoint (.pth)")
         browse_w.clicked.connect(self._browse_weights)
 
+        for combo in (self.experiment_combo, self.weights_combo):  # long names must not widen the dock
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(16)
         self.device_combo = QComboBox()
         self.device_combo.addItems(DEVICES)
         self.load_button = QPushButton("Load model")
@@ -101,6 +104,8 @@ class ModelPanelWidget(QWidget):
         for key, text in DETECTORS:
             self.detector_combo.addItem(text, key)
         self.detector_combo.setToolTip("How people are found before pose estimation")
+        self.detector_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.detector_combo.setMinimumContentsLength(14)
         self.detector_combo.currentIndexChanged.connect(lambda _: self.detector_changed.emit(self.detector()))
         self.box_score = QDoubleSpinBox()
         self.box_score.setRange(0.0, 1.0)
@@ -109,7 +114,7 @@ class ModelPanelWidget(QWidget):
         self.box_score.setToolTip("Minimum detector score of a person box")
 
         model_box = QGroupBox("Pose model")
-        form = QFormLayout(model_box)
+        form = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.experiment_combo, 1)
         row.addWidget(browse_exp)
@@ -122,8 +127,12 @@ class ModelPanelWidget(QWidget):
         row.addWidget(self.device_combo, 1)
         row.addWidget(self.load_button)
         form.addRow("Device", row)
-        form.addRow(self.status_label)
+        box_layout = QVBoxLayout()
+        box_layout.setContentsMargins(0, 0, 0, 0)
+        box_layout.addLayout(form)
+        box_layout.addWidget(self.status_label)
 
+        model_box.setLayout(box_layout)
         run_box = QGroupBox("Predict")
         grid = QGridLayout(run_box)
         grid.addWidget(QLabel("People"), 0, 0)
