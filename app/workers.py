@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 qt_fixes.apply()  # PySide6 6.12 + CPython 3.11: emit() leaks refs of True (see app/qt_fixes.py)
 
 
+class DetectorUnavailable(RuntimeError):
+    """The person detector could not be built (e.g. its weights are not in the cache, offline)."""
+
+
 @dataclass
 class InferenceJob:
     """One frame to process: with ``boxes`` (N, 4) xyxy the detector is skipped (pose in given boxes)."""
@@ -72,7 +76,7 @@ class InferenceWorker(QThread):
             self._run(total)
         except Exception as e:  # noqa: BLE001 - every error becomes a message, the app stays alive
             log.exception("Inference failed")
-            self.error = describe_error(e)
+            self.error = str(e) if isinstance(e, DetectorUnavailable) else describe_error(e)
             self.failed.emit(self.error)
         finally:
             self.elapsed_s = time.perf_counter() - t0
@@ -107,7 +111,13 @@ class InferenceWorker(QThread):
     def _detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         if self.detector is None and self.detector_factory is not None:
             self.progress.emit(self.frames_done, len(self.jobs), "loading the person detector")
-            self.detector = self.detector_factory()
+            try:
+                self.detector = self.detector_factory()
+            except Exception as e:  # noqa: BLE001 - say which part failed and what to do instead
+                raise DetectorUnavailable(
+                    f"The person detector cannot be loaded: {e}\n\nChoose 'Whole image = one person' or "
+                    "'Existing boxes only' in the Model panel, or draw a box around a person (B) to "
+                    "predict the pose inside it.") from e
             self.detector_ready.emit(self.detector)
         if self.detector is None:  # no detector: the whole image is one person
             h, w = image.shape[:2]

@@ -106,3 +106,21 @@ def test_box_without_model_when_model_busy_is_not_lost(qtbot, window):
     window.model.spec = None
     window.run_inference("current")
     assert window.last_error[0] == "No pose model"
+
+
+def test_train_dialog_rerun_loads_the_model_and_predicts_unreviewed(qtbot, window):
+    from app.training import TrainDialog
+
+    doc = window.document
+    doc.push(__import__("app.commands", fromlist=["SetReviewed"]).SetReviewed(doc, 0, True))
+    reviewed_people = [p.copy() for p in doc.frame(0).instances]
+    window.model.clear()
+    window.act_train.trigger()
+    dialog = window._train_dialog
+    assert isinstance(dialog, TrainDialog) and dialog.isVisible()
+    with qtbot.waitSignal(window.inference_finished, timeout=60000, check_params_cb=_not_heatmaps):
+        dialog.rerun_requested.emit(TINY)
+    assert window.model.spec == TINY and window.model.is_loaded
+    assert [p.keypoints.tolist() for p in doc.frame(0).instances] == [p.keypoints.tolist() for p in reviewed_people]
+    assert all(any(p.joint_scores is not None for p in doc.frame(i).instances) for i in range(1, 4))
+    dialog.close()

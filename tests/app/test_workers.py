@@ -149,3 +149,15 @@ def test_model_manager_reports_missing_weights(qtbot, weights):
         manager.load(ModelSpec("synthetic/hrnet_w16_128x96", weights, "cpu"))
     assert "not found" in blocker.args[1] and "Choose model" in blocker.args[1]
     manager.wait()
+
+
+def test_detector_that_cannot_load_says_what_to_do(qtbot):
+    def factory():
+        raise WeightsError("Faster R-CNN weights are not in the torch cache (offline)")
+
+    worker = InferenceWorker(FakePredictor(), [InferenceJob(0)], _read, detector_factory=factory)
+    failed = []
+    worker.failed.connect(failed.append)
+    with qtbot.waitSignal(worker.finished, timeout=30000):
+        worker.start()
+    assert failed and "person detector" in failed[0] and "Whole image" in failed[0]
