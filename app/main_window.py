@@ -287,6 +287,12 @@ class MainWindow(QMainWindow):
         self.act_low_person = A("Next low-confidence person", self.next_low_confidence_person, ["Shift+L"], R,
                                 "People of this frame, weakest first")
         self.act_cancel = A("Cancel / deselect", self.escape, ["Escape"], E)
+        self.act_nudge = [
+            A(f"Nudge joint {name}", lambda d=d: self.nudge_joint(*d), [f"Alt+{key}", f"Alt+Shift+{key}"], E,
+              "Move the selected joint by one image pixel (Shift: 10)")
+            for name, key, d in (("left", "Left", (-1, 0)), ("right", "Right", (1, 0)), ("up", "Up", (0, -1)),
+                                 ("down", "Down", (0, 1)))
+        ]
 
         self.act_fit = A("&Fit to window", self.view.fit, ["F"], V)
         self.act_actual = A("&Actual size (1:1)", self.view.actual_size, ["0", "Ctrl+0"], V)
@@ -329,7 +335,7 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Edit")
         for a in (self.act_undo, self.act_redo, None, self.act_add_person, self.act_place, None, self.act_vis_visible,
                   self.act_vis_occluded, self.act_vis_none, None, self.act_delete, self.act_delete_person,
-                  self.act_swap, self.act_copy_prev):
+                  self.act_swap, self.act_copy_prev, None, *self.act_nudge):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Review")
         for a in (self.act_reviewed, self.act_reviewed_next, None, self.act_low_frame, self.act_low_person):
@@ -909,6 +915,25 @@ class MainWindow(QMainWindow):
             return
         p, j = target
         self.document.push(C.SetVisibility(self.document, self.view.frame_index, p, j, visibility))
+
+    def nudge_joint(self, dx: int, dy: int) -> None:
+        """Alt+arrows: move the selected joint by a pixel (x10 with Shift); a burst is one undo step."""
+        p, j = self.view.selected_person, self.view.selected_joint
+        if not self._frame_ok() or p is None or j is None:
+            self.statusBar().showMessage("Select a joint first", 3000)
+            return
+        step = 10 if QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier else 1
+        kp = self.document.frame(self.view.frame_index).instances[p].keypoints
+        if kp[j, 2] <= 0:
+            return
+        now = time.monotonic()
+        key = (self.view.frame_index, p, j)
+        if getattr(self, "_nudge", None) is None or self._nudge[0] != key or now - self._nudge[2] > 1.0:
+            self._nudge = (key, C.new_drag_id(), now)
+        self._nudge = (key, self._nudge[1], now)
+        self.document.push(C.MoveKeypoint(self.document, self.view.frame_index, p, j,
+                                          (float(kp[j, 0] + dx * step), float(kp[j, 1] + dy * step)),
+                                          drag_id=self._nudge[1]))
 
     def delete_selection(self) -> None:
         if not self._frame_ok():

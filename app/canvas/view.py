@@ -215,6 +215,8 @@ class PoseView(QGraphicsView):
             self.viewport().update()
 
     def _on_instances_changed(self, frame_index: int) -> None:
+        if frame_index == self.frame_index and self._drag is not None and "person" in self._drag:
+            self._drag = None  # people were added/removed under the mouse: indices changed, stop the drag
         if frame_index == self.frame_index:
             keep = (self.selected_person, self.selected_joint)
             self._rebuild_persons()

@@ -246,3 +246,18 @@ def test_sample_project_opens_from_the_start_view(qtbot, window):
     window.go_to_frame(videos[1])
     wait_frame(qtbot, window.view, videos[1])
     assert window.document.source.missing() == []
+
+
+def test_nudge_selected_joint_with_alt_arrows(qtbot, window, project):
+    ann, _ = project
+    window.open_paths([ann])
+    wait_frame(qtbot, window.view, 0)
+    j, (x, y) = _first_visible_joint(window)
+    window.view.select(0, j)
+    for _ in range(3):
+        key(window, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    key(window, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.ShiftModifier)
+    kp = window.document.frame(0).instances[0].keypoints
+    assert np.allclose(kp[j, :2], (x + 3, y - 10))
+    assert window.document.current_index() == 0  # Alt+arrows do not change the frame
+    assert window.document.undo_stack.count() == 1  # a burst of nudges is one undo step
