@@ -253,3 +253,14 @@ def test_random_weights_warn(caplog):
     with caplog.at_level("WARNING"):
         Predictor(EXPERIMENT, device="cpu")
     assert "random weights" in caplog.text
+
+
+def test_cpu_model_is_fused_and_unoptimized_is_not(checkpoint):
+    from hrnet.predictor import _FusedConv2d
+
+    fused = Predictor(EXPERIMENT, weights=checkpoint[0], device="cpu")
+    plain = Predictor(EXPERIMENT, weights=checkpoint[0], device="cpu", optimize=False)
+    if torch.backends.mkldnn.is_available():
+        assert sum(isinstance(m, _FusedConv2d) for m in fused.model.modules()) > 50
+    assert not any(isinstance(m, _FusedConv2d) for m in plain.model.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.model.modules())
