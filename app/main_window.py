@@ -9,6 +9,7 @@ so nothing here stalls the event loop, and tests can drive the window without mo
 
 from __future__ import annotations
 
+import copy
 import logging
 import shutil
 import time
@@ -54,7 +55,7 @@ from app.widgets.heatmap_dock import HeatmapDockWidget, colormap_lut
 from app.widgets.help_dialog import ShortcutsDialog
 from app.widgets.model_panel import ModelPanelWidget
 from app.widgets.start_view import StartWidget
-from app.workers import InferenceJob, InferenceWorker
+from app.workers import FunctionWorker, InferenceJob, InferenceWorker
 from hrnet.annotations import Instance
 from hrnet.errors import HRNetError
 
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
     """The annotation app's window."""
 
     inference_finished = Signal(str)  # mode: 'apply' | 'add' | 'heatmaps'
+    export_finished = Signal(object)  # app.export.ExportResult
     error_shown = Signal(str, str)  # title, text
 
     def __init__(self, settings: AppSettings | None = None, recovery_dir: str | Path | None = None,
@@ -89,7 +91,8 @@ class MainWindow(QMainWindow):
         self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 10000))
         self.last_error: tuple[str, str] | None = None
         self._worker: InferenceWorker | None = None
-        self._all_workers: set[InferenceWorker] = set()
+        self._all_workers: set = set()  # every running QThread (kept referenced until finished)
+        self._export_worker = None
         self._worker_mode = ""
         self._worker_results: dict[int, list] = {}
         self._worker_meta: dict = {}
@@ -781,22 +784,50 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def export(self, out_dir: str | Path, val_fraction: float = 0.2, only_reviewed: bool = False, seed: int = 0):
-        from app.export import export_for_training
+    def export(self, out_dir: str | Path, val_fraction: float = 0.2, only_reviewed: bool = False,
+               seed: int = 0) -> FunctionWorker | None:
+        """Export for training on a worker thread, from a snapshot (editing goes on meanwhile).
 
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            result = export_for_training(self.document, self.document.source, out_dir, val_fraction=val_fraction,
-                                         only_reviewed=only_reviewed, seed=seed)
-        except (HRNetError, OSError, ValueError) as e:
-            QApplication.restoreOverrideCursor()
-            self.show_error("Export failed", describe_error(e))
+        ``export_finished(result)`` follows, or an error message.
+        """
+        from app.export import export_for_training
+        from app.sources import FrameSource
+
+        if self._export_worker is not None:
+            self.statusBar().showMessage("An export is already running", 4000)
             return None
-        QApplication.restoreOverrideCursor()
+        snapshot = copy.deepcopy(self.document.data)
+        worker = FunctionWorker(export_for_training, snapshot, FrameSource(snapshot), Path(out_dir),
+                                val_fraction=val_fraction, only_reviewed=only_reviewed, seed=seed)
+        self._export_worker = worker
+        self._all_workers.add(worker)
+        worker.done.connect(lambda result, w=worker: self._on_export_done(w, result))
+        worker.failed.connect(lambda message, w=worker: self._on_export_failed(w, message))
+        worker.finished.connect(lambda w=worker: self._all_workers.discard(w))
+        self.act_export.setEnabled(False)
+        self.statusBar().showMessage(f"Exporting to {out_dir} …")
+        worker.start()
+        return worker
+
+    def _end_export(self, worker: FunctionWorker) -> None:
+        if worker is self._export_worker:
+            self._export_worker = None
+        self.act_export.setEnabled(self.document.num_frames() > 0)
+
+    def _on_export_done(self, worker: FunctionWorker, result) -> None:
+        self._end_export(worker)
         train_n = len(getattr(result, "train_frames", []))
         val_n = len(getattr(result, "val_frames", []))
-        self.statusBar().showMessage(f"Exported {train_n} train / {val_n} val frames to {out_dir}", 10000)
-        return result
+        skipped = getattr(result, "skipped", [])
+        note = f"; {len(skipped)} frames skipped (unreadable)" if skipped else ""
+        self.statusBar().showMessage(
+            f"Exported {train_n} train / {val_n} val frames to {Path(result.train_json).parent} in "
+            f"{worker.elapsed_s:.1f} s{note}", 15000)
+        self.export_finished.emit(result)
+
+    def _on_export_failed(self, worker: FunctionWorker, message: str) -> None:
+        self._end_export(worker)
+        self.show_error("Export failed", message)
 
     # ================================================================== navigation
     def go_to_frame(self, index: int) -> None:

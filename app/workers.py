@@ -127,3 +127,31 @@ class InferenceWorker(QThread):
         scores = np.asarray(det.scores, dtype=np.float32).reshape(-1)
         keep = scores >= self.min_box_score
         return boxes[keep], scores[keep]
+
+
+class FunctionWorker(QThread):
+    """Run one blocking call (an export, a save of a huge project) off the GUI thread.
+
+    ``done(result)`` or ``failed(message)``; the caller must hand it data nobody edits meanwhile
+    (e.g. a snapshot of the document).
+    """
+
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[..., object], *args, parent: QObject | None = None, **kwargs) -> None:
+        super().__init__(parent)
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.elapsed_s = 0.0
+
+    def run(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            result = self.fn(*self.args, **self.kwargs)
+        except Exception as e:  # noqa: BLE001 - reported as a message
+            log.exception("%s failed", getattr(self.fn, "__name__", "task"))
+            self.elapsed_s = time.perf_counter() - t0
+            self.failed.emit(describe_error(e))
+            return
+        self.elapsed_s = time.perf_counter() - t0
+        self.done.emit(result)

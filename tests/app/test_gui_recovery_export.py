@@ -99,7 +99,8 @@ def test_export_reads_back_with_pycocotools_and_training_dataset(qtbot, tmp_path
     dialog.folder_edit.setText(str(out))
     dialog.val_spin.setValue(0.25)
     assert dialog.only_reviewed.isChecked()
-    dialog.accept()
+    with qtbot.waitSignal(window.export_finished, timeout=60000):
+        dialog.accept()  # the export runs on a worker thread from a snapshot
     train_json, val_json = out / "train.json", out / "val.json"
     assert train_json.is_file() and val_json.is_file()
     train, val = COCO(str(train_json)), COCO(str(val_json))
