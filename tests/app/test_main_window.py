@@ -261,3 +261,46 @@ def test_nudge_selected_joint_with_alt_arrows(qtbot, window, project):
     assert np.allclose(kp[j, :2], (x + 3, y - 10))
     assert window.document.current_index() == 0  # Alt+arrows do not change the frame
     assert window.document.undo_stack.count() == 1  # a burst of nudges is one undo step
+
+
+def test_filters_and_review_navigation(qtbot, window, project):
+    ann, _ = project
+    window.open_paths([ann])
+    doc = window.document
+    wait_frame(qtbot, window.view, 0)
+    # pretend frames 1 and 3 were predicted with low confidence
+    for f, conf in ((1, 0.1), (3, 0.2), (2, 0.9)):
+        for p in doc.frame(f).instances:
+            p.joint_scores = np.full(p.num_joints, conf)
+        doc.instances_changed.emit(f)
+    window.frame_list.set_filter("low")
+    assert list(window.frame_list.visible_frames()) == [1, 3]
+    key(window, Qt.Key.Key_L)  # weakest unreviewed frame first, its weakest person selected
+    assert doc.current_index() == 1 and window.view.selected_person is not None
+    key(window, Qt.Key.Key_R, Qt.KeyboardModifier.ShiftModifier)  # reviewed, next unreviewed
+    assert doc.frame(1).reviewed and doc.current_index() == 2
+    window.frame_list.set_filter("unreviewed")
+    qtbot.waitUntil(lambda: 1 not in list(window.frame_list.visible_frames()), timeout=3000)
+    window.go_to_frame(0)
+    key(window, Qt.Key.Key_N)  # with a filter on, N walks the filtered list
+    assert doc.current_index() == 2
+    window.frame_list.set_filter("reviewed")
+    assert list(window.frame_list.visible_frames()) == [1]
+
+
+def test_installed_excepthook_keeps_the_app_alive(qtbot, window, monkeypatch):
+    import sys
+    import threading
+
+    from app.main import install_excepthook
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    install_excepthook(window)
+    with qtbot.waitSignal(window.error_shown, timeout=2000) as blocker:
+        try:
+            raise ZeroDivisionError("in a slot")
+        except ZeroDivisionError:
+            sys.excepthook(*sys.exc_info())
+    assert blocker.args[0] == "Unexpected error" and "in a slot" in blocker.args[1]
+    assert window.isVisible()
