@@ -226,6 +226,12 @@ def build_criterion(cfg: CfgNode) -> nn.Module:
     return JointsMSELoss(use_target_weight=cfg.LOSS.USE_TARGET_WEIGHT)
 
 
+def _ignore_sigint_in_worker(worker_id: int) -> None:
+    """DataLoader workers leave Ctrl+C to the main process, which stops (or aborts) the run and
+    shuts them down; otherwise the first Ctrl+C would kill them and fail the epoch."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def build_loader(dataset: Any, *, batch_size: int, workers: int, shuffle: bool, device: torch.device,
                  pin_memory: bool, sampler: Any = None, drop_last: bool = False, seed: int | None = None
                  ) -> torch.utils.data.DataLoader:
@@ -244,6 +250,7 @@ def build_loader(dataset: Any, *, batch_size: int, workers: int, shuffle: bool, 
         persistent_workers=workers > 0,
         drop_last=drop_last,
         generator=generator,
+        worker_init_fn=_ignore_sigint_in_worker if workers > 0 else None,
     )
 
 
@@ -332,16 +339,23 @@ class StopRequest:
     def __init__(self, stop_file: str | None = None) -> None:
         self.stop_file = Path(stop_file) if stop_file else None
         self.signalled: str | None = None
+        self._announced = False
         self._previous: dict[int, Any] = {}
         self.on_request: Callable[[str], None] | None = None
 
     def _handler(self, signum: int, frame: Any) -> None:
+        # only set flags here: logging from a signal handler could re-enter a handler's lock
         name = signal.Signals(signum).name
         if self.signalled is not None:
             raise KeyboardInterrupt(f"second {name}: aborting")
         self.signalled = name
-        if self.on_request is not None:
-            self.on_request(name)
+
+    def announce(self) -> None:
+        """Tell ``on_request`` about a signal, once (called from the training loop, not the handler)."""
+        if self.signalled is not None and not self._announced:
+            self._announced = True
+            if self.on_request is not None:
+                self.on_request(self.signalled)
 
     @contextmanager
     def installed(self) -> Iterator[StopRequest]:
@@ -714,6 +728,7 @@ def _train(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch
 
         def on_step(s: Any, _w: _StepWindow = window) -> None:
             nonlocal global_step
+            stop.announce()
             _w(s)
             global_step += 1
             if writer is not None and s.step % max(1, int(cfg.PRINT_FREQ)) == 0:

@@ -146,7 +146,7 @@ class JsonlReporter(ProgressReporter):
         self.stream = stream if stream is not None else sys.stdout
         self.min_interval = min_interval
         self._last_step_emit = -math.inf
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def emit(self, event: str, **fields: Any) -> None:
         line = json.dumps({"event": event, **_clean(fields)}, allow_nan=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -112,20 +113,27 @@ def test_resume_continues_the_lr_schedule_and_epoch_count(tmp_path, data_opts, c
     assert adam_steps == {3 * steps_per_epoch}  # the optimizer state went on from the checkpoint
 
 
-def test_stop_file_finishes_the_epoch_and_exits_cleanly(tmp_path, data_opts):
+@pytest.mark.parametrize("how", ["stop_file", "sigint"])
+def test_stop_finishes_the_epoch_and_exits_cleanly(tmp_path, data_opts, how):
     run, stop = tmp_path / "run", tmp_path / "STOP"
     stop.write_text("stale")  # left over from an earlier run: removed at start
     cmd = [sys.executable, "-u", "-m", "hrnet.train", "--cfg", EXPERIMENT, "--device", "cpu", "--output-dir",
            str(run), "--progress", "jsonl", "--stop-file", str(stop), *TINY_OPTS, *data_opts,
-           "TRAIN.END_EPOCH", "20"]
+           "TRAIN.END_EPOCH", "20", "WORKERS", "1"]  # a worker process: Ctrl+C must not kill it
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
     lines = []
+    asked = False
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line)
-        if json.loads(line)["event"] == "step" and not stop.exists():
-            stop.write_text("stop please")
+        if json.loads(line)["event"] == "step" and not asked:
+            asked = True
+            if how == "stop_file":
+                stop.write_text("stop please")
+            else:  # as a terminal's Ctrl+C: to the whole process group, DataLoader workers included
+                os.killpg(proc.pid, signal.SIGINT)
     rc = proc.wait(timeout=120)
     err = proc.stderr.read() if proc.stderr else ""
     events = parse_jsonl("".join(lines))
@@ -136,6 +144,8 @@ def test_stop_file_finishes_the_epoch_and_exits_cleanly(tmp_path, data_opts):
     assert torch.load(run / "checkpoint.pth", weights_only=True)["epoch"] == 1
     assert not (run / "final_state.pth").exists()
     assert "Traceback" not in err
+    if how == "sigint":
+        assert any("SIGINT received: stopping after this epoch" in e["message"] for e in of_kind(events, "log"))
 
 
 class _NaNLoss(nn.Module):
