@@ -426,6 +426,7 @@ class MainWindow(QMainWindow):
         self.model_panel.load_requested.connect(self.load_model)
         self.model_panel.run_requested.connect(self.run_inference)
         self.model_panel.detector_changed.connect(self.settings.set_detector)
+        self.model_panel.help_requested.connect(lambda: self.show_info("How to get weights", HOW_TO_GET_WEIGHTS))
         self.model.loading_started.connect(self._on_model_loading)
         self.model.model_loaded.connect(self._on_model_loaded)
         self.model.model_failed.connect(self._on_model_failed)
@@ -537,16 +538,23 @@ class MainWindow(QMainWindow):
             for b in self.model_panel.run_buttons.values():
                 b.setEnabled(False)
 
+    def _docks(self) -> tuple[QDockWidget, ...]:
+        return (self.frames_dock, self.history_dock, self.model_dock, self.heatmap_dock)
+
     def show_start(self) -> None:
+        """The start page gets the whole window: docks are hidden until a project is open."""
+        if self.stack.currentIndex() == 1 or not hasattr(self, "_dock_visibility"):
+            self._dock_visibility = {d: not d.isHidden() for d in self._docks()}
         self.stack.setCurrentIndex(0)
         self.start_view.set_recent(self.settings.recent_files())
-        for dock in (self.frames_dock, self.history_dock, self.heatmap_dock):
-            dock.setEnabled(False)
+        for dock in self._docks():
+            dock.hide()
 
     def show_editor(self) -> None:
+        if self.stack.currentIndex() != 1:
+            for dock, visible in getattr(self, "_dock_visibility", {}).items():
+                dock.setVisible(visible)
         self.stack.setCurrentIndex(1)
-        for dock in (self.frames_dock, self.history_dock, self.heatmap_dock):
-            dock.setEnabled(True)
         self.view.setFocus()
 
     # ================================================================== opening

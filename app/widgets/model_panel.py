@@ -58,6 +58,7 @@ class ModelPanelWidget(QWidget):
     load_requested = Signal(object)  # ModelSpec
     run_requested = Signal(str)  # scope: current | selected | unreviewed | all
     detector_changed = Signal(str)
+    help_requested = Signal()  # "how do I get weights?"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,9 +96,12 @@ class ModelPanelWidget(QWidget):
         self.load_button = QPushButton("Load model")
         self.load_button.clicked.connect(self._emit_load)
 
-        self.status_label = QLabel(HOW_TO_GET_WEIGHTS)
+        self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label.setToolTip(HOW_TO_GET_WEIGHTS)
+        self.status_label.setOpenExternalLinks(False)
+        self.status_label.linkActivated.connect(lambda _link: self.help_requested.emit())
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.status_label.setStyleSheet("color: #ccc; padding: 2px;")
 
         self.detector_combo = QComboBox()
@@ -215,7 +219,9 @@ class ModelPanelWidget(QWidget):
             self.status_label.setText(text)
             self.status_label.setStyleSheet("padding: 2px;")
         else:
-            self.status_label.setText((message + "\n\n" if message else "") + HOW_TO_GET_WEIGHTS)
+            short = ("No pose model: annotate by hand (B draws a box, then click the joints), or choose weights "
+                     "above and Load. <a href='#weights'>How to get weights…</a>")
+            self.status_label.setText((f"<b>{message.splitlines()[0]}</b><br>" if message else "") + short)
             colour = "#ffb070" if message else "#ccc"
             self.status_label.setStyleSheet(f"color: {colour}; padding: 2px;")
 

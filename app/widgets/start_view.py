@@ -74,6 +74,9 @@ class StartWidget(QWidget):
         buttons.addStretch(1)
 
         self.recent_list = QListWidget()
+        self.recent_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.recent_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.recent_list.setSpacing(2)
         self.recent_list.itemActivated.connect(
             lambda item: self.recent_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
         recent_box = QVBoxLayout()
@@ -105,7 +108,7 @@ class StartWidget(QWidget):
         self.recent_list.clear()
         for p in paths:
             path = Path(p)
-            item = QListWidgetItem(f"{path.name}    —    {path.parent}")
+            item = QListWidgetItem(f"{path.name}\n    {path.parent}")
             item.setData(Qt.ItemDataRole.UserRole, str(path))
             item.setToolTip(str(path))
             if not path.exists():
