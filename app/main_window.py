@@ -261,8 +261,20 @@ class MainWindow(QMainWindow):
         self.act_first = A("First frame", lambda: self.go_to_frame(0), ["Home"], N)
         self.act_last = A("Last frame", lambda: self.go_to_frame(self.document.num_frames() - 1), ["End"], N)
         self.act_goto = A("Go to frame…", self.focus_frame_spin, ["Ctrl+G"], N)
-        self.act_next_person = A("Next person", lambda: self.view.select_next_person(1), ["Tab"], N)
+        self.act_next_person = A("Next person", lambda: self.view.select_next_person(1), ["Tab"], N,
+                                 "While the canvas has the focus (elsewhere Tab moves the focus); ` works anywhere")
         self.act_prev_person = A("Previous person", lambda: self.view.select_next_person(-1), ["Shift+Tab"], N)
+        for act in (self.act_next_person, self.act_prev_person):
+            # Tab must keep moving the focus in forms: these fire only while the canvas has the focus...
+            act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self.view.addAction(act)
+        # ... and the backtick works everywhere in the window
+        for text, step, keys in (("Next person (`)", 1, "`"), ("Previous person (~)", -1, "~")):
+            extra = QAction(text, self)
+            extra.setShortcut(QKeySequence(keys))
+            extra.setProperty("help_group", N)
+            extra.triggered.connect(lambda _=False, st=step: self.view.select_next_person(st))
+            self.addAction(extra)
         self.act_next_joint = A("Next joint", lambda: self.view.select_next_joint(1), ["]"], N)
         self.act_prev_joint = A("Previous joint", lambda: self.view.select_next_joint(-1), ["["], N)
 

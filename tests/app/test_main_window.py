@@ -304,3 +304,15 @@ def test_installed_excepthook_keeps_the_app_alive(qtbot, window, monkeypatch):
             sys.excepthook(*sys.exc_info())
     assert blocker.args[0] == "Unexpected error" and "in a slot" in blocker.args[1]
     assert window.isVisible()
+
+
+def test_backtick_cycles_people_anywhere_and_tab_on_the_canvas(qtbot, window, project):
+    ann, _ = project
+    window.open_paths([ann])
+    wait_frame(qtbot, window.view, 0)
+    window.view.setFocus()
+    key(window, Qt.Key.Key_Tab)
+    assert window.view.selected_person == 0
+    window.frame_list.list.setFocus()  # (text fields keep printable keys for typing)
+    key(window, Qt.Key.Key_QuoteLeft)
+    assert window.view.selected_person == 1
