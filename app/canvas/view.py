@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -35,6 +35,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QGraphicsItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -126,6 +127,11 @@ class PoseView(QGraphicsView):
         self._skeleton: list[tuple[int, int]] = []
         self._fit_pending = True
         self.auto_fit = True  # keep fitting on resize until the user zooms or pans
+        self._caches_suspended = False
+        self._cache_timer = QTimer(self)
+        self._cache_timer.setSingleShot(True)
+        self._cache_timer.setInterval(250)
+        self._cache_timer.timeout.connect(self._restore_item_caches)
         self._status_font = QFont()
         self._status_font.setPixelSize(13)
         self._status_font.setBold(True)
@@ -297,6 +303,8 @@ class PoseView(QGraphicsView):
         while len(self.persons) < len(instances):
             item = PersonItem(len(self.persons), self._names, self._skeleton, self._limb_colours,
                               self._joint_outlines)
+            if self._caches_suspended:
+                item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
             item.set_pixel_size(ps)
             scene.addItem(item)
             self.persons.append(item)
@@ -385,6 +393,20 @@ class PoseView(QGraphicsView):
         m = self.transform().m11()
         return 1.0 / m if m > 0 else 1.0
 
+    def _suspend_item_caches(self) -> None:
+        """While zooming, paint people directly: re-rendering 20 item caches per wheel step costs
+        more than drawing them; the caches come back once the zoom has settled."""
+        if not self._caches_suspended:
+            self._caches_suspended = True
+            for item in self.persons:
+                item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        self._cache_timer.start()
+
+    def _restore_item_caches(self) -> None:
+        self._caches_suspended = False
+        for item in self.persons:
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
     def _zoom_updated(self) -> None:
         ps = self.pixel_size()
         for item in self.persons:
@@ -412,6 +434,7 @@ class PoseView(QGraphicsView):
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         self.auto_fit = False
+        self._suspend_item_caches()
         current = self.transform().m11()
         factor = float(np.clip(current * factor, MIN_SCALE, MAX_SCALE) / current)
         if anchor is not None:
