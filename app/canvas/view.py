@@ -310,7 +310,8 @@ class PoseView(QGraphicsView):
             self.persons.append(item)
         for i, (item, inst) in enumerate(zip(self.persons, instances)):
             item.index = i
-            item.colour = style.person_colour(i)
+            # a tracked person keeps its colour from frame to frame
+            item.colour = style.person_colour(inst.track_id if inst.track_id is not None else i)
             item.threshold = self.threshold
             item.set_pixel_size(ps)
             item.set_instance(inst)

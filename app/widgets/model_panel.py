@@ -151,8 +151,8 @@ class ModelPanelWidget(QWidget):
             buttons.addWidget(button, i // 2, i % 2)
             self.run_buttons[scope] = button
         grid.addLayout(buttons, 2, 0, 1, 3)
-        hint = QLabel("Results replace unedited predictions and are ONE undo step (Ctrl+Z). "
-                      "Hand-edited people are never overwritten.")
+        hint = QLabel("Results replace earlier, unedited predictions and are ONE undo step (Ctrl+Z). "
+                      "People edited by hand or imported as ground truth are kept.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #999;")
         grid.addWidget(hint, 3, 0, 1, 3)
