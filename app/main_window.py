@@ -54,6 +54,7 @@ from app.widgets.frame_list import FrameListWidget, person_confidence
 from app.widgets.heatmap_dock import HeatmapDockWidget, colormap_lut
 from app.widgets.help_dialog import ShortcutsDialog
 from app.widgets.model_panel import ModelPanelWidget
+from app.widgets.person_panel import PersonPanelWidget
 from app.widgets.start_view import StartWidget
 from app.workers import FunctionWorker, InferenceJob, InferenceWorker
 from hrnet.annotations import Instance
@@ -104,6 +105,10 @@ class MainWindow(QMainWindow):
         self._help_dialog: ShortcutsDialog | None = None
         self._message_boxes: list[QMessageBox] = []
         self._train_dialog = None
+        self._person_timer = QTimer(self)
+        self._person_timer.setSingleShot(True)
+        self._person_timer.setInterval(0)
+        self._person_timer.timeout.connect(self._refresh_person_panel_now)
 
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
@@ -168,6 +173,14 @@ class MainWindow(QMainWindow):
         self.model_dock.setObjectName("model_dock")
         self.model_dock.setWidget(self.model_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.model_dock)
+
+        self.person_panel = PersonPanelWidget()
+        self.person_dock = QDockWidget("Person", self)
+        self.person_dock.setObjectName("person_dock")
+        self.person_dock.setWidget(self.person_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.person_dock)
+        self.tabifyDockWidget(self.model_dock, self.person_dock)
+        self.model_dock.raise_()
 
         self.heatmap_panel = HeatmapDockWidget(self.settings.heatmap_colormap(), self.settings.heatmap_opacity())
         self.heatmap_dock = QDockWidget("Heatmaps", self)
@@ -364,7 +377,7 @@ class MainWindow(QMainWindow):
         for a in (self.act_fit, self.act_actual, self.act_zoom_in, self.act_zoom_out, None, self.act_heatmap,
                   self.act_heatmap_mode, self.act_annotations, None):
             m.addSeparator() if a is None else m.addAction(a)
-        for dock in (self.frames_dock, self.history_dock, self.model_dock, self.heatmap_dock):
+        for dock in (self.frames_dock, self.history_dock, self.model_dock, self.person_dock, self.heatmap_dock):
             m.addAction(dock.toggleViewAction())
         m = mb.addMenu("&Model")
         for a in (self.act_choose_model, self.act_demo_model, None, self.act_predict_frame,
@@ -442,6 +455,13 @@ class MainWindow(QMainWindow):
         self.model.loading_started.connect(self._on_model_loading)
         self.model.model_loaded.connect(self._on_model_loaded)
         self.model.model_failed.connect(self._on_model_failed)
+
+        pp = self.person_panel
+        pp.joint_selected.connect(lambda j: self.view.select(self.view.selected_person, j))
+        pp.visibility_requested.connect(self._on_panel_visibility)
+        pp.place_requested.connect(self._on_panel_place)
+        pp.swap_requested.connect(self.swap_left_right)
+        pp.delete_requested.connect(self.delete_person)
 
         self.heatmap_panel.joint_clicked.connect(self._on_heatmap_joint_clicked)
         self.heatmap_panel.overlay_mode_changed.connect(lambda _m: self.refresh_heatmaps())
@@ -551,7 +571,7 @@ class MainWindow(QMainWindow):
                 b.setEnabled(False)
 
     def _docks(self) -> tuple[QDockWidget, ...]:
-        return (self.frames_dock, self.history_dock, self.model_dock, self.heatmap_dock)
+        return (self.frames_dock, self.history_dock, self.model_dock, self.person_dock, self.heatmap_dock)
 
     def show_start(self) -> None:
         """The start page gets the whole window: docks are hidden until a project is open."""
@@ -914,6 +934,32 @@ class MainWindow(QMainWindow):
         if frame == self.document.current_index():
             self._update_actions()
             self.refresh_heatmaps()
+            self.refresh_person_panel()
+
+    def refresh_person_panel(self) -> None:
+        """Deferred and coalesced: the table is rebuilt after the current event (never while one of
+        its own combo boxes is still emitting)."""
+        self._person_timer.start()
+
+    def _refresh_person_panel_now(self) -> None:
+        p = self.view.selected_person
+        frame = self.document.current_frame() if self.document.num_frames() else None
+        if frame is None or p is None or p >= len(frame.instances):
+            self.person_panel.set_person(None, None)
+            return
+        self.person_panel.set_person(self.document.keypoint_names(), frame.instances[p], p,
+                                     self.view.selected_joint, self.threshold_spin.value())
+
+    def _on_panel_visibility(self, joint: int, visibility: int) -> None:
+        p = self.view.selected_person
+        if self._frame_ok() and p is not None:
+            self.document.push(C.SetVisibility(self.document, self.view.frame_index, p, joint, visibility))
+
+    def _on_panel_place(self, joints: list) -> None:
+        p = self.view.selected_person
+        if self._frame_ok() and p is not None and joints:
+            self.view.start_placement(p, list(joints))
+            self.view.setFocus()
 
     def _on_frame_failed(self, index: int, message: str) -> None:
         self.statusBar().showMessage(f"Frame {index + 1} cannot be shown: {message}", 15000)
@@ -929,6 +975,7 @@ class MainWindow(QMainWindow):
             self.selection_label.setText(text)
         self._update_actions()
         self.refresh_heatmaps()
+        self.refresh_person_panel()
 
     def _on_hover_text(self, text: str) -> None:
         if text:
@@ -943,6 +990,7 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
 
     def _on_threshold_changed(self, value: float) -> None:
+        self.refresh_person_panel()
         self.view.set_threshold(value)
         self.frame_list.set_threshold(value)
         self.settings.set_confidence_threshold(value)

@@ -316,3 +316,24 @@ def test_backtick_cycles_people_anywhere_and_tab_on_the_canvas(qtbot, window, pr
     window.frame_list.list.setFocus()  # (text fields keep printable keys for typing)
     key(window, Qt.Key.Key_QuoteLeft)
     assert window.view.selected_person == 1
+
+
+def test_person_panel_lists_joints_and_edits(qtbot, window, project):
+    ann, _ = project
+    window.open_paths([ann])
+    doc, view, panel = window.document, window.view, window.person_panel
+    wait_frame(qtbot, view, 0)
+    view.select(0)
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 17, timeout=2000)
+    assert "Person #1" in panel.title.text()
+    j, _ = _first_visible_joint(window)
+    panel.table.selectRow(j)
+    assert view.selected_joint == j
+    combo = panel.table.cellWidget(j, 1)
+    combo.setCurrentIndex(combo.findData(1))  # occluded
+    assert doc.frame(0).instances[0].keypoints[j, 2] == 1
+    qtbot.waitUntil(lambda: panel.table.cellWidget(j, 1).currentData() == 1, timeout=2000)
+    missing = [k for k in range(17) if doc.frame(0).instances[0].keypoints[k, 2] == 0]
+    if missing:
+        panel.place_button.click()
+        assert view.mode == "place" and view.placement_joint() == missing[0]

@@ -1,0 +1,152 @@
+"""The selected person's joints as a table: visibility, confidence, who placed them; quick edits.
+
+Every row is a joint: its visibility (a combo box: visible / occluded / not labelled), the model's
+confidence, its source (by hand / predicted / imported) and position. Clicking a row selects
+the joint on the canvas; changing a visibility asks the window for the command (a joint that
+has no position yet is placed by clicking instead). The table is rebuilt from the document on
+every change of that person (17 rows: cheap), so it never holds its own copy of the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.canvas import style
+
+VISIBILITY_TEXT = {2: "visible", 1: "occluded", 0: "not labelled"}
+COLUMNS = ("Joint", "Visibility", "Conf.", "Source", "x", "y")
+
+
+class PersonPanelWidget(QWidget):
+    joint_selected = Signal(int)
+    visibility_requested = Signal(int, int)  # joint, visibility
+    place_requested = Signal(object)  # list of joints to place by clicking
+    swap_requested = Signal()
+    delete_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("No person selected")
+        self.title.setStyleSheet("font-weight: bold; padding: 2px;")
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._on_row_selected)
+        self.place_button = QPushButton("Place missing (M)")
+        self.place_button.clicked.connect(self._place_missing)
+        swap = QPushButton("Swap L/R (S)")
+        swap.clicked.connect(self.swap_requested)
+        delete = QPushButton("Delete person")
+        delete.clicked.connect(self.delete_requested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.place_button)
+        buttons.addWidget(swap)
+        buttons.addWidget(delete)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self._names: list[str] = []
+        self._keypoints: np.ndarray | None = None
+        self._syncing = False
+        self.set_person(None, None)
+
+    def set_person(self, names: list[str] | None, instance, index: int | None = None,
+                   selected_joint: int | None = None, threshold: float = 0.3) -> None:
+        """Show ``instance`` (an hrnet.annotations.Instance) or nothing."""
+        self._syncing = True
+        try:
+            self.table.setRowCount(0)
+            if instance is None or names is None:
+                self._keypoints = None
+                self.title.setText("No person selected — click a person or press `")
+                for w in self.findChildren(QPushButton):
+                    w.setEnabled(False)
+                return
+            for w in self.findChildren(QPushButton):
+                w.setEnabled(True)
+            self._names = list(names)
+            kp = np.asarray(instance.keypoints)
+            self._keypoints = kp
+            scores = instance.joint_scores
+            edited = np.asarray(instance.edited, bool)
+            n_lab = int((kp[:, 2] > 0).sum())
+            score = f", score {instance.score:.2f}" if instance.score is not None else ""
+            self.title.setText(f"Person #{(index or 0) + 1}: {n_lab}/{len(kp)} joints labelled{score}")
+            self.table.setRowCount(len(kp))
+            for j, name in enumerate(self._names):
+                side = style.joint_side(name)
+                item = QTableWidgetItem(name)
+                item.setForeground(QBrush(style.SIDE_OUTLINE[side]))
+                self.table.setItem(j, 0, item)
+                combo = QComboBox()
+                for v in (2, 1, 0):
+                    combo.addItem(VISIBILITY_TEXT[v], v)
+                combo.setCurrentIndex(combo.findData(int(kp[j, 2])))
+                combo.currentIndexChanged.connect(lambda _i, j=j, c=combo: self._on_visibility(j, c.currentData()))
+                self.table.setCellWidget(j, 1, combo)
+                if scores is not None and not edited[j]:
+                    conf = QTableWidgetItem(f"{float(scores[j]):.2f}")
+                    conf.setForeground(QBrush(style.confidence_colour(float(scores[j]))))
+                    if float(scores[j]) < threshold:
+                        conf.setToolTip("below the confidence threshold")
+                else:
+                    conf = QTableWidgetItem("—")
+                self.table.setItem(j, 2, conf)
+                source = "by hand" if edited[j] else ("predicted" if scores is not None else "imported")
+                self.table.setItem(j, 3, QTableWidgetItem(source))
+                labelled = kp[j, 2] > 0
+                self.table.setItem(j, 4, QTableWidgetItem(f"{kp[j, 0]:.1f}" if labelled else ""))
+                self.table.setItem(j, 5, QTableWidgetItem(f"{kp[j, 1]:.1f}" if labelled else ""))
+                if not labelled:
+                    for c in (0, 2, 3):
+                        self.table.item(j, c).setForeground(QBrush(QColor(130, 130, 130)))
+            self.place_button.setEnabled(n_lab < len(kp))
+            if selected_joint is not None and 0 <= selected_joint < len(kp):
+                self.table.selectRow(selected_joint)
+        finally:
+            self._syncing = False
+
+    def _on_row_selected(self) -> None:
+        if self._syncing:
+            return
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        if len(rows) == 1:
+            self.joint_selected.emit(rows.pop())
+
+    def _on_visibility(self, joint: int, visibility: int) -> None:
+        if self._syncing or self._keypoints is None:
+            return
+        kp = self._keypoints
+        if visibility > 0 and kp[joint, 2] <= 0 and not np.any(kp[joint, :2]):
+            self.place_requested.emit([joint])  # no position yet: click where it is
+            return
+        self.visibility_requested.emit(joint, int(visibility))
+
+    def _place_missing(self) -> None:
+        if self._keypoints is None:
+            return
+        missing = [j for j in range(len(self._keypoints)) if self._keypoints[j, 2] <= 0]
+        if missing:
+            self.place_requested.emit(missing)
