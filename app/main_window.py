@@ -1114,7 +1114,7 @@ class MainWindow(QMainWindow):
     def _on_box_drawn(self, frame: int, xyxy: np.ndarray) -> None:
         if frame != self.document.current_index():
             return
-        if self.model.is_loaded and self._worker is None:
+        if self.model.is_loaded and self._worker is None and self._model_fits_document():
             self._start_worker([InferenceJob(frame, boxes=np.asarray(xyxy, np.float32)[None])], mode="add",
                                meta={"box": xyxy})
             return
@@ -1223,6 +1223,9 @@ class MainWindow(QMainWindow):
         key = (frame, tuple(np.round(box_xywh, 1)))
         if self._worker is not None or self._heatmap_requested == key:
             return
+        k_model = getattr(self.model.predictor, "num_joints", None)
+        if k_model is not None and int(k_model) != len(self.document.keypoint_names()):
+            return
         self._heatmap_requested = key
         x, y, w, h = (float(v) for v in box_xywh)
         if w < 2 or h < 2:
@@ -1307,10 +1310,22 @@ class MainWindow(QMainWindow):
         self._detector_key = cache_key
         return None, factory
 
+    def _model_fits_document(self) -> bool:
+        k_model = getattr(self.model.predictor, "num_joints", None)
+        k_doc = len(self.document.keypoint_names())
+        if k_model is not None and k_doc and int(k_model) != k_doc:
+            self.show_error("Model and project do not match",
+                            f"The model predicts {k_model} joints, this project's skeleton has {k_doc}. Choose a "
+                            "model trained for these keypoints (or train one: Model > Train model…).")
+            return False
+        return True
+
     def run_inference(self, scope: str = "current") -> None:
         if not self.model.is_loaded:
             self.show_error("No pose model", HOW_TO_GET_WEIGHTS)
             self.show_model_panel()
+            return
+        if not self._model_fits_document():
             return
         if self._worker is not None:
             if self._worker_mode == "heatmaps":
