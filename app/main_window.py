@@ -1514,6 +1514,9 @@ class MainWindow(QMainWindow):
             worker.requestInterruption()
             worker.wait(60000)
         self.model.wait(10000)
+        if self.stack.currentIndex() == 0:  # docks are hidden on the start page: save the editor's layout
+            for dock, visible in getattr(self, "_dock_visibility", {}).items():
+                dock.setVisible(visible)
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.autosave.close()

@@ -337,3 +337,13 @@ def test_person_panel_lists_joints_and_edits(qtbot, window, project):
     if missing:
         panel.place_button.click()
         assert view.mode == "place" and view.placement_joint() == missing[0]
+
+
+def test_layout_survives_a_restart_from_the_start_page(qtbot, tmp_path, monkeypatch, project):
+    w = make_window(qtbot, tmp_path, monkeypatch)
+    w.close()  # closed while the start page (docks hidden) is shown
+    w2 = make_window(qtbot, tmp_path, monkeypatch)  # same settings file
+    ann, _ = project
+    w2.open_paths([ann])
+    assert w2.frames_dock.isVisible() and w2.heatmap_dock.isVisible()
+    w2.close()
