@@ -370,6 +370,8 @@ class Predictor:
         total = sum(len(b) for b in box_arrays)
         if total == 0:
             return [[] for _ in images]
+        if self.device.type == "cpu":
+            torch.set_flush_denormal(True)  # a per-thread CPU flag: the caller may be a worker thread
         with self._lock:
             t0 = time.perf_counter()
             crops, centers, scales = self.preprocess(images, box_arrays)

@@ -211,6 +211,9 @@ def weights_experiment(name_or_path: str | PathLike[str]) -> Any:
         cfg = _config_in_checkpoint(path)
         if cfg is not None:
             return cfg
+        guess = _experiment_from_keys(path)
+        if guess is not None:
+            return guess
     raise WeightsError(
         f"Cannot tell which experiment {name_or_path} belongs to: it is not in the weights registry and holds no "
         "config; give the experiment (--experiment) explicitly"
@@ -238,6 +241,44 @@ def _config_in_checkpoint(path: Path) -> Any:
     except Exception as e:  # noqa: BLE001
         log.warning("The config stored in %s cannot be used: %s", path, e)
         return None
+
+
+def _experiment_from_keys(path: Path) -> str | None:
+    """A shipped experiment whose network matches the checkpoint's keys and shapes (the input
+    size cannot be read from weights: the smallest shipped one is taken, with a warning)."""
+    from hrnet.config import list_experiments, load_config
+    from hrnet.models.checkpoint import extract_state_dict, infer_architecture, read_checkpoint
+
+    try:
+        state_dict, _, _ = extract_state_dict(read_checkpoint(path), source=str(path))
+        arch = infer_architecture(state_dict)
+    except Exception:  # noqa: BLE001 - the caller reports the missing experiment
+        return None
+    if not arch:
+        return None
+    for name in list_experiments():
+        cfg = load_config(name)
+        extra = cfg.MODEL.EXTRA
+        if cfg.MODEL.NAME != arch.get("model_name") or cfg.MODEL.NUM_JOINTS != arch.get("num_joints"):
+            continue
+        if arch["model_name"] == "pose_hrnet":
+            same = (
+                int(extra.STAGE2.NUM_CHANNELS[0]) == arch.get("width")
+                and [1] + [int(extra[f"STAGE{i}"].NUM_MODULES) for i in (2, 3, 4)] == arch.get("num_modules")
+                and int(extra.STAGE2.NUM_BLOCKS[0]) == arch.get("num_blocks")
+            )
+        else:
+            same = int(extra.NUM_LAYERS) == arch.get("num_layers") and [
+                int(f) for f in extra.NUM_DECONV_FILTERS
+            ] == arch.get("deconv_filters")
+        if same:  # list_experiments is sorted: 256x192 comes before 384x288
+            log.warning(
+                "%s is not in the weights registry: using experiment %s, whose network matches its weights "
+                "(input size %dx%d assumed; pass the experiment to choose another)",
+                path.name, name, *cfg.MODEL.IMAGE_SIZE,
+            )
+            return name
+    return None
 
 
 def resolve_weights(

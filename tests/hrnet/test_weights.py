@@ -198,6 +198,11 @@ def test_weights_experiment(tmp_path):
     ckpt = tmp_path / "train_ckpt.pth"
     torch.save({"state_dict": {"w": torch.zeros(1)}, "config": cfg.dump(), "epoch": 3}, ckpt)
     assert W.weights_experiment(ckpt).MODEL.SIGMA == 3
+    from hrnet.models import build_model
+
+    w16 = tmp_path / "w16_by_keys.pth"
+    torch.save(build_model(cfg, is_train=False).state_dict(), w16)
+    assert W.weights_experiment(w16) == "synthetic/hrnet_w16_128x96"
     plain = tmp_path / "plain.pth"
     torch.save({"w": torch.zeros(1)}, plain)
     with pytest.raises(WeightsError, match="experiment"):
