@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         self._worker_meta: dict = {}
         self._detector = None
         self._detector_key: tuple | None = None
-        self._run_after_load: str | None = None
+        self._run_after_load: tuple[str, str] | None = None  # (scope, boxes) to predict once a model loads
         self._heatmap_requested: tuple[int, tuple] | None = None
         self._overlay_last_mode = "joint"
         self._help_dialog: ShortcutsDialog | None = None
@@ -1266,10 +1266,12 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"{Path(spec.experiment).stem} on {device}{warn}")
         self.statusBar().showMessage(f"Model ready: {spec.label()} on {device}", 6000)
         self.settings.set_model_spec(spec.experiment, spec.weights, spec.device)
+        if self._train_dialog is not None:
+            self._train_dialog.set_current_model(spec)
         self._update_actions()
         if self._run_after_load:
-            scope, self._run_after_load = self._run_after_load, None
-            self.run_inference(scope)
+            (scope, boxes), self._run_after_load = self._run_after_load, None
+            self.run_inference(scope, boxes=boxes)
         else:
             self.refresh_heatmaps()
 
@@ -1320,7 +1322,10 @@ class MainWindow(QMainWindow):
             return False
         return True
 
-    def run_inference(self, scope: str = "current") -> None:
+    def run_inference(self, scope: str = "current", boxes: str = "panel") -> None:
+        """Predict the frames of ``scope``. ``boxes='panel'`` finds people with the detector chosen in
+        the model panel; ``'existing_or_detect'`` re-uses the boxes of the people already on a frame and
+        runs the detector only on frames that have none (a re-run of a fine-tuned model)."""
         if not self.model.is_loaded:
             self.show_error("No pose model", HOW_TO_GET_WEIGHTS)
             self.show_model_panel()
@@ -1338,13 +1343,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No frames to predict", 4000)
             return
         jobs = []
-        if self.model_panel.detector() == "existing":
+        if boxes == "existing_or_detect" and self.model_panel.detector() != "existing":
             for f in frames:
-                fr = self.document.frame(f)
-                size = (fr.width, fr.height) if fr.width > 0 else None
-                boxes = [b for b in (p.box_or_auto(size) for p in fr.instances) if b is not None]
-                if boxes:
-                    xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], np.float32)
+                xyxy = self._existing_boxes(f, predictions_only=True)
+                jobs.append(InferenceJob(f, boxes=xyxy) if len(xyxy) else InferenceJob(f))
+        elif self.model_panel.detector() == "existing":
+            for f in frames:
+                xyxy = self._existing_boxes(f)
+                if len(xyxy):
                     jobs.append(InferenceJob(f, boxes=xyxy))
             if not jobs:
                 self.show_error("No boxes", "'Existing boxes only' needs people with boxes in the chosen frames.")
@@ -1352,6 +1358,14 @@ class MainWindow(QMainWindow):
         else:
             jobs = [InferenceJob(f) for f in frames]
         self._start_worker(jobs, mode="apply", meta={"scope": scope})
+
+    def _existing_boxes(self, f: int, predictions_only: bool = False) -> np.ndarray:
+        """xyxy boxes of the people on frame ``f`` (only untouched model output if ``predictions_only``)."""
+        fr = self.document.frame(f)
+        size = (fr.width, fr.height) if fr.width > 0 else None
+        people = [p for p in fr.instances if p.is_prediction or not predictions_only]
+        boxes = [b for b in (p.box_or_auto(size) for p in people) if b is not None]
+        return np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], np.float32).reshape(-1, 4)
 
     def _start_worker(self, jobs: list[InferenceJob], mode: str, meta: dict | None = None, quiet: bool = False) -> None:
         detector, factory = (None, None)
@@ -1486,9 +1500,9 @@ class MainWindow(QMainWindow):
     def _on_rerun_requested(self, spec: ModelSpec) -> None:
         self.model_panel.set_spec(spec)
         if self.model.spec == spec and self.model.is_loaded and not self.model.is_loading:
-            self.run_inference("unreviewed")
+            self.run_inference("unreviewed", boxes="existing_or_detect")
             return
-        self._run_after_load = "unreviewed"
+        self._run_after_load = ("unreviewed", "existing_or_detect")
         if self.model.pending_spec != spec:  # model_ready may already have started loading it
             self.load_model(spec)
 

@@ -124,3 +124,31 @@ def test_train_dialog_rerun_loads_the_model_and_predicts_unreviewed(qtbot, windo
     assert [p.keypoints.tolist() for p in doc.frame(0).instances] == [p.keypoints.tolist() for p in reviewed_people]
     assert all(any(p.joint_scores is not None for p in doc.frame(i).instances) for i in range(1, 4))
     dialog.close()
+
+
+def test_rerun_reuses_boxes_of_earlier_predictions_without_a_detector(qtbot, window, monkeypatch):
+    from app.commands import ApplyPredictions
+    from hrnet.annotations import Instance
+
+    doc = window.document
+    # every frame holds untouched model output (old model) inside a known box
+    box = np.array([10.0, 12.0, 60.0, 110.0])  # xywh
+    kp = np.zeros((17, 3))
+    kp[:, 0], kp[:, 1], kp[:, 2] = 30, 50, 2
+    old = {f: [Instance(kp.copy(), bbox=box.copy(), score=0.5, joint_scores=np.full(17, 0.5))]
+           for f in range(doc.num_frames())}
+    doc.push(ApplyPredictions(doc, old))
+    steps = doc.undo_stack.count()
+
+    def no_detector():  # a re-run must not need one: frames already have people boxes
+        raise AssertionError("detector requested")
+
+    monkeypatch.setattr(window, "_detector_for_run", no_detector)
+    window.model_panel.set_detector("fasterrcnn")
+    with qtbot.waitSignal(window.inference_finished, timeout=60000, check_params_cb=_not_heatmaps):
+        window._on_rerun_requested(TINY)
+    assert doc.undo_stack.count() == steps + 1  # the re-run is one undo step
+    for f in range(doc.num_frames()):
+        new = [p for p in doc.frame(f).instances if p.is_prediction]
+        assert len(new) == 1
+        assert not np.allclose(new[0].keypoints[:, :2], kp[:, :2])  # replaced by the new model's pose
