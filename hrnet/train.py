@@ -549,7 +549,7 @@ def _load_training_checkpoint(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler | None,
-) -> tuple[dict[str, Any], torch.optim.lr_scheduler.MultiStepLR | None]:
+) -> dict[str, Any]:
     """Restore weights, optimizer and scaler from a training checkpoint; return its dict."""
     from hrnet.models.checkpoint import check_state_dict, extract_state_dict, normalize_state_dict, read_checkpoint
 
@@ -572,7 +572,7 @@ def _load_training_checkpoint(
                               f"TRAIN.OPTIMIZER {type(optimizer).__name__}: {e}") from e
     if scaler is not None and obj.get("scaler"):
         scaler.load_state_dict(obj["scaler"])
-    return obj, None
+    return obj
 
 
 def _restore_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer, ckpt: dict[str, Any], begin_epoch: int
@@ -665,6 +665,11 @@ def _train(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch
     channels_last = bool(cfg.TRAIN.CHANNELS_LAST)
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    if info.distributed and cfg.TRAIN.SYNC_BN:
+        if device.type != "cpu":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # same parameters, same state_dict keys
+        else:  # PyTorch's SyncBatchNorm does not run on CPU tensors
+            log.warning("TRAIN.SYNC_BN needs GPUs; training on CPU with per-process BatchNorm statistics")
     criterion = build_criterion(cfg).to(device)
     optimizer = build_optimizer(cfg, model)
     use_amp = bool(cfg.TRAIN.AMP) and device.type == "cuda"
@@ -673,14 +678,14 @@ def _train(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch
     begin_epoch = int(cfg.TRAIN.BEGIN_EPOCH)
     end_epoch = int(cfg.TRAIN.END_EPOCH)
     if resume_path is not None:
-        ckpt, _ = _load_training_checkpoint(resume_path, model, optimizer, scaler)
+        ckpt = _load_training_checkpoint(resume_path, model, optimizer, scaler)
         begin_epoch = int(ckpt["epoch"])
         state.best_perf = float(ckpt.get("best_perf", ckpt.get("perf", 0.0)))
         state.best_metric_name = str(ckpt.get("best_metric_name", ""))
         scheduler = _restore_scheduler(cfg, optimizer, ckpt, begin_epoch)
         state.resumed_from = str(resume_path)
         if (run_dir / "model_best.pth").is_file():
-            state.best_path = str(run_dir / "model_best.pth")
+            state.best_path = str((run_dir / "model_best.pth").resolve())
         log.info("Resumed from %s: next epoch %d, best metric so far %.4f", resume_path, begin_epoch,
                  state.best_perf)
     else:
@@ -688,11 +693,6 @@ def _train(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch
     state.begin_epoch = begin_epoch
 
     if info.distributed:
-        if cfg.TRAIN.SYNC_BN:
-            if device.type != "cpu":
-                model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-            else:  # PyTorch's SyncBatchNorm does not run on CPU tensors
-                log.warning("TRAIN.SYNC_BN needs GPUs; training on CPU with per-process BatchNorm statistics")
         model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
         )
@@ -863,10 +863,26 @@ def _tensorboard_writer(cfg: CfgNode, args: argparse.Namespace, run_dir: Path, e
     return SummaryWriter(log_dir=str(tb_dir))
 
 
+def _usage_error_events(argv: Sequence[str], code: int) -> None:
+    """A bad command line in ``--progress jsonl`` mode still ends with error + end events."""
+    argv = list(argv)
+    jsonl = "--progress=jsonl" in argv or any(a == "--progress" and b == "jsonl" for a, b in zip(argv, argv[1:]))
+    if jsonl and code != 0:
+        reporter = JsonlReporter(sys.stdout)
+        reporter.error("config", "invalid command line (see the usage message on stderr)")
+        reporter.end(status="failed", epochs_done=0, best_metric=None, best_path=None, final_path=None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``hrnet-train``; returns the exit code (the console script exits with it)."""
     parser = build_parser()
-    args = parse_args(parser, sys.argv[1:] if argv is None else argv)
+    raw = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parse_args(parser, raw)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2), already printed on stderr
+        code = e.code if isinstance(e.code, int) else EXIT_CONFIG
+        _usage_error_events(raw, code)
+        return code
     if args.local_rank is not None and "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
     command = _command_line(argv)

@@ -122,10 +122,9 @@ def _to_device(x: Any, device: torch.device, channels_last: bool = False) -> Any
     if not isinstance(x, torch.Tensor):
         return x
     non_blocking = device.type == "cuda"
-    x = x.to(device, non_blocking=non_blocking)
     if channels_last and x.ndim == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x
+        return x.to(device, non_blocking=non_blocking, memory_format=torch.channels_last)
+    return x.to(device, non_blocking=non_blocking)
 
 
 def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:

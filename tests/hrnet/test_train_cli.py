@@ -172,11 +172,30 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, data_opts
     assert "Traceback" in (run / "train.log").read_text()  # the details are in the log
 
 
+def test_weights_initialise_a_new_run(tmp_path, data_opts, capsys):
+    first = tmp_path / "first"
+    code, _, _, err = _train(capsys, first, data_opts, "TRAIN.END_EPOCH", "1")
+    assert code == 0, err
+    code, events, _, err = _train(capsys, tmp_path / "second", data_opts, "TRAIN.END_EPOCH", "1",
+                                  "--weights", str(first / "final_state.pth"))
+    assert code == 0, err
+    assert of_kind(events, "start")[0]["begin_epoch"] == 0  # a new run, not a resume
+    assert any("Initialised the model from" in e["message"] for e in of_kind(events, "log"))
+
+    bogus = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, bogus)
+    code, events, _, err = _train(capsys, tmp_path / "third", data_opts, "--weights", str(bogus))
+    assert code == 1 and of_kind(events, "error")[0]["kind"] == "checkpoint" and "Traceback" not in err
+
+
 def test_user_errors_are_one_line_events(tmp_path, data_opts, capsys):
     code, events, _, err = _train(capsys, tmp_path / "a", data_opts, "TRAIN.NO_SUCH_KEY", "1")
     assert code == train_module.EXIT_CONFIG
     assert of_kind(events, "error")[0]["kind"] == "config" and "TRAIN.NO_SUCH_KEY" in err
     assert of_kind(events, "end")[0]["status"] == "failed" and "Traceback" not in err
+
+    code, events, _, err = _train(capsys, tmp_path / "a", data_opts, "--device")  # argparse: missing value
+    assert code == 2 and [e["event"] for e in events] == ["error", "end"] and "usage:" in err
 
     code, events, _, err = _train(capsys, tmp_path / "b", data_opts, "DATASET.TRAIN_ANNOTATIONS", "/no/such.json")
     assert code != 0 and of_kind(events, "error")[0]["kind"] == "config" and "/no/such.json" in err
