@@ -14,9 +14,11 @@ prepared in memory beforehand so that only the training step is timed.
                    on: channels_last weights and inputs; loss check, progress callback)
   ..._nchw         the same with TRAIN.CHANNELS_LAST False (isolates the loop's own overhead)
 
-Every round runs each path over ``--steps`` batches, interleaved, so that load from other
-processes hits them alike; images/s are the median over rounds. On a shared machine use
-``--threads 1 --clock cpu`` (process CPU time: insensitive to being descheduled).
+Every round runs each path over ``--steps`` batches, interleaved (in a rotating order), so that
+load from other processes hits them alike; images/s are the median over rounds. On a shared machine use
+``--threads 1 --clock cpu`` (process CPU time: insensitive to being descheduled). Two identical
+paths differ by up to ~5% between runs there (measured with a duplicated path), so only larger
+ratios mean something.
 """
 
 from __future__ import annotations
@@ -112,8 +114,11 @@ def main() -> None:
 
     paths = {"plain": plain(), "train_one_epoch": ours(True), "train_one_epoch_nchw": ours(False)}
     times: dict[str, list[float]] = {k: [] for k in paths}
+    names = list(paths)
     for r in range(args.warmup + args.rounds):
-        for name, fn in paths.items():
+        order = names[r % len(names):] + names[:r % len(names)]  # rotate: no path always runs first
+        for name in order:
+            fn = paths[name]
             t0 = clock()
             fn()
             if r >= args.warmup:
