@@ -453,6 +453,9 @@ def _open_session(progress: str, info: DistInfo, debug: bool) -> _Session:
     session = _Session(reporter=ProgressReporter(), previous_level=root.level)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     if not info.is_main:
+        # torchrun merges every rank's stdout: keep the JSON-lines stream of rank 0 clean
+        session.stdout = sys.stdout
+        sys.stdout = sys.stderr
         h: logging.Handler = logging.StreamHandler(sys.stderr)
         h.setLevel(logging.WARNING)
         h.setFormatter(logging.Formatter(f"[rank {info.rank}] %(levelname)s: %(message)s"))
