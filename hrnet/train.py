@@ -727,7 +727,7 @@ def _train(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch
             train_sampler.set_epoch(epoch)
         t_epoch = time.perf_counter()
         eta.epoch_started(epoch)
-        window = _StepWindow(reporter, eta, interval=0.5 if isinstance(reporter, JsonlReporter) else 0.1)
+        window = _StepWindow(reporter, eta, interval=reporter.min_interval)
 
         def on_step(s: Any, _w: _StepWindow = window) -> None:
             nonlocal global_step

@@ -111,6 +111,8 @@ class EtaEstimator:
 class ProgressReporter:
     """Receives the trainer's events; this base class ignores them all."""
 
+    min_interval: float = 0.5  # seconds between two step events the trainer aims for
+
     def start(self, **info: Any) -> None:
         """Run begins: run_dir, begin_epoch, end_epoch, steps_per_epoch, samples, device, command."""
 
@@ -201,6 +203,7 @@ class BarReporter(ProgressReporter):
         self.refresh = refresh
         self.line_interval = line_interval
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.min_interval = refresh if self.tty else line_interval  # between step lines
         self._bar = ""
         self._last_draw = -math.inf
         self._end_epoch = 0
@@ -272,7 +275,8 @@ class BarReporter(ProgressReporter):
         with self._lock:
             self._clear()
             self._bar = ""
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, (int, float)))
+        keys = [k for k in ("AP", "AP .5", "AR", "Mean", "PCK") if k in metrics] or list(metrics)[:4]
+        shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in keys if isinstance(metrics[k], (int, float)))
         best = f"{best_metric:.4f}" if best_metric is not None else "?"
         val = f"{val_loss:.6f}" if val_loss is not None else "n/a"
         self.print_line(f"Epoch {epoch} done in {format_duration(time_s)}: train loss {train_loss:.6f}, "

@@ -89,6 +89,7 @@ def test_bar_reporter_plain_stream_and_log_handler():
     assert "[" + "#" * 24 + "]" in out and "[" + "#" * 6 + "-" * 18 + "]" in out  # 1/4 and 4/4
     assert "4/4" in out and "ETA 1:15" in out and "careful" in out
     assert "AP 0.2500" in out and "new best" in out and "completed" in out
+    assert bar.min_interval == 0.0 and BarReporter(io.StringIO()).min_interval == 30.0  # not a terminal
 
 
 def test_null_reporter_accepts_everything():
