@@ -111,6 +111,11 @@ def init_distributed(device_spec: str = "auto", *, timeout_s: float = 1800.0) ->
     """
     info = env_info()
     device = resolve_device(device_spec, info.local_rank, distributed=info.distributed)
+    if device.type == "cpu":
+        # Denormal floats are ~100x slower on x86 CPUs; they appear where BatchNorm statistics are still
+        # untrained (eval-mode validation of a fresh model) and in the far tails of Gaussian targets.
+        # Flushing them to zero changes nothing measurable in fp32 (the Predictor does the same).
+        torch.set_flush_denormal(True)
     if not info.distributed:
         return info, device
     if device.type == "mps":
