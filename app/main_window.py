@@ -47,7 +47,7 @@ from app.autosave import AutosaveManager, discard_recovery, find_recoveries
 from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.canvas.view import PoseView
 from app.document import AnnotationDocument
-from app.model_manager import HOW_TO_GET_WEIGHTS, ModelManager, ModelSpec, describe_error
+from app.model_manager import DEMO_WEIGHTS, HOW_TO_GET_WEIGHTS, ModelManager, ModelSpec, demo_spec, describe_error
 from app.settings import AppSettings
 from app.widgets.export_dialog import ExportDialog
 from app.widgets.frame_list import FrameListWidget, person_confidence
@@ -341,6 +341,8 @@ class MainWindow(QMainWindow):
         self.act_predict_selected = A("Predict &selected frames", lambda: self.run_inference("selected"), [], M)
         self.act_cancel_run = A("&Cancel prediction", self.cancel_inference, [], M)
         self.act_choose_model = A("Choose &model…", self.show_model_panel, [], M)
+        self.act_bundled_model = A("Load the &bundled demo model", self.load_bundled_model, [], M,
+                                   "A small HRNet trained on synthetic people (it knows only the rendered figures)")
         self.act_demo_model = A("Load &random-weights demo model", self.load_demo_model, [], M,
                                 "A tiny untrained HRNet: shows the loop, its predictions are meaningless")
         self.act_train = A("&Train model…", self.open_train_dialog, [], M,
@@ -696,6 +698,9 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot copy the sample project", str(e))
             return
         self.open_paths([path])
+        # The sample project comes with a model that knows its people, unless the user chose one.
+        if not self.model.is_loaded and not self.model.is_loading and demo_spec() is not None:
+            self.load_bundled_model()
 
     def close_project(self) -> None:
         if not self._confirm_discard():
@@ -1244,6 +1249,14 @@ class MainWindow(QMainWindow):
             self.show_error("Model busy", "Wait for the running prediction to finish (or cancel it) first.")
             return
         self.model.load(spec)
+
+    def load_bundled_model(self) -> None:
+        spec = demo_spec(self.model_panel.device_combo.currentText())
+        if spec is None:
+            self.show_error("Demo model missing", f"{DEMO_WEIGHTS} is not installed.")
+            return
+        self.model_panel.set_spec(spec)
+        self.load_model(spec)
 
     def load_demo_model(self) -> None:
         spec = ModelSpec("synthetic/hrnet_w16_128x96", None, self.model_panel.device_combo.currentText())

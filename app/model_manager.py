@@ -32,6 +32,18 @@ HOW_TO_GET_WEIGHTS = (
 )
 
 
+# A small HRNet (experiment synthetic/hrnet_w16_128x96) trained by hrnet-train on the synthetic
+# people of hrnet.dataset.synthetic, bundled so that a new user sees real predictions on the sample
+# project at once. It knows only rendered stick figures: on photos it is no substitute for COCO weights.
+DEMO_EXPERIMENT = "synthetic/hrnet_w16_128x96"
+DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "resources" / "models" / "hrnet_w16_synthetic.pth"
+
+
+def demo_spec(device: str = "auto") -> ModelSpec | None:
+    """The bundled demo model, or None where the file is not installed."""
+    return ModelSpec(DEMO_EXPERIMENT, str(DEMO_WEIGHTS), device) if DEMO_WEIGHTS.is_file() else None
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A pose model: experiment (name or YAML path), weights file (None = random init), device."""

@@ -2,8 +2,8 @@
 
     QT_QPA_PLATFORM=offscreen python resources/make_screenshot.py   (or under xvfb-run)
 
-The heatmaps come from the tiny random-weight demo model (the app says so in the status bar):
-they show where the overlay goes and how it looks, not a trained model's output.
+The poses and heatmaps are real predictions of the bundled demo model (resources/models: a small
+HRNet trained by hrnet-train on synthetic people), run inside the people boxes of one sample scene.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QApplication
 
@@ -28,9 +29,7 @@ def main() -> int:
     _apply_dark_palette(app)
     QStandardPaths.setTestModeEnabled(True)
     from app.main_window import MainWindow
-    from app.model_manager import ModelSpec
     from app.settings import AppSettings
-    from hrnet.predictor import Predictor
 
     tmp = Path(tempfile.mkdtemp(prefix="hrnet-shot-"))
     window = MainWindow(settings=AppSettings(tmp / "settings.ini"), recovery_dir=tmp / "recovery")
@@ -43,27 +42,37 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.01)
 
-    window.open_sample()
+    window.open_sample()  # loads the bundled demo model as well
     doc, view = window.document, window.view
-    spec = ModelSpec("synthetic/hrnet_w16_128x96", None, "cpu")
-    window.model.set_predictor(spec, Predictor(spec.experiment, device="cpu"))
+    spin(lambda: window.model.is_loaded, 60)
     from app import commands as C
+    from app.workers import InferenceJob
 
     doc.push(C.SetReviewed(doc, 2, True))
     shown = max(range(4), key=lambda i: len(doc.frame(i).instances))
     window.go_to_frame(shown)
     spin(lambda: view.shown_index == shown)
+    # predict inside the people boxes of this scene (the ground truth is replaced by the model's poses)
+    boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (p.bbox for p in doc.frame(shown).instances)],
+                     np.float32)
+    for i in reversed(range(len(doc.frame(shown).instances))):
+        doc.push(C.DeleteInstance(doc, shown, i))
+    done = []
+    window.inference_finished.connect(done.append)
+    window._start_worker([InferenceJob(shown, boxes=boxes)], mode="apply")
+    spin(lambda: "apply" in done, 60)
     people = doc.frame(shown).instances
     target = max(range(len(people)), key=lambda i: people[i].bbox[2] * people[i].bbox[3])
-    view.select(target, doc.keypoint_names().index("left_wrist"))
+    joint = doc.keypoint_names().index("left_knee")
+    view.select(target, joint)
     spin(lambda: window.heatmap_panel.heatmaps is not None)
-    window.heatmap_panel.set_overlay_mode("max")
-    window.heatmap_panel.opacity_slider.setValue(45)
+    window.heatmap_panel.set_overlay_mode("joint")
+    window.heatmap_panel.opacity_slider.setValue(60)
     spin(lambda: False, 0.5)
     view.fit()
     spin(lambda: False, 0.3)
-    view._set_hover((target, doc.keypoint_names().index("left_wrist")))
-    window.statusBar().showMessage(view.joint_description(target, doc.keypoint_names().index("left_wrist")))
+    view._set_hover((target, joint))
+    window.statusBar().showMessage(view.joint_description(target, joint))
     spin(lambda: False, 0.3)
     image = window.grab().toImage()
     OUT.parent.mkdir(parents=True, exist_ok=True)

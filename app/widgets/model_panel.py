@@ -26,7 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model_manager import HOW_TO_GET_WEIGHTS, ModelSpec, list_experiments, registry_entries
+from app.model_manager import (
+    DEMO_EXPERIMENT,
+    DEMO_WEIGHTS,
+    HOW_TO_GET_WEIGHTS,
+    ModelSpec,
+    list_experiments,
+    registry_entries,
+)
 
 RANDOM_WEIGHTS = "__random__"
 DETECTORS = (
@@ -74,6 +81,8 @@ class ModelPanelWidget(QWidget):
         self.weights_combo = QComboBox()
         self.weights_combo.setToolTip("Weights: an official checkpoint, a local .pth file, or random (demo)")
         self.weights_combo.addItem("Random weights (demo — predictions are meaningless)", RANDOM_WEIGHTS)
+        if DEMO_WEIGHTS.is_file():
+            self.weights_combo.addItem("Demo: W16 trained on synthetic people (bundled)", str(DEMO_WEIGHTS))
         self._registry = {}
         for entry in registry_entries():
             fields = _entry_fields(entry)
@@ -232,6 +241,8 @@ class ModelPanelWidget(QWidget):
             experiment = self._registry[data][0]
             if experiment:
                 self.experiment_combo.setCurrentText(experiment)
+        elif data == str(DEMO_WEIGHTS):
+            self.experiment_combo.setCurrentText(DEMO_EXPERIMENT)
 
     def _browse_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "",

@@ -246,6 +246,14 @@ def test_sample_project_opens_from_the_start_view(qtbot, window):
     window.go_to_frame(videos[1])
     wait_frame(qtbot, window.view, videos[1])
     assert window.document.source.missing() == []
+    # the sample comes with the bundled demo model (trained on synthetic people): loaded at once
+    from app.model_manager import demo_spec
+
+    spec = demo_spec()
+    if spec is not None:
+        qtbot.waitUntil(lambda: window.model.is_loaded, timeout=60000)
+        assert window.model.spec.weights == spec.weights and window.model.spec.experiment == spec.experiment
+        assert "RANDOM" not in window.device_label.text()
 
 
 def test_nudge_selected_joint_with_alt_arrows(qtbot, window, project):
