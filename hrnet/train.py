@@ -50,6 +50,7 @@ import torch
 from torch import nn
 from yacs.config import CfgNode
 
+from hrnet.config import check_training_sizes
 from hrnet.core.progress import BarReporter, EtaEstimator, JsonlReporter, ProgressReporter
 from hrnet.distributed import DistInfo
 from hrnet.errors import CheckpointError, ConfigError, DatasetError, HRNetError, MediaError, WeightsError
@@ -902,6 +903,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with stop.installed():
             try:
                 cfg = resolve_config(args)
+                check_training_sizes(cfg)
                 info, device = init_distributed(args.device)
                 status = _train(args, cfg, info, device, session, stop, command, state)
                 code = 0

@@ -27,6 +27,7 @@ __all__ = [
     "get_defaults",
     "list_experiments",
     "load_config",
+    "check_training_sizes",
     "resolve_experiment",
 ]
 
@@ -134,6 +135,13 @@ def _check_values(cfg: CfgNode, source: str) -> None:
         v = cfg.MODEL[key]
         if len(v) != 2 or any(int(x) <= 0 for x in v):
             raise ConfigError(f"{source}: MODEL.{key} must be [width, height] of positive ints, not {list(v)}")
+    if cfg.MODEL.NAME in ("pose_hrnet", "pose_resnet"):
+        w, h = (int(x) for x in cfg.MODEL.IMAGE_SIZE)
+        if w % 32 or h % 32:
+            raise ConfigError(
+                f"{source}: MODEL.IMAGE_SIZE {[w, h]} must be multiples of 32 for {cfg.MODEL.NAME} (its "
+                f"branches run at 1/4 ... 1/32 of the input), e.g. {[max(32, round(v / 32) * 32) for v in (w, h)]}"
+            )
     if cfg.MODEL.NUM_JOINTS <= 0:
         raise ConfigError(f"{source}: MODEL.NUM_JOINTS must be positive, not {cfg.MODEL.NUM_JOINTS}")
     if cfg.TEST.DECODE not in ("default", "dark"):
@@ -181,3 +189,14 @@ def load_config(
 def dump_config(cfg: CfgNode) -> str:
     """The config as YAML text that :func:`load_config` reads back to an equal config."""
     return cfg.dump()
+
+
+def check_training_sizes(cfg: CfgNode) -> None:
+    """Training compares the network's output (a quarter of MODEL.IMAGE_SIZE) with targets drawn at
+    MODEL.HEATMAP_SIZE: refuse a config where they differ, with a message instead of a tensor error."""
+    w, h = (int(x) for x in cfg.MODEL.IMAGE_SIZE)
+    if [int(x) for x in cfg.MODEL.HEATMAP_SIZE] != [w // 4, h // 4]:
+        raise ConfigError(
+            f"MODEL.HEATMAP_SIZE {list(cfg.MODEL.HEATMAP_SIZE)} must be MODEL.IMAGE_SIZE / 4 = {[w // 4, h // 4]} "
+            "(the network outputs heatmaps at a quarter of the input size)"
+        )

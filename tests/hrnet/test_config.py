@@ -107,3 +107,13 @@ def test_roundtrip_dump(tmp_path):
     p = tmp_path / "cfg.yaml"
     p.write_text(cfg.dump())
     assert load_config(p) == cfg
+
+
+def test_image_size_must_suit_the_network():
+    with pytest.raises(ConfigError, match="multiples of 32"):
+        load_config("coco/hrnet/w32_256x192", opts=["MODEL.IMAGE_SIZE", "[48, 64]", "MODEL.HEATMAP_SIZE", "[12, 16]"])
+    from hrnet.config import check_training_sizes
+
+    check_training_sizes(load_config("coco/hrnet/w32_256x192"))
+    with pytest.raises(ConfigError, match="IMAGE_SIZE / 4"):
+        check_training_sizes(load_config("coco/hrnet/w32_256x192", opts=["MODEL.HEATMAP_SIZE", "[64, 64]"]))

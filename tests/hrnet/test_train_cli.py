@@ -194,6 +194,9 @@ def test_user_errors_are_one_line_events(tmp_path, data_opts, capsys):
     assert of_kind(events, "error")[0]["kind"] == "config" and "TRAIN.NO_SUCH_KEY" in err
     assert of_kind(events, "end")[0]["status"] == "failed" and "Traceback" not in err
 
+    code, events, _, err = _train(capsys, tmp_path / "a", data_opts, "MODEL.HEATMAP_SIZE", "[10, 10]")
+    assert code == train_module.EXIT_CONFIG and "IMAGE_SIZE / 4" in err and "Traceback" not in err
+
     code, events, _, err = _train(capsys, tmp_path / "a", data_opts, "--device")  # argparse: missing value
     assert code == 2 and [e["event"] for e in events] == ["error", "end"] and "usage:" in err
 
