@@ -562,7 +562,7 @@ class TrainDialog(QDialog):
         self.lr_spin.setValue(float(cfg.TRAIN.LR))
         self.batch_spin.setValue(int(cfg.TRAIN.BATCH_SIZE_PER_GPU))
         w, h = (int(x) for x in cfg.MODEL.IMAGE_SIZE)
-        sizes = [(w, h)] + [s for s in ((96, 128), (144, 192), (192, 256), (288, 384)) if s != (w, h)]
+        sizes = [(w, h)] + [s for s in ((96, 128), (192, 256), (288, 384)) if s != (w, h)]  # multiples of 32
         self.input_combo.blockSignals(True)
         self.input_combo.clear()
         for sw, sh in sizes:
