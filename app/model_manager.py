@@ -117,7 +117,9 @@ def load_predictor(spec: ModelSpec, flip_test: bool = False):
 _RUNNING: set[QThread] = set()
 
 
-class _LoadThread(QThread):
+class LoadPredictorThread(QThread):
+    """Builds the Predictor of a ModelSpec off the GUI thread (loading weights can take seconds)."""
+
     loaded = Signal(object, object)  # spec, predictor
     failed = Signal(object, str)  # spec, message
 
@@ -159,7 +161,7 @@ class ModelManager(QObject):
         super().__init__(parent)
         self.spec: ModelSpec | None = None
         self.predictor = None
-        self._threads: list[_LoadThread] = []
+        self._threads: list[LoadPredictorThread] = []
         self._pending: ModelSpec | None = None
 
     @property
@@ -184,7 +186,7 @@ class ModelManager(QObject):
         self._pending = spec
         # No Qt parent: a running thread must never be destroyed with its manager; _RUNNING keeps
         # it alive until it has finished.
-        thread = _LoadThread(spec)
+        thread = LoadPredictorThread(spec)
         _RUNNING.add(thread)
         thread.loaded.connect(self._on_loaded)
         thread.failed.connect(self._on_failed)
@@ -207,7 +209,7 @@ class ModelManager(QObject):
         for t in list(self._threads):
             t.wait(timeout_ms)
 
-    def _forget(self, thread: _LoadThread) -> None:
+    def _forget(self, thread: LoadPredictorThread) -> None:
         if thread in self._threads:
             self._threads.remove(thread)
 

@@ -16,33 +16,15 @@ Weights are random but well scaled (realistic BN statistics), so no layer runs o
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 
 import torch
-from torch import nn
+from _common import realistic_weights
 
 from hrnet.config import load_config
 from hrnet.models import build_model
 from hrnet.models.optimize import optimize_for_inference
-
-
-@torch.no_grad()
-def _realistic_weights(model: nn.Module, seed: int = 0) -> None:
-    g = torch.Generator().manual_seed(seed)
-    for name, t in model.state_dict().items():
-        if not t.dtype.is_floating_point:
-            continue
-        if name.endswith("running_var"):
-            t.copy_(torch.rand(t.shape, generator=g) * 0.5 + 0.75)
-        elif t.ndim == 1 and name.endswith("weight"):
-            t.copy_(torch.rand(t.shape, generator=g) * 0.5 + 0.25)
-        elif t.ndim == 4:
-            t.copy_(torch.randn(t.shape, generator=g) * math.sqrt(1.0 / t[0].numel()))
-        else:
-            t.copy_(torch.randn(t.shape, generator=g) * 0.1)
-
 
 _CLOCK = time.perf_counter
 
@@ -89,7 +71,7 @@ def main() -> None:
     cfg = load_config(args.cfg, ["MODEL.PRETRAINED", ""])
     w, h = cfg.MODEL.IMAGE_SIZE
     model = build_model(cfg, is_train=False)
-    _realistic_weights(model)
+    realistic_weights(model)
     model.eval()
     fast = optimize_for_inference(model)
 

@@ -22,7 +22,6 @@ denormal floats; they are written to a temporary checkpoint and loaded like real
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import tempfile
 import time
@@ -30,27 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from _common import realistic_weights
 
 from hrnet.config import load_config
 from hrnet.models import build_model
 from hrnet.predictor import Predictor
-
-
-@torch.no_grad()
-def _realistic_weights(model: nn.Module, seed: int = 0) -> None:
-    g = torch.Generator().manual_seed(seed)
-    for name, t in model.state_dict().items():
-        if not t.dtype.is_floating_point:
-            continue
-        if name.endswith("running_var"):
-            t.copy_(torch.rand(t.shape, generator=g) * 0.5 + 0.75)
-        elif t.ndim == 1 and name.endswith("weight"):
-            t.copy_(torch.rand(t.shape, generator=g) * 0.5 + 0.25)
-        elif t.ndim == 4:
-            t.copy_(torch.randn(t.shape, generator=g) * math.sqrt(1.0 / t[0].numel()))
-        else:
-            t.copy_(torch.randn(t.shape, generator=g) * 0.1)
 
 
 def _image_and_boxes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +70,7 @@ def main() -> None:
     cfg = load_config(args.cfg)
     torch.manual_seed(0)
     eager = build_model(cfg, is_train=False)
-    _realistic_weights(eager)
+    realistic_weights(eager)
     eager.eval()
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "weights.pth"

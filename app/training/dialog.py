@@ -71,6 +71,7 @@ from app.training.data import (
 from app.training.evaluation import METRIC_NAMES, CompareWorker, ModelEvaluation
 from app.training.events import CheckpointWritten, EpochEnded, RunFinished, RunStarted, StepProgress, TrainError
 from app.training.process import TrainingProcess
+from hrnet.core.progress import format_duration
 
 __all__ = ["AUGMENTATION_PRESETS", "TrainDialog", "format_duration"]
 
@@ -91,15 +92,6 @@ BASE_RANDOM = "random"
 BASE_REGISTRY = "registry:"  # + a name of hrnet.weights
 
 DATA_DIR_NAME = "data"
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "?"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class _CallThread(QThread):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from app.model_manager import ModelSpec, describe_error, load_predictor
+from app.model_manager import LoadPredictorThread, ModelSpec
 
 __all__ = ["RerunJob", "rerun_on_unreviewed", "unreviewed_frames"]
 
@@ -46,24 +46,6 @@ def _jobs(document: Any, frames: Sequence[int]) -> list[Any]:
         else:
             jobs.append(InferenceJob(i))
     return jobs
-
-
-class _LoadPredictor(QThread):
-    loaded = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, spec: ModelSpec, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.spec = spec
-
-    def run(self) -> None:
-        try:
-            predictor = load_predictor(self.spec)
-        except Exception as e:  # reported as a message
-            log.exception("loading %s failed", self.spec)
-            self.failed.emit(describe_error(e))
-            return
-        self.loaded.emit(predictor)
 
 
 class RerunJob(QObject):
@@ -97,7 +79,7 @@ class RerunJob(QObject):
         self.results: dict[int, list[Any]] = {}
         self.frame_errors: dict[int, str] = {}
         self.command: Any = None
-        self._loader: _LoadPredictor | None = None
+        self._loader: LoadPredictorThread | None = None
         self._worker: QThread | None = None
         self._cancelled = False
         self._done = False
@@ -110,9 +92,9 @@ class RerunJob(QObject):
             self._run(self.predictor)
             return
         self.progress.emit(0, len(self.frames), f"loading {self.spec.label()}")
-        self._loader = _LoadPredictor(self.spec, self)
-        self._loader.loaded.connect(self._run)
-        self._loader.failed.connect(self._fail)
+        self._loader = LoadPredictorThread(self.spec, self)
+        self._loader.loaded.connect(self._on_loaded)  # bound slots: queued to the GUI thread
+        self._loader.failed.connect(self._on_load_failed)
         self._loader.start()
 
     def cancel(self) -> None:
@@ -127,6 +109,12 @@ class RerunJob(QObject):
         for t in (self._loader, self._worker):
             if t is not None:
                 t.wait(timeout_ms)
+
+    def _on_loaded(self, _spec: ModelSpec, predictor: Any) -> None:
+        self._run(predictor)
+
+    def _on_load_failed(self, _spec: ModelSpec, message: str) -> None:
+        self._fail(message)
 
     def _run(self, predictor: Any) -> None:
         self.predictor = predictor
