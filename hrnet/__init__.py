@@ -11,8 +11,8 @@ The public API the app (and users) rely on is re-exported here, imported lazily 
 This package never imports Qt or the app.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: it would bind the name ``annotations`` in this
+# package and shadow the ``hrnet.annotations`` submodule (``from hrnet import annotations``).
 import importlib
 from typing import Any
 
