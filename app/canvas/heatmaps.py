@@ -13,24 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.commands import box_iou
+
 
 @dataclass
 class HeatmapEntry:
     box_xywh: np.ndarray  # the box the model was given (image pixels)
     heatmaps: np.ndarray  # (K, h, w) float32
     heatmap_to_image: np.ndarray  # (2, 3) affine: heatmap pixel coords -> image coords
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ax, ay, aw, ah = (float(v) for v in a)
-    bx, by, bw, bh = (float(v) for v in b)
-    iw = min(ax + aw, bx + bw) - max(ax, bx)
-    ih = min(ay + ah, by + bh) - max(ay, by)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def xyxy_to_xywh(box) -> np.ndarray:
@@ -69,7 +59,7 @@ class HeatmapStore:
     def add(self, frame: int, entries: list[HeatmapEntry]) -> None:
         old = self._frames.pop(frame, [])
         # new entries replace old ones for the same box
-        kept = [o for o in old if all(_iou(o.box_xywh, e.box_xywh) < 0.9 for e in entries)]
+        kept = [o for o in old if all(box_iou(o.box_xywh, e.box_xywh) < 0.9 for e in entries)]
         self._frames[frame] = kept + entries
         while len(self._frames) > self.max_frames:
             self._frames.popitem(last=False)
@@ -79,6 +69,6 @@ class HeatmapStore:
         if not entries or box_xywh is None:
             return None
         self._frames.move_to_end(frame)
-        ious = [_iou(e.box_xywh, box_xywh) for e in entries]
+        ious = [box_iou(e.box_xywh, box_xywh) for e in entries]
         best = int(np.argmax(ious))
         return entries[best] if ious[best] >= min_iou else None

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from hrnet.annotations import COCO_KEYPOINTS
 from hrnet.dataset.joints_dataset import JointsDataset, KeypointSet, Record
 from hrnet.errors import DatasetError
 
@@ -48,12 +49,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-COCO_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
 # Per-keypoint OKS sigmas of the COCO keypoint benchmark (pycocotools, official nms.py).
 COCO_SIGMAS: tuple[float, ...] = tuple(
     v / 10.0 for v in (.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89)

@@ -39,6 +39,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from hrnet.annotations import COCO_KEYPOINTS
 from hrnet.errors import DatasetError, MediaError
 
 __all__ = [
@@ -60,12 +61,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
+KEYPOINT_NAMES: tuple[str, ...] = COCO_KEYPOINTS
 SKELETON: tuple[tuple[int, int], ...] = (  # 0-based, the COCO skeleton
     (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
     (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
