@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torchvision
 
-__all__ = ["PERSON_LABEL", "Detections", "Detector", "FullImageDetector", "filter_detections"]
+__all__ = ["PERSON_LABEL", "Detections", "Detector", "FilteringDetector", "FullImageDetector", "filter_detections"]
 
 # COCO category id of "person" (torchvision's detection label indices equal COCO category ids).
 PERSON_LABEL = 1
@@ -91,6 +91,26 @@ def filter_detections(
     if max_detections is not None:
         order = order[:max_detections]
     return d.select(order)
+
+
+class FilteringDetector:
+    """Mixin of the detectors that keep the :func:`filter_detections` options as attributes."""
+
+    score_threshold: float
+    person_only: bool
+    nms_iou: float | None
+    min_size: float
+    max_detections: int | None
+
+    def _filter(self, detections: Detections) -> Detections:
+        return filter_detections(
+            detections,
+            score_threshold=self.score_threshold,
+            person_only=self.person_only,
+            nms_iou=self.nms_iou,
+            min_size=self.min_size,
+            max_detections=self.max_detections,
+        )
 
 
 class FullImageDetector:

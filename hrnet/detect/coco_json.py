@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hrnet.detect.base import Detections, filter_detections
+from hrnet.detect.base import Detections, FilteringDetector
 from hrnet.errors import DatasetError
 
 __all__ = ["CocoJsonDetector"]
@@ -34,7 +34,7 @@ __all__ = ["CocoJsonDetector"]
 log = logging.getLogger(__name__)
 
 
-class CocoJsonDetector:
+class CocoJsonDetector(FilteringDetector):
     """Look up boxes in a COCO detections (or annotations) JSON file.
 
     Options as in :func:`~hrnet.detect.base.filter_detections`; the default score threshold 0.0
@@ -138,14 +138,7 @@ class CocoJsonDetector:
             np.array([r[1] for r in rows], np.float32),
             np.array([r[2] for r in rows], np.int64),
         )
-        return filter_detections(
-            det,
-            score_threshold=self.score_threshold,
-            person_only=self.person_only,
-            nms_iou=self.nms_iou,
-            min_size=self.min_size,
-            max_detections=self.max_detections,
-        )
+        return self._filter(det)
 
     def __call__(self, image_bgr: np.ndarray | None = None, *, image_key: Any = None) -> Detections:
         if image_key is None:

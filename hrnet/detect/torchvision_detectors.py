@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hrnet.detect.base import Detections, filter_detections
+from hrnet.detect.base import Detections, FilteringDetector
 from hrnet.errors import WeightsError
 
 __all__ = ["TORCHVISION_DETECTORS", "TorchvisionDetector", "detector_weights_path"]
@@ -110,7 +110,7 @@ def _load_coco_state_dict(name: str, download: bool) -> dict[str, torch.Tensor]:
         ) from e
 
 
-class TorchvisionDetector:
+class TorchvisionDetector(FilteringDetector):
     """A torchvision COCO detector returning person boxes.
 
     ``weights``: ``"coco"`` (the COCO weights from the torch cache, downloaded on first use when
@@ -178,14 +178,7 @@ class TorchvisionDetector:
         det = Detections(
             out["boxes"].float().cpu().numpy(), out["scores"].float().cpu().numpy(), out["labels"].cpu().numpy()
         )
-        return filter_detections(
-            det,
-            score_threshold=self.score_threshold,
-            person_only=self.person_only,
-            nms_iou=self.nms_iou,
-            min_size=self.min_size,
-            max_detections=self.max_detections,
-        )
+        return self._filter(det)
 
     @torch.inference_mode()
     def detect_batch(self, images_bgr: Sequence[np.ndarray]) -> list[Detections]:
