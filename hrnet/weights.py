@@ -57,6 +57,7 @@ OFFICIAL_ZOO = (
     "linked from the README of leoxiaobin/deep-high-resolution-net.pytorch)"
 )
 _MMPOSE = "https://download.openmmlab.com/mmpose/top_down"
+_MMPOSE1 = "https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/topdown_heatmap/coco"
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,21 @@ def _mmpose(stem: str, digest: str, date: str, experiment: str, size: tuple[int,
         name=f"mmpose_{stem}", file_name=file_name, experiment=experiment, input_size=size,
         joint_set="mpii" if "mpii" in stem else "coco", source="mmpose", url=f"{_MMPOSE}/{folder}/{file_name}",
         sha256=digest, opts=opts, metric=metric,
+    )
+
+
+def _mmpose1(config: str, digest: str, date: str, experiment: str, size: tuple[int, int], metric: str,
+             opts: tuple[str, ...] = ()) -> WeightsEntry:
+    """An MMPose 1.x model-zoo checkpoint (``meta`` + ``state_dict`` with ``backbone.``/``head.`` keys,
+    mmengine objects beside the weights). Named ``mmpose1_hrnet_w32_coco_256x192``; MMPose's config name
+    (``td-hm_hrnet-w32_8xb64-210e_coco-256x192``) works as an alias."""
+    m = re.match(r"td-hm_hrnet-(w\d+)(_dark)?-?_?\d+xb\d+-210e_coco-(\d+x\d+)$", config)
+    assert m, config
+    name = f"mmpose1_hrnet_{m.group(1)}_coco_{m.group(3)}{'_dark' if m.group(2) else ''}"
+    file_name = f"{config}-{digest}_{date}.pth"
+    return WeightsEntry(
+        name=name, file_name=file_name, experiment=experiment, input_size=size, joint_set="coco", source="mmpose",
+        url=f"{_MMPOSE1}/{file_name}", sha256=digest, opts=opts, metric=metric, aliases=(config,),
     )
 
 
@@ -157,6 +173,24 @@ _ENTRIES: tuple[WeightsEntry, ...] = (
             "PCKh 90.1"),
     _mmpose("res50_coco_256x192", "ec54d7f3", "20200709", "coco/resnet/res50_256x192_d256x3_adam_lr1e-3",
             (192, 256), "AP 71.8", folder="resnet"),
+    # MMPose 1.x model zoo (configs/body_2d_keypoint/topdown_heatmap/coco/hrnet_coco.md, hrnet_dark_coco.md):
+    # the plain models decode as the official code (MSRAHeatmap, quarter offset), the DARK ones with DARK.
+    _mmpose1("td-hm_hrnet-w32_8xb64-210e_coco-256x192", "81c58e40", "20220909",
+             "coco/hrnet/w32_256x192_adam_lr1e-3", (192, 256), "AP 74.6"),
+    _mmpose1("td-hm_hrnet-w32_8xb64-210e_coco-384x288", "ca5956af", "20220909",
+             "coco/hrnet/w32_384x288_adam_lr1e-3", (288, 384), "AP 76.0"),
+    _mmpose1("td-hm_hrnet-w48_8xb32-210e_coco-256x192", "0e67c616", "20220913",
+             "coco/hrnet/w48_256x192_adam_lr1e-3", (192, 256), "AP 75.6"),
+    _mmpose1("td-hm_hrnet-w48_8xb32-210e_coco-384x288", "c161b7de", "20220915",
+             "coco/hrnet/w48_384x288_adam_lr1e-3", (288, 384), "AP 76.7"),
+    _mmpose1("td-hm_hrnet-w32_dark-8xb64-210e_coco-256x192", "0e00bf12", "20220914",
+             "coco/hrnet/w32_256x192_adam_lr1e-3", (192, 256), "AP 75.7 (DARK)", opts=_DARK),
+    _mmpose1("td-hm_hrnet-w32_dark-8xb64-210e_coco-384x288", "9bab4c9b", "20220917",
+             "coco/hrnet/w32_384x288_adam_lr1e-3", (288, 384), "AP 76.6 (DARK)", opts=_DARK),
+    _mmpose1("td-hm_hrnet-w48_dark-8xb32-210e_coco-256x192", "e1ebdd6f", "20220913",
+             "coco/hrnet/w48_256x192_adam_lr1e-3", (192, 256), "AP 76.4 (DARK)", opts=_DARK),
+    _mmpose1("td-hm_hrnet-w48_dark-8xb32-210e_coco-384x288", "39c3c381", "20220916",
+             "coco/hrnet/w48_384x288_adam_lr1e-3", (288, 384), "AP 77.2 (DARK)", opts=_DARK),
 )
 
 REGISTRY: dict[str, WeightsEntry] = {e.name: e for e in _ENTRIES}
@@ -208,10 +242,15 @@ def weights_experiment(name_or_path: str | PathLike[str]) -> Any:
         return entry.experiment
     path = Path(name_or_path)
     if path.is_file():
-        cfg = _config_in_checkpoint(path)
+        from hrnet.models.checkpoint import read_checkpoint
+
+        # A file that cannot be read (corrupt, or refused as unsafe) says so, with its reason: that is
+        # the problem to fix, not the missing experiment.
+        obj = read_checkpoint(path)
+        cfg = _config_in_checkpoint(obj, path)
         if cfg is not None:
             return cfg
-        guess = _experiment_from_keys(path)
+        guess = _experiment_from_keys(obj, path)
         if guess is not None:
             return guess
     raise WeightsError(
@@ -220,13 +259,7 @@ def weights_experiment(name_or_path: str | PathLike[str]) -> Any:
     )
 
 
-def _config_in_checkpoint(path: Path) -> Any:
-    from hrnet.models.checkpoint import read_checkpoint
-
-    try:
-        obj = read_checkpoint(path)
-    except Exception:  # noqa: BLE001 - the caller reports the missing experiment
-        return None
+def _config_in_checkpoint(obj: Any, path: Path) -> Any:
     cfg_text = obj.get("config") if isinstance(obj, dict) else None
     if not isinstance(cfg_text, (str, dict)):
         return None
@@ -243,14 +276,14 @@ def _config_in_checkpoint(path: Path) -> Any:
         return None
 
 
-def _experiment_from_keys(path: Path) -> str | None:
+def _experiment_from_keys(obj: Any, path: Path) -> str | None:
     """A shipped experiment whose network matches the checkpoint's keys and shapes (the input
     size cannot be read from weights: the smallest shipped one is taken, with a warning)."""
     from hrnet.config import list_experiments, load_config
-    from hrnet.models.checkpoint import extract_state_dict, infer_architecture, read_checkpoint
+    from hrnet.models.checkpoint import extract_state_dict, infer_architecture
 
     try:
-        state_dict, _, _ = extract_state_dict(read_checkpoint(path), source=str(path))
+        state_dict, _, _ = extract_state_dict(obj, source=str(path))
         arch = infer_architecture(state_dict)
     except Exception:  # noqa: BLE001 - the caller reports the missing experiment
         return None

@@ -11,7 +11,9 @@
 - MMPose 0.x (``backbone.*`` + ``keypoint_head.*``) and 1.x (``backbone.*`` + ``head.*``) top-down
   heatmap checkpoints of the same networks.
 
-Files are read with ``torch.load(weights_only=True)``: a pickle that would run code is refused.
+Files are read with ``torch.load(weights_only=True)``, or, for MMPose 1.x / mmengine files that hold
+other objects next to the weights, with a restricted unpickler that never runs anything
+(:mod:`hrnet.models.safe_pickle`): a pickle that would run code is refused.
 Anything that does not match the model exactly (missing, unexpected or mis-shaped keys) is refused
 with a :class:`~hrnet.errors.CheckpointError` that summarises the difference; nothing is loaded
 partially.
@@ -62,8 +64,16 @@ class CheckpointInfo:
 
 
 def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Any:
-    """``torch.load(path, weights_only=True)`` with every failure turned into a :class:`CheckpointError`
-    that names the file."""
+    """Read a checkpoint without ever running code from it; every failure is a :class:`CheckpointError`
+    that names the file.
+
+    ``torch.load(weights_only=True)`` first. Files it refuses only because they hold other Python
+    objects next to the weights (MMPose 1.x / mmengine checkpoints: numpy arrays in ``meta``,
+    ``HistoryBuffer`` objects in ``message_hub``, a ``Counter`` in ``param_schedulers``) are read
+    again through :mod:`hrnet.models.safe_pickle`, which rebuilds tensors and numpy arrays and
+    replaces every other object by an inert placeholder. A file naming a code-running global
+    (``os.system``, ``builtins.exec``...) is refused, and nothing from it runs either way.
+    """
     p = Path(path).expanduser()
     if not p.is_file():
         raise CheckpointError(f"Checkpoint file not found: {p}")
@@ -71,17 +81,41 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         detail = _unpickling_detail(str(e))
-        if "GLOBAL" in detail or "global" in detail:
-            raise CheckpointError(
-                f"Refused to load {p}: it holds Python objects other than tensors and plain containers, which "
-                f"could run code when unpickled (torch.load weights_only=True): {detail}"
-            ) from e
-        raise CheckpointError(f"Cannot read checkpoint {p}: not a valid PyTorch file ({detail})") from e
+        if not _refused_for_globals(detail):
+            raise CheckpointError(f"Cannot read checkpoint {p}: not a valid PyTorch file ({detail})") from e
+        return _read_restricted(p, map_location, detail, e)
     except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
         detail = str(e).split(". ")[0] if str(e) else "file is empty or truncated"
         raise CheckpointError(
             f"Cannot read checkpoint {p}: not a valid PyTorch file ({type(e).__name__}: {detail})"
         ) from e
+
+
+def _refused_for_globals(detail: str) -> bool:
+    """Whether torch's weights-only refusal is about a global (class or function) in the file. The
+    wording differs: "Unsupported global: GLOBAL x.y ..." (torch >= 2.4), "Unsupported class x.y"
+    (torch 2.2/2.3)."""
+    return any(w in detail for w in ("GLOBAL", "global", "Unsupported class", "unsupported class"))
+
+
+def _read_restricted(p: Path, map_location: Any, detail: str, cause: Exception) -> Any:
+    from hrnet.models.safe_pickle import UnsafeCheckpointError, load_restricted
+
+    try:
+        obj, placeholders = load_restricted(p, map_location=map_location)
+    except UnsafeCheckpointError as e:
+        raise CheckpointError(
+            f"Refused to load {p}: it holds an object that would call {', '.join(e.names)} when unpickled, "
+            "which could run code (nothing from the file was run)"
+        ) from e
+    except Exception as e:  # noqa: BLE001 - report torch's own reason for the refusal
+        raise CheckpointError(
+            f"Refused to load {p}: it holds Python objects other than tensors and plain containers, which "
+            f"could run code when unpickled (torch.load weights_only=True): {detail}"
+        ) from e
+    if placeholders:
+        log.info("%s: read with inert placeholders for %s", p.name, ", ".join(placeholders[:6]))
+    return obj
 
 
 def _unpickling_detail(text: str) -> str:
@@ -110,7 +144,8 @@ def extract_state_dict(obj: Any, source: str = "checkpoint") -> tuple[dict[str, 
                 meta = {
                     k: v for k, v in obj.items()
                     if k not in _WEIGHT_KEYS and k not in ("optimizer", "optimizer_state_dict", "scheduler",
-                                                            "lr_scheduler", "scaler", "ema", "message_hub")
+                                                            "lr_scheduler", "scaler", "ema", "message_hub",
+                                                            "param_schedulers")
                     and not isinstance(v, Tensor)
                 }
                 return dict(value), f"training checkpoint ({key!r})", meta
