@@ -16,6 +16,8 @@ from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QModelIndex,
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
 
+from app.review import filter_frames, frame_confidence
+
 FILTERS = (
     ("all", "All frames"),
     ("unreviewed", "Unreviewed"),
@@ -24,23 +26,6 @@ FILTERS = (
     ("people", "With people"),
     ("empty", "Without people"),
 )
-
-
-def person_confidence(instance) -> float | None:
-    """Mean model confidence of a person's labelled, not hand-edited joints (None: no prediction)."""
-    scores = getattr(instance, "joint_scores", None)
-    if scores is None:
-        return None
-    mask = (instance.keypoints[:, 2] > 0) & ~np.asarray(instance.edited, bool)
-    if not mask.any():
-        return None
-    return float(np.mean(np.asarray(scores)[mask]))
-
-
-def frame_confidence(frame) -> float | None:
-    """Lowest person confidence of a frame (None when nothing in it is predicted)."""
-    values = [c for c in (person_confidence(p) for p in frame.instances) if c is not None]
-    return min(values) if values else None
 
 
 class FrameListModel(QAbstractListModel):
@@ -197,23 +182,8 @@ class FrameListWidget(QWidget):
             self.model.set_rows(np.zeros(0, np.int64))
             self.count_label.setText("")
             return
-        key = self.filter_key()
         n = doc.num_frames()
-        frames = doc.data.frames
-        if key == "all":
-            rows = np.arange(n)
-        elif key == "reviewed":
-            rows = np.array([i for i in range(n) if frames[i].reviewed], np.int64)
-        elif key == "unreviewed":
-            rows = np.array([i for i in range(n) if not frames[i].reviewed], np.int64)
-        elif key == "people":
-            rows = np.array([i for i in range(n) if frames[i].instances], np.int64)
-        elif key == "empty":
-            rows = np.array([i for i in range(n) if not frames[i].instances], np.int64)
-        else:  # low confidence
-            thr = self.model.threshold
-            rows = np.array([i for i in range(n) if (c := self.model.confidence(i)) is not None and c < thr],
-                            np.int64)
+        rows = filter_frames(doc.data.frames, self.filter_key(), self.model.threshold, self.model.confidence)
         self.model.set_rows(rows)
         self.count_label.setText(f"{len(rows)} / {n}")
         self.show_current(doc.current_index())

@@ -91,10 +91,10 @@ def test_hand_edits_survive_rerun_and_pose_inside_drawn_box(qtbot, window):
 
 def test_cancel_keeps_finished_frames_as_one_step(qtbot, window):
     doc = window.document
-    window._frames_for_scope = lambda scope: [0, 1, 2, 3] * 10  # a long run
+    inference = window.inference
     with qtbot.waitSignal(window.inference_finished, timeout=60000, check_params_cb=_not_heatmaps):
-        window.run_inference("all")
-        qtbot.waitUntil(lambda: window._worker is not None and window._worker.frames_done >= 1, timeout=30000)
+        assert inference.predict([0, 1, 2, 3] * 10, scope="all", detector="full_image")  # a long run
+        qtbot.waitUntil(lambda: inference.worker is not None and inference.worker.frames_done >= 1, timeout=30000)
         window.cancel_inference()
     assert doc.undo_stack.count() == 1
     assert "Cancelled" in window.statusBar().currentMessage()
@@ -116,7 +116,7 @@ def test_train_dialog_rerun_loads_the_model_and_predicts_unreviewed(qtbot, windo
     reviewed_people = [p.copy() for p in doc.frame(0).instances]
     window.model.clear()
     window.act_train.trigger()
-    dialog = window._train_dialog
+    dialog = window.train_dialog
     assert isinstance(dialog, TrainDialog) and dialog.isVisible()
     with qtbot.waitSignal(window.inference_finished, timeout=60000, check_params_cb=_not_heatmaps):
         dialog.rerun_requested.emit(TINY)
@@ -140,13 +140,13 @@ def test_rerun_reuses_boxes_of_earlier_predictions_without_a_detector(qtbot, win
     doc.push(ApplyPredictions(doc, old))
     steps = doc.undo_stack.count()
 
-    def no_detector():  # a re-run must not need one: frames already have people boxes
+    def no_detector(_name):  # a re-run must not need one: frames already have people boxes
         raise AssertionError("detector requested")
 
-    monkeypatch.setattr(window, "_detector_for_run", no_detector)
+    monkeypatch.setattr(window.inference, "detector_for_run", no_detector)
     window.model_panel.set_detector("fasterrcnn")
     with qtbot.waitSignal(window.inference_finished, timeout=60000, check_params_cb=_not_heatmaps):
-        window._on_rerun_requested(TINY)
+        window.rerun_unreviewed(TINY)
     assert doc.undo_stack.count() == steps + 1  # the re-run is one undo step
     for f in range(doc.num_frames()):
         new = [p for p in doc.frame(f).instances if p.is_prediction]

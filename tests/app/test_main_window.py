@@ -191,7 +191,7 @@ def test_close_with_unsaved_changes_asks(qtbot, tmp_path, monkeypatch, project):
 
 def test_help_lists_shortcuts_and_drop_opens(qtbot, window, project):
     key(window, Qt.Key.Key_F1)
-    dialog = window._help_dialog
+    dialog = window.help_dialog
     assert dialog is not None and dialog.isVisible()
     text = dialog.browser.toPlainText()
     for expected in ("Ctrl+Z", "Next frame", "Swap left/right", "Joint occluded", "Add person", "Heatmap"):

@@ -1,0 +1,262 @@
+"""Predictions from the window's model: :class:`InferenceController`.
+
+It owns the :class:`~app.workers.InferenceWorker` of the running prediction, the person detector
+(built once per detector and device, on the worker thread, then re-used) and the run's state
+(:class:`InferenceRun`, a typed record instead of a dict of string keys). Results become ONE
+undoable command on the GUI thread. Three kinds of run:
+
+- ``"apply"``: predict frames and replace their untouched predictions (:meth:`predict`);
+- ``"add"``: the pose inside a box drawn by hand becomes a new person (:meth:`predict_in_box`);
+- ``"heatmaps"``: quietly compute the heatmaps of one person for the overlay (:meth:`request_heatmaps`).
+
+Signals: ``started(mode, total, quiet)``, ``progress(done, total, text)`` (not for quiet runs),
+``finished(mode)``, ``person_added(frame, index)``, ``error(title, text)``, ``message(text, ms)``.
+Anything with a ``predict(image, boxes, box_scores=, return_heatmaps=)`` method and
+``num_joints``/``device`` attributes serves as the predictor, so tests use a fake one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from app import commands as C
+from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
+from app.document import AnnotationDocument
+from app.review import existing_boxes
+from app.workers import InferenceJob, InferenceWorker
+from hrnet.annotations import Instance
+
+log = logging.getLogger(__name__)
+
+WHOLE_IMAGE, EXISTING_BOXES = "full_image", "existing"
+
+
+@dataclass
+class InferenceRun:
+    """One prediction run: what it is for and what came back so far."""
+
+    mode: str  # 'apply' | 'add' | 'heatmaps'
+    worker: InferenceWorker
+    total: int
+    quiet: bool = False
+    scope: str = "current"  # 'apply': the scope predicted (decides whether reviewed frames are kept)
+    box: np.ndarray | None = None  # 'add': the xyxy box drawn by hand
+    results: dict[int, list] = field(default_factory=dict)  # frame -> list[PoseResult]
+    frame_errors: list[str] = field(default_factory=list)
+    failure: str | None = None  # the run stopped with this message
+
+
+class InferenceController(QObject):
+    started = Signal(str, int, bool)  # mode, frames, quiet
+    progress = Signal(int, int, str)  # done, total, text (not emitted for quiet runs)
+    finished = Signal(str)  # mode
+    person_added = Signal(int, int)  # frame, person index ('add' runs)
+    error = Signal(str, str)  # title, text
+    message = Signal(str, int)  # status text, timeout in ms
+
+    def __init__(self, document: AnnotationDocument, model, heatmaps: HeatmapStore,
+                 parent: QObject | None = None) -> None:
+        """``model``: a :class:`~app.model_manager.ModelManager` (``predictor``, ``spec``, ``is_loaded``)."""
+        super().__init__(parent)
+        self.document = document
+        self.model = model
+        self.heatmaps = heatmaps
+        self.run: InferenceRun | None = None
+        self._workers: set[InferenceWorker] = set()  # referenced until their thread has finished
+        self._detector = None
+        self._detector_key: tuple[str, str] | None = None
+        self._heatmap_requested: tuple[int, tuple] | None = None
+
+    # ------------------------------------------------------------------ state
+    @property
+    def is_running(self) -> bool:
+        return self.run is not None
+
+    @property
+    def worker(self) -> InferenceWorker | None:
+        return self.run.worker if self.run is not None else None
+
+    def reset_model_state(self) -> None:
+        """A new model: forget the cached detector (device may differ), heatmaps and requests."""
+        self._detector = None
+        self._detector_key = None
+        self.heatmaps.clear()
+        self._heatmap_requested = None
+
+    def mismatch(self) -> str | None:
+        """Why the loaded model cannot predict this project's keypoints (None: it can)."""
+        k_model = getattr(self.model.predictor, "num_joints", None)
+        k_doc = len(self.document.keypoint_names())
+        if k_model is not None and k_doc and int(k_model) != k_doc:
+            return (f"The model predicts {k_model} joints, this project's skeleton has {k_doc}. Choose a model "
+                    "trained for these keypoints (or train one: Model > Train model…).")
+        return None
+
+    def detector_for_run(self, detector: str) -> tuple[object | None, Callable[[], object] | None]:
+        """(detector, factory) for the detector named ``detector``; (None, None) = whole image."""
+        if detector in (WHOLE_IMAGE, EXISTING_BOXES):
+            return None, None
+        device = str(getattr(self.model.predictor, "device", "cpu"))
+        cache_key = (detector, device)
+        if self._detector is not None and self._detector_key == cache_key:
+            return self._detector, None
+
+        def factory():
+            from hrnet.detect import build_detector
+
+            return build_detector(detector, device=device)
+
+        self._detector_key = cache_key
+        return None, factory
+
+    # ------------------------------------------------------------------ runs
+    def jobs_for(self, frames: Sequence[int], detector: str, reuse_boxes: bool = False) -> list[InferenceJob]:
+        """The jobs for ``frames``: with ``detector == 'existing'`` only frames with boxes (the people's
+        boxes); with ``reuse_boxes`` the boxes of untouched predictions where a frame has some, the
+        detector elsewhere (a re-run of a fine-tuned model); else the detector everywhere."""
+        doc = self.document
+        if reuse_boxes and detector != EXISTING_BOXES:
+            jobs = []
+            for f in frames:
+                xyxy = existing_boxes(doc.frame(f), predictions_only=True)
+                jobs.append(InferenceJob(f, boxes=xyxy) if len(xyxy) else InferenceJob(f))
+            return jobs
+        if detector == EXISTING_BOXES:
+            return [InferenceJob(f, boxes=xyxy) for f in frames if len(xyxy := existing_boxes(doc.frame(f)))]
+        return [InferenceJob(f) for f in frames]
+
+    def predict(self, frames: Sequence[int], scope: str = "current", detector: str = WHOLE_IMAGE,
+                min_box_score: float = 0.0, reuse_boxes: bool = False) -> bool:
+        """Predict ``frames`` and apply the result as one undo step. False (with a message) when it
+        cannot start; a running quiet heatmap request is cancelled first."""
+        if self.run is not None:
+            if self.run.mode == "heatmaps":
+                self.cancel(wait=True)
+            else:
+                self.message.emit("A prediction is already running", 4000)
+                return False
+        if not frames:
+            self.message.emit("No frames to predict", 4000)
+            return False
+        jobs = self.jobs_for(frames, detector, reuse_boxes)
+        if not jobs:
+            self.error.emit("No boxes", "'Existing boxes only' needs people with boxes in the chosen frames.")
+            return False
+        self._start(jobs, "apply", detector, min_box_score, scope=scope)
+        return True
+
+    def predict_in_box(self, frame: int, xyxy: np.ndarray) -> bool:
+        """The pose inside a box drawn by hand, added as a new person. False when busy."""
+        if self.run is not None:
+            return False
+        box = np.asarray(xyxy, np.float32)
+        self._start([InferenceJob(frame, boxes=box[None])], "add", WHOLE_IMAGE, 0.0, box=box)
+        return True
+
+    def request_heatmaps(self, frame: int, box_xywh: np.ndarray) -> None:
+        """Quietly compute the heatmaps of the person in ``box_xywh`` (once per frame and box)."""
+        key = (frame, tuple(np.round(box_xywh, 1)))
+        if self.run is not None or self._heatmap_requested == key:
+            return
+        k_model = getattr(self.model.predictor, "num_joints", None)
+        if k_model is not None and int(k_model) != len(self.document.keypoint_names()):
+            return
+        self._heatmap_requested = key
+        x, y, w, h = (float(v) for v in box_xywh)
+        if w < 2 or h < 2:
+            return
+        self._start([InferenceJob(frame, boxes=np.array([[x, y, x + w, y + h]], np.float32))], "heatmaps",
+                    WHOLE_IMAGE, 0.0, quiet=True)
+
+    def _start(self, jobs: list[InferenceJob], mode: str, detector: str, min_box_score: float,
+               quiet: bool = False, scope: str = "current", box: np.ndarray | None = None) -> None:
+        det, factory = (None, None)
+        if any(j.boxes is None for j in jobs):
+            det, factory = self.detector_for_run(detector)
+        # No Qt parent: referenced here until the thread has finished (a QThread destroyed while
+        # running aborts the process).
+        worker = InferenceWorker(self.model.predictor, jobs, self.document.image, detector=det,
+                                 detector_factory=factory, min_box_score=min_box_score, return_heatmaps=True)
+        run = InferenceRun(mode, worker, len(jobs), quiet=quiet, scope=scope, box=box)
+        self._workers.add(worker)
+        self.run = run
+        worker.result.connect(self._on_result)
+        worker.progress.connect(lambda done, total, text, r=run: None if r.quiet else self.progress.emit(
+            done, total, text))
+        worker.frame_failed.connect(lambda f, m, r=run: r.frame_errors.append(f"frame {f + 1}: {m}"))
+        worker.failed.connect(lambda m, r=run: setattr(r, "failure", m))
+        worker.detector_ready.connect(self._on_detector_ready)
+        worker.finished.connect(lambda w=worker: self._on_finished(w))
+        self.started.emit(mode, len(jobs), quiet)
+        worker.start()
+
+    def _on_detector_ready(self, detector) -> None:
+        self._detector = detector
+
+    def _on_result(self, frame: int, results: list) -> None:
+        self.heatmaps.put_results(frame, results)
+        if self.run is not None:
+            self.run.results[frame] = results
+
+    def cancel(self, wait: bool = False) -> None:
+        """Stop after the current frame (the frames done so far are applied); ``wait``: block until then."""
+        run = self.run
+        if run is None:
+            return
+        run.worker.requestInterruption()
+        self.message.emit("Cancelling after the current frame…", 0)
+        if wait:
+            run.worker.wait(60000)
+            self._on_finished(run.worker)
+
+    def shutdown(self, timeout_ms: int = 60000) -> None:
+        """Cancel and wait for every worker thread (at close)."""
+        self.cancel(wait=True)
+        for worker in list(self._workers):
+            worker.requestInterruption()
+            worker.wait(timeout_ms)
+
+    def _on_finished(self, worker: InferenceWorker) -> None:
+        if worker.isFinished():
+            self._workers.discard(worker)
+        run = self.run
+        if run is None or worker is not run.worker:  # already handled (cancel with wait) or superseded
+            return
+        self.run = None
+        if run.failure:
+            self.error.emit("Prediction failed", run.failure)
+        elif run.frame_errors and not run.quiet:
+            self.error.emit("Some frames could not be read", "\n".join(run.frame_errors[:10]))
+        if run.mode == "apply" and run.results:
+            self._apply(run, worker.cancelled, worker.elapsed_s)
+        elif run.mode == "add" and run.results:
+            self._add(run)
+        self.finished.emit(run.mode)
+
+    def _apply(self, run: InferenceRun, cancelled: bool, elapsed: float) -> None:
+        predictions = {f: [Instance.from_pose_result(r) for r in res] for f, res in run.results.items()}
+        skip_reviewed = run.scope in ("all", "unreviewed", "selected") and len(predictions) > 1
+        cmd = C.ApplyPredictions(self.document, predictions, skip_reviewed=skip_reviewed)
+        people = sum(len(v) for v in predictions.values())
+        changed = len(cmd.changed_frames)
+        self.document.push(cmd)
+        what = "Cancelled: kept" if cancelled else "Predicted"
+        spec = self.model.spec
+        demo = " — RANDOM weights (demo), not real predictions" if spec is not None and spec.is_random else ""
+        self.message.emit(f"{what} {people} people in {len(predictions)} frames ({changed} changed) in "
+                          f"{elapsed:.1f} s — Ctrl+Z undoes it{demo}", 10000)
+
+    def _add(self, run: InferenceRun) -> None:
+        frame, res = next(iter(run.results.items()))
+        if not res or frame >= self.document.num_frames():
+            return
+        inst = Instance.from_pose_result(res[0])
+        inst.bbox = xyxy_to_xywh(run.box)
+        self.document.push(C.AddInstance(self.document, frame, inst))
+        self.person_added.emit(frame, len(self.document.frame(frame).instances) - 1)
+        self.message.emit("Pose predicted inside the box — drag joints to correct", 5000)

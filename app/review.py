@@ -1,0 +1,148 @@
+"""Navigation and review queries over the document's frames: Qt-free functions.
+
+Which frames a prediction scope covers, where next/previous lands with a frame filter on, the
+next unreviewed frame, the weakest unreviewed frame, people weakest first, the boxes a re-run
+re-uses. They read plain :mod:`hrnet.annotations` frames and instances (``doc.data.frames``), so
+they are tested without widgets; the window and the frame list only call them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from hrnet.annotations import Frame, Instance
+
+SCOPES = ("current", "selected", "unreviewed", "all")
+FILTER_KEYS = ("all", "unreviewed", "reviewed", "low", "people", "empty")
+
+
+def person_confidence(instance: Instance) -> float | None:
+    """Mean model confidence of a person's labelled, not hand-edited joints (None: no prediction)."""
+    scores = getattr(instance, "joint_scores", None)
+    if scores is None:
+        return None
+    mask = (instance.keypoints[:, 2] > 0) & ~np.asarray(instance.edited, bool)
+    if not mask.any():
+        return None
+    return float(np.mean(np.asarray(scores)[mask]))
+
+
+def frame_confidence(frame: Frame) -> float | None:
+    """Lowest person confidence of a frame (None when nothing in it is predicted)."""
+    values = [c for c in (person_confidence(p) for p in frame.instances) if c is not None]
+    return min(values) if values else None
+
+
+def filter_frames(frames: Sequence[Frame], key: str, threshold: float = 0.3,
+                  confidence: Callable[[int], float | None] | None = None) -> np.ndarray:
+    """Indices of the frames a frame-list filter shows, ascending (``key`` one of :data:`FILTER_KEYS`).
+
+    ``confidence(i)`` (default: :func:`frame_confidence`) lets a caller pass its per-frame cache;
+    'low' keeps the frames whose weakest person is below ``threshold``.
+    """
+    n = len(frames)
+    if key == "all":
+        return np.arange(n, dtype=np.int64)
+    if key == "reviewed":
+        keep = (i for i in range(n) if frames[i].reviewed)
+    elif key == "unreviewed":
+        keep = (i for i in range(n) if not frames[i].reviewed)
+    elif key == "people":
+        keep = (i for i in range(n) if frames[i].instances)
+    elif key == "empty":
+        keep = (i for i in range(n) if not frames[i].instances)
+    elif key == "low":
+        conf = confidence or (lambda i: frame_confidence(frames[i]))
+        keep = (i for i in range(n) if (c := conf(i)) is not None and c < threshold)
+    else:
+        raise ValueError(f"unknown frame filter {key!r}; expected one of {', '.join(FILTER_KEYS)}")
+    return np.fromiter(keep, dtype=np.int64)
+
+
+def frames_for_scope(frames: Sequence[Frame], scope: str, current: int,
+                     selected: Sequence[int] = ()) -> list[int]:
+    """The frames a prediction of ``scope`` covers: 'current', 'selected' (the current frame when
+    nothing is selected), 'unreviewed' or 'all'."""
+    n = len(frames)
+    if scope == "current":
+        return [current] if n else []
+    if scope == "selected":
+        return [int(f) for f in selected] or ([current] if n else [])
+    if scope == "unreviewed":
+        return [i for i in range(n) if not frames[i].reviewed]
+    return list(range(n))
+
+
+def step_target(current: int, step: int, num_frames: int, rows: Sequence[int] | None = None) -> int | None:
+    """Where next/previous (``step`` frames) lands; with ``rows`` (a filtered, ascending frame list)
+    it walks that list, from the current frame whether or not it is in it. None: no frames."""
+    if num_frames == 0:
+        return None
+    if rows is not None and len(rows):
+        rows = np.asarray(rows)
+        if step > 0:
+            pos = int(np.searchsorted(rows, current, side="right")) + step - 1
+        else:
+            pos = int(np.searchsorted(rows, current, side="left")) + step
+        return int(rows[int(np.clip(pos, 0, len(rows) - 1))])
+    return int(np.clip(current + step, 0, num_frames - 1))
+
+
+def next_unreviewed(frames: Sequence[Frame], current: int) -> int | None:
+    """The first unreviewed frame after ``current``, wrapping around (None: every frame is reviewed)."""
+    n = len(frames)
+    for k in range(1, n + 1):
+        i = (current + k) % n
+        if not frames[i].reviewed:
+            return i
+    return None
+
+
+def weakest_unreviewed_frame(frames: Sequence[Frame], current: int,
+                             confidence: Callable[[int], float | None] | None = None
+                             ) -> tuple[int, float] | None:
+    """(frame, confidence) of the unreviewed frame, other than ``current``, whose weakest predicted
+    person has the lowest confidence; None when no unreviewed frame has predictions."""
+    conf = confidence or (lambda i: frame_confidence(frames[i]))
+    best, best_conf = None, np.inf
+    for i in range(len(frames)):
+        if i == current or frames[i].reviewed:
+            continue
+        c = conf(i)
+        if c is not None and c < best_conf:
+            best, best_conf = i, c
+    return None if best is None else (best, float(best_conf))
+
+
+def people_weakest_first(instances: Sequence[Instance]) -> list[int]:
+    """Indices of the people of a frame, lowest confidence first, people without predictions last."""
+    confs = [person_confidence(p) for p in instances]
+    return sorted(range(len(confs)), key=lambda i: (confs[i] is None, confs[i] if confs[i] is not None else 0))
+
+
+def next_weak_person(instances: Sequence[Instance], selected: int | None, first: bool = False) -> int | None:
+    """The weakest person (``first`` or nothing selected), else the one after ``selected`` in
+    weakest-first order, wrapping. None: the frame has nobody."""
+    order = people_weakest_first(instances)
+    if not order:
+        return None
+    if first or selected not in order:
+        return order[0]
+    return order[(order.index(selected) + 1) % len(order)]
+
+
+def existing_boxes(frame: Frame, predictions_only: bool = False) -> np.ndarray:
+    """(N, 4) float32 xyxy boxes of the people on ``frame`` (their box, else the box around their
+    joints); only untouched model output when ``predictions_only``."""
+    size = (frame.width, frame.height) if frame.width > 0 else None
+    people = [p for p in frame.instances if p.is_prediction or not predictions_only]
+    boxes = [b for b in (p.box_or_auto(size) for p in people) if b is not None]
+    return np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], np.float32).reshape(-1, 4)
+
+
+def missing_joints(instance: Instance) -> list[int]:
+    """The joints of a person that are not labelled."""
+    kp = instance.keypoints
+    return [j for j in range(len(kp)) if kp[j, 2] <= 0]

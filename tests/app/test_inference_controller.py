@@ -1,0 +1,137 @@
+"""InferenceController with a fake predictor: one undo step per run, typed signals, cancel,
+re-used boxes, the pose inside a drawn box, failures as messages — no window, no network."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from app.canvas.heatmaps import HeatmapStore
+from app.controllers.inference import InferenceController
+from app.document import AnnotationDocument
+from hrnet.predictor import PoseResult
+from tests.app.gui_support import synthetic_project
+
+
+class FakePredictor:
+    """Puts every joint at the box centre with confidence 0.5; heatmaps of 17 x 8 x 6."""
+
+    num_joints = 17
+    device = "cpu"
+
+    def __init__(self, gate: threading.Event | None = None, fail: bool = False) -> None:
+        self.calls: list[np.ndarray] = []
+        self.gate, self.fail = gate, fail
+
+    def predict(self, image, boxes, box_scores=None, return_heatmaps=False):
+        if self.gate is not None:
+            self.gate.wait(10)
+        if self.fail:
+            raise RuntimeError("CUDA out of memory (fake)")
+        self.calls.append(np.asarray(boxes).copy())
+        out = []
+        for b in np.asarray(boxes, np.float32):
+            kp = np.zeros((17, 3))
+            kp[:, 0], kp[:, 1], kp[:, 2] = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 0.5
+            out.append(PoseResult(kp, 0.5, b.copy(), heatmaps=np.zeros((17, 8, 6), np.float32),
+                                  heatmap_to_image=np.array([[1, 0, b[0]], [0, 1, b[1]]], np.float64)))
+        return out
+
+
+class FakeModel:
+    def __init__(self, predictor) -> None:
+        self.predictor, self.spec, self.is_loaded = predictor, None, True
+
+
+@pytest.fixture
+def doc(qtbot, tmp_path):
+    ann, _ = synthetic_project(tmp_path, num_images=4)
+    document = AnnotationDocument()
+    document.open([ann])
+    yield document
+    document.close()
+
+
+def _controller(doc, predictor):
+    ctrl = InferenceController(doc, FakeModel(predictor), HeatmapStore())
+    seen = {"started": [], "progress": [], "errors": [], "messages": []}
+    ctrl.started.connect(lambda *a: seen["started"].append(a))
+    ctrl.progress.connect(lambda *a: seen["progress"].append(a))
+    ctrl.error.connect(lambda *a: seen["errors"].append(a))
+    ctrl.message.connect(lambda *a: seen["messages"].append(a))
+    return ctrl, seen
+
+
+def test_predict_applies_one_undo_step_and_reports(qtbot, doc):
+    ctrl, seen = _controller(doc, FakePredictor())
+    with qtbot.waitSignal(ctrl.finished, timeout=30000) as blocker:
+        assert ctrl.predict([0, 1, 2], scope="all", detector="full_image")
+        assert ctrl.is_running and ctrl.run.mode == "apply" and ctrl.run.total == 3
+    assert blocker.args == ["apply"] and not ctrl.is_running and ctrl.worker is None
+    assert doc.undo_stack.count() == 1
+    for f in range(3):  # whole image = one person, centred
+        new = [p for p in doc.frame(f).instances if p.is_prediction]
+        assert len(new) == 1 and np.allclose(new[0].keypoints[0, :2], (160, 120))
+    assert seen["started"] == [("apply", 3, False)] and seen["progress"][-1][:2] == (3, 3)
+    assert not seen["errors"] and "Predicted 3 people in 3 frames" in seen["messages"][-1][0]
+    assert ctrl.heatmaps.lookup(0, np.array([0, 0, 320, 240.0])) is not None
+
+
+def test_existing_boxes_and_reused_boxes(qtbot, doc):
+    predictor = FakePredictor()
+    ctrl, seen = _controller(doc, predictor)
+    people = len(doc.frame(0).instances)
+    with qtbot.waitSignal(ctrl.finished, timeout=30000):
+        ctrl.predict([0], detector="existing")  # pose inside every person's box, no detector
+    assert len(predictor.calls) == 1 and len(predictor.calls[0]) == people
+    with qtbot.waitSignal(ctrl.finished, timeout=30000):
+        ctrl.predict([0], detector="full_image")  # one untouched prediction: the whole image
+    ctrl.detector_for_run = lambda name: pytest.fail("a re-run must re-use the boxes")  # noqa: ARG005
+    with qtbot.waitSignal(ctrl.finished, timeout=30000):
+        ctrl.predict([0], scope="unreviewed", detector="fasterrcnn", reuse_boxes=True)
+    assert predictor.calls[2].tolist() == [[0, 0, 320, 240]]  # only the prediction's box, not the GT's
+    assert not ctrl.predict([], detector="full_image") and seen["messages"][-1][0] == "No frames to predict"
+    doc.frame(1).instances.clear()
+    assert not ctrl.predict([1], detector="existing") and seen["errors"][-1][0] == "No boxes"
+
+
+def test_cancel_keeps_the_frames_done(qtbot, doc):
+    gate = threading.Event()
+    ctrl, seen = _controller(doc, FakePredictor(gate))
+    with qtbot.waitSignal(ctrl.finished, timeout=30000):
+        ctrl.predict([0, 1, 2, 3] * 5, scope="all", detector="full_image")
+        assert not ctrl.predict([0], detector="full_image")  # one run at a time
+        assert seen["messages"][-1][0] == "A prediction is already running"
+        gate.set()
+        qtbot.waitUntil(lambda: ctrl.worker is not None and ctrl.worker.frames_done >= 1, timeout=10000)
+        ctrl.cancel()
+    assert doc.undo_stack.count() == 1 and seen["messages"][-1][0].startswith("Cancelled: kept")
+
+
+def test_pose_in_a_drawn_box_and_quiet_heatmaps(qtbot, doc):
+    ctrl, seen = _controller(doc, FakePredictor())
+    n = len(doc.frame(1).instances)
+    with qtbot.waitSignal(ctrl.person_added, timeout=30000) as added:
+        assert ctrl.predict_in_box(1, np.array([10, 20, 50, 100], np.float32))
+    assert added.args == [1, n] and len(doc.frame(1).instances) == n + 1
+    assert np.allclose(doc.frame(1).instances[n].bbox, (10, 20, 40, 80))
+    qtbot.waitUntil(lambda: not ctrl.is_running, timeout=10000)
+    with qtbot.waitSignal(ctrl.finished, timeout=30000) as done:
+        ctrl.request_heatmaps(2, np.array([5.0, 5.0, 50.0, 60.0]))
+    assert done.args == ["heatmaps"] and doc.undo_stack.count() == 1  # heatmaps change nothing
+    assert ("heatmaps", 1, True) in seen["started"]
+    ctrl.request_heatmaps(2, np.array([5.0, 5.0, 50.0, 60.0]))  # asked once per person
+    assert not ctrl.is_running
+
+
+def test_failures_are_messages_and_a_mismatched_model_is_named(qtbot, doc):
+    ctrl, seen = _controller(doc, FakePredictor(fail=True))
+    with qtbot.waitSignal(ctrl.finished, timeout=30000):
+        ctrl.predict([0], detector="full_image")
+    assert seen["errors"][0][0] == "Prediction failed" and "out of memory" in seen["errors"][0][1]
+    assert doc.undo_stack.count() == 0
+    assert ctrl.mismatch() is None
+    ctrl.model.predictor.num_joints = 16
+    assert "16 joints" in ctrl.mismatch() and "17" in ctrl.mismatch()
