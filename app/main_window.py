@@ -23,14 +23,9 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QSlider,
-    QSpinBox,
     QStackedWidget,
     QUndoView,
     QVBoxLayout,
@@ -50,11 +45,13 @@ from app.document import AnnotationDocument
 from app.model_manager import DEMO_WEIGHTS, HOW_TO_GET_WEIGHTS, ModelManager, ModelSpec, demo_spec, describe_error
 from app.settings import AppSettings
 from app.widgets.export_dialog import ExportDialog
+from app.widgets.frame_bar import FrameBar
 from app.widgets.frame_list import FrameListWidget
 from app.widgets.heatmap_dock import HeatmapDockWidget
 from app.widgets.help_dialog import ShortcutsDialog
 from app.widgets.model_panel import ModelPanelWidget
 from app.widgets.person_panel import PersonPanelWidget
+from app.widgets.run_progress import RunProgress
 from app.widgets.start_view import StartWidget
 
 log = logging.getLogger(__name__)
@@ -117,29 +114,13 @@ class MainWindow(QMainWindow):
     def _build_central(self) -> None:
         self.view = PoseView()
         self.view.setMinimumSize(320, 240)
-        self.frame_slider = QSlider(Qt.Orientation.Horizontal)
-        self.frame_slider.setRange(0, 0)
-        self.frame_slider.setToolTip("Frame (N/P or arrow keys step, Shift+arrow jumps 10)")
-        self.frame_spin = QSpinBox()
-        self.frame_spin.setRange(1, 1)
-        self.frame_spin.setKeyboardTracking(False)
-        self.frame_spin.setToolTip("Go to frame (Ctrl+G)")
-        self.frame_total = QLabel("/ 0")
-        self.frame_name = QLabel("")
-        self.frame_name.setStyleSheet("color: #aaa;")
-        self.frame_name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        bar = QHBoxLayout()
-        bar.setContentsMargins(6, 2, 6, 2)
-        bar.addWidget(self.frame_spin)
-        bar.addWidget(self.frame_total)
-        bar.addWidget(self.frame_slider, 1)
-        bar.addWidget(self.frame_name)
+        self.frame_bar = FrameBar()
         editor = QWidget()
         lay = QVBoxLayout(editor)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.view, 1)
-        lay.addLayout(bar)
+        lay.addWidget(self.frame_bar)
         self.start_view = StartWidget()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.start_view)
@@ -175,17 +156,13 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
-        self.cancel_button.clicked.connect(lambda: self.inference.cancel())
+        self.run_progress = RunProgress()
+        self.run_progress.cancel_requested.connect(lambda: self.inference.cancel())
         self.zoom_label = QLabel("")
         self.device_label = QLabel("no model")
         self.device_label.setToolTip("Pose model and device in use")
         self.selection_label = QLabel("")
-        for w in (self.progress, self.cancel_button, self.selection_label, self.zoom_label, self.device_label):
+        for w in (self.run_progress, self.selection_label, self.zoom_label, self.device_label):
             sb.addPermanentWidget(w)
 
     def _build_menus_and_toolbar(self) -> None:
@@ -247,8 +224,7 @@ class MainWindow(QMainWindow):
         self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.view.frame_failed.connect(self._on_frame_failed)
 
-        self.frame_slider.valueChanged.connect(self.go_to_frame)
-        self.frame_spin.valueChanged.connect(lambda v: self.go_to_frame(v - 1))
+        self.frame_bar.frame_requested.connect(self.go_to_frame)
         self.frame_list.frame_activated.connect(self.go_to_frame)
         self.threshold_spin.valueChanged.connect(self._on_threshold_changed)
 
@@ -348,19 +324,10 @@ class MainWindow(QMainWindow):
         has_doc = self.document.num_frames() > 0
         sel = self.view.selected_person is not None
         running = self.inference.is_running
-        for a in (self.act_save, self.act_save_as, self.act_export, self.act_close, self.act_next, self.act_prev,
-                  self.act_next10, self.act_prev10, self.act_first, self.act_last, self.act_goto,
-                  self.act_add_person, self.act_reviewed, self.act_reviewed_next, self.act_low_frame,
-                  self.act_copy_prev, self.act_fit, self.act_actual, self.act_locate):
-            a.setEnabled(has_doc)
-        self.act_export.setEnabled(has_doc and self.project.export_worker is None)
-        for a in (self.act_swap, self.act_delete_person, self.act_place):
-            a.setEnabled(has_doc and sel)
-        self.act_low_person.setEnabled(has_doc)
         loaded = self.model.is_loaded
-        for a in (self.act_predict_frame, self.act_predict_all, self.act_predict_unreviewed, self.act_predict_selected):
-            a.setEnabled(has_doc and loaded and not running)
-        self.act_cancel_run.setEnabled(running)
+        actions_table.set_enabled(self.actions_by_name, doc=has_doc, person=has_doc and sel, run=running,
+                                  model=has_doc and loaded and not running)
+        self.act_export.setEnabled(has_doc and self.project.export_worker is None)
         frame = self.document.current_frame() if has_doc else None
         self.act_reviewed.setText("Mark frame not reviewed" if frame is not None and frame.reviewed
                                   else "Mark frame reviewed")
@@ -464,29 +431,15 @@ class MainWindow(QMainWindow):
             self.go_to_frame(target)
 
     def focus_frame_spin(self) -> None:
-        self.frame_spin.setFocus()
-        self.frame_spin.selectAll()
+        self.frame_bar.focus_number()
 
     def escape(self) -> None:
         self.view.cancel()
         self.view.setFocus()
 
-    def _set_frame_widgets(self, index: int | None = None, n: int | None = None) -> None:
-        for w in (self.frame_slider, self.frame_spin):
-            w.blockSignals(True)
-        if n is not None:
-            self.frame_slider.setRange(0, max(0, n - 1))
-            self.frame_spin.setRange(1, max(1, n))
-            self.frame_total.setText(f"/ {n}")
-        if index is not None:
-            self.frame_slider.setValue(index)
-            self.frame_spin.setValue(index + 1)
-        for w in (self.frame_slider, self.frame_spin):
-            w.blockSignals(False)
-
     def _on_frames_changed(self) -> None:
         n = self.document.num_frames()
-        self._set_frame_widgets(n=n)
+        self.frame_bar.set_count(n)
         self.heatmaps.clear()
         self.heatmap_panel.set_joint_names(self.document.keypoint_names())
         self._update_title()
@@ -495,9 +448,7 @@ class MainWindow(QMainWindow):
             self._on_frame_changed(self.document.current_index())
 
     def _on_frame_changed(self, index: int) -> None:
-        self._set_frame_widgets(index=index)
-        if self.document.num_frames():
-            self.frame_name.setText(self.document.source.describe(index))
+        self.frame_bar.set_current(index, self.document.source.describe(index) if self.document.num_frames() else None)
         self._update_actions()
         self.heatmap_overlay.refresh()
 
@@ -637,21 +588,15 @@ class MainWindow(QMainWindow):
 
     def _on_inference_started(self, _mode: str, total: int, quiet: bool) -> None:
         if not quiet:
-            self.progress.setRange(0, total)
-            self.progress.setValue(0)
-            self.progress.setVisible(True)
-            self.cancel_button.setVisible(True)
+            self.run_progress.start(total)
         self._update_actions()
 
     def _on_inference_progress(self, done: int, total: int, text: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.progress.setFormat(f"{done}/{total}")
+        self.run_progress.set_progress(done, total)
         self.statusBar().showMessage(f"Predicting: {text}")
 
     def _on_inference_finished(self, mode: str) -> None:
-        self.progress.setVisible(False)
-        self.cancel_button.setVisible(False)
+        self.run_progress.setVisible(False)
         self._update_actions()
         self.heatmap_overlay.refresh()
         self.inference_finished.emit(mode)

@@ -29,6 +29,8 @@ class ActionSpec:
     tip: str = ""
     checkable: bool = False
     canvas_only: bool = False  # fires only while the canvas has the focus (Tab must move the focus in forms)
+    needs: str = ""  # enabled only when: 'doc' (frames open), 'person' (one selected), 'model' (can predict),
+    #                  'run' (a prediction is running); '' = always
 
 
 def _nudge(name: str, key: str, dx: int, dy: int) -> ActionSpec:
@@ -44,24 +46,24 @@ ACTIONS: tuple[ActionSpec, ...] = (
     A("open_video", "Open &video…", lambda w: w.project.open_video_dialog(), (), FILE),
     A("open_project", "Open &project / COCO JSON…", lambda w: w.project.open_project_dialog(), (), FILE),
     A("locate", "&Locate image folder…", lambda w: w.project.locate_images_dialog(), (), FILE,
-      "Point the project at the folder that holds its images"),
+      "Point the project at the folder that holds its images", needs="doc"),
     A("sample", "Open &sample project", lambda w: w.open_sample(), (), FILE),
-    A("save", "&Save", lambda w: w.project.save(), (SK.Save,), FILE),
-    A("save_as", "Save &as…", lambda w: w.project.save_as(), ("Ctrl+Shift+S",), FILE),
+    A("save", "&Save", lambda w: w.project.save(), (SK.Save,), FILE, needs="doc"),
+    A("save_as", "Save &as…", lambda w: w.project.save_as(), ("Ctrl+Shift+S",), FILE, needs="doc"),
     A("export", "&Export for training…", lambda w: w.project.export_dialog(), ("Ctrl+E",), FILE,
-      "COCO keypoint JSON + images with a train/val split, as hrnet-train reads"),
+      "COCO keypoint JSON + images with a train/val split, as hrnet-train reads", needs="doc"),
     A("recover", "&Recover unsaved work…", lambda w: w.project.recover_latest(), (), FILE),
-    A("close", "&Close project", lambda w: w.project.close_project(), (SK.Close,), FILE),
+    A("close", "&Close project", lambda w: w.project.close_project(), (SK.Close,), FILE, needs="doc"),
     A("quit", "&Quit", lambda w: w.close(), (SK.Quit,), FILE),
 
     A("next", "Next frame", lambda w: w.step_frame(1), ("Right", "N", "D"), NAVIGATE,
-      "Next frame (of the filtered list when a filter is on)"),
-    A("prev", "Previous frame", lambda w: w.step_frame(-1), ("Left", "P", "A"), NAVIGATE),
-    A("next10", "10 frames forward", lambda w: w.step_frame(10), ("Shift+Right",), NAVIGATE),
-    A("prev10", "10 frames back", lambda w: w.step_frame(-10), ("Shift+Left",), NAVIGATE),
-    A("first", "First frame", lambda w: w.go_to_frame(0), ("Home",), NAVIGATE),
-    A("last", "Last frame", lambda w: w.go_to_frame(w.document.num_frames() - 1), ("End",), NAVIGATE),
-    A("goto", "Go to frame…", lambda w: w.focus_frame_spin(), ("Ctrl+G",), NAVIGATE),
+      "Next frame (of the filtered list when a filter is on)", needs="doc"),
+    A("prev", "Previous frame", lambda w: w.step_frame(-1), ("Left", "P", "A"), NAVIGATE, needs="doc"),
+    A("next10", "10 frames forward", lambda w: w.step_frame(10), ("Shift+Right",), NAVIGATE, needs="doc"),
+    A("prev10", "10 frames back", lambda w: w.step_frame(-10), ("Shift+Left",), NAVIGATE, needs="doc"),
+    A("first", "First frame", lambda w: w.go_to_frame(0), ("Home",), NAVIGATE, needs="doc"),
+    A("last", "Last frame", lambda w: w.go_to_frame(w.document.num_frames() - 1), ("End",), NAVIGATE, needs="doc"),
+    A("goto", "Go to frame…", lambda w: w.focus_frame_spin(), ("Ctrl+G",), NAVIGATE, needs="doc"),
     A("next_person", "Next person", lambda w: w.view.select_next_person(1), ("Tab",), NAVIGATE,
       "While the canvas has the focus (elsewhere Tab moves the focus); ` works anywhere", canvas_only=True),
     A("prev_person", "Previous person", lambda w: w.view.select_next_person(-1), ("Shift+Tab",), NAVIGATE,
@@ -72,9 +74,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     A("prev_joint", "Previous joint", lambda w: w.view.select_next_joint(-1), ("[",), NAVIGATE),
 
     A("add_person", "&Add person (draw a box)", lambda w: w.edits.add_person(), ("B",), EDIT,
-      "Drag a box; with a model the pose is predicted inside it, else click the joints"),
+      "Drag a box; with a model the pose is predicted inside it, else click the joints", needs="doc"),
     A("place", "&Place missing joints", lambda w: w.edits.place_missing_joints(), ("M",), EDIT,
-      "Click the selected person's unlabelled joints one after another"),
+      "Click the selected person's unlabelled joints one after another", needs="person"),
     A("vis_visible", "Joint &visible", lambda w: w.edits.set_visibility(2), ("1",), EDIT,
       "Hovered or selected joint: visible"),
     A("vis_occluded", "Joint &occluded", lambda w: w.edits.set_visibility(1), ("2",), EDIT,
@@ -83,24 +85,25 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "Hovered or selected joint: not labelled"),
     A("delete", "&Delete joint / person", lambda w: w.edits.delete_selection(), ("Delete", "Backspace"), EDIT,
       "The selected joint, or the selected person when no joint is selected"),
-    A("delete_person", "Delete &person", lambda w: w.edits.delete_person(), ("Shift+Delete",), EDIT),
+    A("delete_person", "Delete &person", lambda w: w.edits.delete_person(), ("Shift+Delete",), EDIT, needs="person"),
     A("swap", "&Swap left/right", lambda w: w.edits.swap_left_right(), ("S",), EDIT,
-      "Swap the left and right joints of the selected person"),
-    A("copy_prev", "&Copy people from previous frame", lambda w: w.edits.copy_from_previous(), ("C",), EDIT),
+      "Swap the left and right joints of the selected person", needs="person"),
+    A("copy_prev", "&Copy people from previous frame", lambda w: w.edits.copy_from_previous(), ("C",), EDIT,
+      needs="doc"),
     A("reviewed", "Mark frame &reviewed", lambda w: w.edits.toggle_reviewed(), ("R",), REVIEW,
-      "Toggle the reviewed mark"),
+      "Toggle the reviewed mark", needs="doc"),
     A("reviewed_next", "Reviewed, next unreviewed", lambda w: w.edits.reviewed_and_next(), ("Shift+R",), REVIEW,
-      "Mark reviewed and jump to the next unreviewed frame"),
+      "Mark reviewed and jump to the next unreviewed frame", needs="doc"),
     A("low_frame", "Next low-confidence frame", lambda w: w.edits.next_low_confidence_frame(), ("L",), REVIEW,
-      "The unreviewed frame whose weakest person has the lowest confidence"),
+      "The unreviewed frame whose weakest person has the lowest confidence", needs="doc"),
     A("low_person", "Next low-confidence person", lambda w: w.edits.next_low_confidence_person(), ("Shift+L",), REVIEW,
-      "People of this frame, weakest first"),
+      "People of this frame, weakest first", needs="doc"),
     A("cancel", "Cancel / deselect", lambda w: w.escape(), ("Escape",), EDIT),
     _nudge("left", "Left", -1, 0), _nudge("right", "Right", 1, 0), _nudge("up", "Up", 0, -1),
     _nudge("down", "Down", 0, 1),
 
-    A("fit", "&Fit to window", lambda w: w.view.fit(), ("F",), VIEW),
-    A("actual", "&Actual size (1:1)", lambda w: w.view.actual_size(), ("0", "Ctrl+0"), VIEW),
+    A("fit", "&Fit to window", lambda w: w.view.fit(), ("F",), VIEW, needs="doc"),
+    A("actual", "&Actual size (1:1)", lambda w: w.view.actual_size(), ("0", "Ctrl+0"), VIEW, needs="doc"),
     A("zoom_in", "Zoom &in", lambda w: w.view.zoom_by(1.25), ("+", "=", "Ctrl++"), VIEW),
     A("zoom_out", "Zoom &out", lambda w: w.view.zoom_by(0.8), ("-", "Ctrl+-"), VIEW),
     A("heatmap", "&Heatmap overlay", lambda w: w.heatmap_overlay.toggle_overlay(), ("H",), VIEW,
@@ -110,12 +113,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "Hide people to look at the image", checkable=True),
 
     A("predict_frame", "Predict this &frame", lambda w: w.run_inference("current"), ("Ctrl+I",), MODEL,
-      "Detect people and estimate their poses on this frame"),
+      "Detect people and estimate their poses on this frame", needs="model"),
     A("predict_unreviewed", "Predict &unreviewed frames", lambda w: w.run_inference("unreviewed"),
-      ("Ctrl+Shift+I",), MODEL),
-    A("predict_all", "Predict &all frames", lambda w: w.run_inference("all"), (), MODEL),
-    A("predict_selected", "Predict &selected frames", lambda w: w.run_inference("selected"), (), MODEL),
-    A("cancel_run", "&Cancel prediction", lambda w: w.inference.cancel(), (), MODEL),
+      ("Ctrl+Shift+I",), MODEL, needs="model"),
+    A("predict_all", "Predict &all frames", lambda w: w.run_inference("all"), (), MODEL, needs="model"),
+    A("predict_selected", "Predict &selected frames", lambda w: w.run_inference("selected"), (), MODEL, needs="model"),
+    A("cancel_run", "&Cancel prediction", lambda w: w.inference.cancel(), (), MODEL, needs="run"),
     A("choose_model", "Choose &model…", lambda w: w.show_model_panel(), (), MODEL),
     A("bundled_model", "Load the &bundled demo model", lambda w: w.load_bundled_model(), (), MODEL,
       "A small HRNet trained on synthetic people (it knows only the rendered figures)"),
@@ -199,6 +202,13 @@ def build_actions(window: QMainWindow, undo_stack) -> dict[str, QAction]:
     for name, action in actions.items():
         setattr(window, f"act_{name}", action)
     return actions
+
+
+def set_enabled(actions: dict[str, QAction], **state: bool) -> None:
+    """Enable each action of the table whose ``needs`` is met: ``set_enabled(acts, doc=…, person=…, …)``."""
+    for spec in ACTIONS:
+        if spec.needs:
+            actions[spec.name].setEnabled(state[spec.needs])
 
 
 def build_menus(window: QMainWindow, actions: dict[str, QAction], docks) -> dict[str, object]:
