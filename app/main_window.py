@@ -40,9 +40,10 @@ from app.controllers import actions as actions_table
 from app.controllers.editing import EditController
 from app.controllers.heatmaps import HeatmapOverlay
 from app.controllers.inference import InferenceController
+from app.controllers.model import ModelController
 from app.controllers.project import ProjectController
 from app.document import AnnotationDocument
-from app.model_manager import DEMO_WEIGHTS, HOW_TO_GET_WEIGHTS, ModelManager, ModelSpec, demo_spec, describe_error
+from app.model_manager import HOW_TO_GET_WEIGHTS, ModelManager, ModelSpec, demo_spec, describe_error
 from app.settings import AppSettings
 from app.widgets.export_dialog import ExportDialog
 from app.widgets.frame_bar import FrameBar
@@ -79,8 +80,8 @@ class MainWindow(QMainWindow):
         self.project = ProjectController(self.document, self.settings, self.autosave, recovery_dir,
                                          dialog_parent=self, parent=self)
         self.inference = InferenceController(self.document, self.model, self.heatmaps, parent=self)
+        self.models = ModelController(self.model, self.inference, self.settings, parent=self)
         self.last_error: tuple[str, str] | None = None
-        self.run_after_load: tuple[str, bool] | None = None  # (scope, reuse boxes) to predict once a model loads
         self.help_dialog: ShortcutsDialog | None = None
         self.train_dialog = None
         self._message_boxes: list[QMessageBox] = []
@@ -233,8 +234,10 @@ class MainWindow(QMainWindow):
         self.model_panel.detector_changed.connect(self.settings.set_detector)
         self.model_panel.help_requested.connect(lambda: self.show_info("How to get weights", HOW_TO_GET_WEIGHTS))
         self.model.loading_started.connect(self._on_model_loading)
-        self.model.model_loaded.connect(self._on_model_loaded)
-        self.model.model_failed.connect(self._on_model_failed)
+        self.models.loaded.connect(self._on_model_loaded)
+        self.models.failed.connect(self._on_model_failed)
+        self.models.predict_requested.connect(lambda scope, reuse: self.run_inference(scope, reuse_boxes=reuse))
+        self.models.error.connect(self.show_error)
 
         pp = self.person_panel
         pp.joint_selected.connect(lambda j: self.view.select(self.view.selected_person, j))
@@ -514,23 +517,18 @@ class MainWindow(QMainWindow):
         self.model_panel.experiment_combo.setFocus()
 
     def load_model(self, spec: ModelSpec) -> None:
-        if self.inference.is_running:
-            self.show_error("Model busy", "Wait for the running prediction to finish (or cancel it) first.")
-            return
-        self.model.load(spec)
+        self.models.load(spec)
 
     def load_bundled_model(self) -> None:
-        spec = demo_spec(self.model_panel.device_combo.currentText())
-        if spec is None:
-            self.show_error("Demo model missing", f"{DEMO_WEIGHTS} is not installed.")
-            return
-        self.model_panel.set_spec(spec)
-        self.load_model(spec)
+        spec = self.models.bundled_spec(self.model_panel.device_combo.currentText())
+        if spec is not None:
+            self.model_panel.set_spec(spec)
+            self.models.load(spec)
 
     def load_demo_model(self) -> None:
-        spec = ModelSpec("synthetic/hrnet_w16_128x96", None, self.model_panel.device_combo.currentText())
+        spec = self.models.random_spec(self.model_panel.device_combo.currentText())
         self.model_panel.set_spec(spec)
-        self.load_model(spec)
+        self.models.load(spec)
 
     def _on_model_loading(self, spec: ModelSpec) -> None:
         self.device_label.setText("loading model…")
@@ -539,24 +537,18 @@ class MainWindow(QMainWindow):
         self.model_panel.set_model_state(spec, loaded=False, loading=True)
 
     def _on_model_loaded(self, spec: ModelSpec) -> None:
-        self.inference.reset_model_state()
         device = self.model.device_text()
         warn = "  ⚠ RANDOM weights (demo)" if spec.is_random else ""
         self.device_label.setText(f"{Path(spec.experiment).stem} on {device}{warn}")
         self.statusBar().showMessage(f"Model ready: {spec.label()} on {device}", 6000)
-        self.settings.set_model_spec(spec.experiment, spec.weights, spec.device)
         if self.train_dialog is not None:
             self.train_dialog.set_current_model(spec)
         self._update_actions()
-        if self.run_after_load:
-            (scope, reuse), self.run_after_load = self.run_after_load, None
-            self.run_inference(scope, reuse_boxes=reuse)
-        else:
+        if not self.models.queued:  # (a queued prediction brings its heatmaps)
             self.heatmap_overlay.refresh()
 
     def _on_model_failed(self, spec: ModelSpec, message: str) -> None:
         self.device_label.setText("no model")
-        self.run_after_load = None
         self._update_actions()
         self.model_panel.set_model_state(None, loaded=False, message=message)
         self.show_error("Cannot load the model", message)
@@ -631,12 +623,7 @@ class MainWindow(QMainWindow):
         """Predict the unreviewed frames with ``spec`` (loaded first when needed), re-using the boxes
         of earlier predictions: the Train dialog's re-run."""
         self.model_panel.set_spec(spec)
-        if self.model.spec == spec and self.model.is_loaded and not self.model.is_loading:
-            self.run_inference("unreviewed", reuse_boxes=True)
-            return
-        self.run_after_load = ("unreviewed", True)
-        if self.model.pending_spec != spec:  # model_ready may already have started loading it
-            self.load_model(spec)
+        self.models.predict_with(spec, "unreviewed", reuse_boxes=True)
 
     # ================================================================== help
     def show_help(self) -> ShortcutsDialog:
