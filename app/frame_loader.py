@@ -24,10 +24,7 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 from PySide6.QtGui import QImage
 
-from app import qt_fixes
-
 log = logging.getLogger(__name__)
-qt_fixes.apply()  # PySide6 6.12 + CPython 3.11: emit() leaks refs of True (see app/qt_fixes.py)
 
 ReadFn = Callable[[int], np.ndarray]
 

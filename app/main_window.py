@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import qt_fixes, review
+from app import review
 from app.autosave import AutosaveManager
 from app.canvas.heatmaps import HeatmapStore
 from app.canvas.view import PoseView
@@ -61,7 +61,6 @@ from app.widgets.run_progress import RunProgress
 from app.widgets.start_view import StartWidget
 
 log = logging.getLogger(__name__)
-qt_fixes.apply()  # PySide6 6.12 + CPython 3.11: emit() leaks refs of True (see app/qt_fixes.py)
 
 APP_TITLE = "HRNet Pose Annotator"
 

@@ -16,10 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from app import qt_fixes
-
 log = logging.getLogger(__name__)
-qt_fixes.apply()  # PySide6 6.12 + CPython 3.11: emit() leaks refs of True (see app/qt_fixes.py)
 
 # Shown wherever the app has no model; keep in sync with the README.
 HOW_TO_GET_WEIGHTS = (

@@ -11,6 +11,10 @@ reference count of ``True`` by 2**40 — a reference leak on a singleton that is
 harmless, and large enough for centuries of emits (``None``, dropped by void calls of the same
 release, is topped up too). pyproject.toml now pins PySide6 below 6.12, so the probe normally
 finds no leak and this does nothing; it stays as a guard for environments that ignore the pin.
+
+It is applied once per process, before any widget exists: at start-up by :func:`app.main.main`
+and for the tests by ``tests/app/conftest.py`` (a script that builds the window itself calls
+:func:`apply` first, as ``tests/app/test_gui_recovery_export.py``'s child process does).
 """
 
 from __future__ import annotations

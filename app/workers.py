@@ -17,11 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from app import qt_fixes
 from app.model_manager import describe_error
 
 log = logging.getLogger(__name__)
-qt_fixes.apply()  # PySide6 6.12 + CPython 3.11: emit() leaks refs of True (see app/qt_fixes.py)
 
 
 class DetectorUnavailable(RuntimeError):

@@ -111,6 +111,9 @@ def main() -> int:
     from PySide6.QtCore import QStandardPaths
     from PySide6.QtWidgets import QApplication
 
+    from app import qt_fixes
+
+    qt_fixes.apply()  # once per process, as app.main does
     app = QApplication.instance() or QApplication(sys.argv[:1])
     QStandardPaths.setTestModeEnabled(True)
     from app.main_window import MainWindow

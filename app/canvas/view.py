@@ -45,13 +45,11 @@ from PySide6.QtWidgets import (
 )
 
 from app import commands as C
-from app import qt_fixes
 from app.canvas import style
 from app.canvas.items import HANDLES, HeatmapItem, HoverLabelItem, PersonItem
 from app.frame_loader import FrameLoader
 
 log = logging.getLogger(__name__)
-qt_fixes.apply()  # PySide6 6.12 + CPython 3.11: emit() leaks refs of True (see app/qt_fixes.py)
 
 JOINT_HIT_PX = 10.0
 HANDLE_HIT_PX = 8.0

@@ -1,4 +1,5 @@
-"""The PySide6 emit() reference leak of True is neutralised once the app is imported."""
+"""The PySide6 emit() reference leak of True is neutralised (tests/app/conftest.py applies the fix
+once, as app.main does at start-up)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import sys
 
 from PySide6.QtCore import QObject, Signal
 
-import app.main_window  # noqa: F401  (applies app.qt_fixes)
 from app import qt_fixes
 
 

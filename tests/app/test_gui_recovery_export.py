@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 CHILD = textwrap.dedent("""
     import sys, time
     from PySide6.QtWidgets import QApplication
+    from app import qt_fixes
+    qt_fixes.apply()
     app = QApplication([])
     from app import commands as C
     from app.main_window import MainWindow
