@@ -190,17 +190,9 @@ class AutosaveManager(QObject):
     def delay_ms(self) -> int:
         return self._timer.interval()
 
-    def set_delay_ms(self, ms: int) -> None:
-        self._timer.setInterval(int(ms))
-
     def is_pending(self) -> bool:
         """True while a write is scheduled."""
         return self._timer.isActive()
-
-    def set_enabled(self, enabled: bool) -> None:
-        self._enabled = bool(enabled)
-        if not enabled:
-            self._timer.stop()
 
     # ------------------------------------------------------------ reactions
     def _on_change(self, *_: object) -> None:

@@ -143,19 +143,6 @@ class AnnotationDocument(QObject):
         self._set_dirty(True)
 
     # Raw mutations for app.commands only (no undo); they emit the narrow signals.
-    def _replace_instance(self, frame: int, index: int, instance: Instance) -> None:
-        self._data.frames[frame].instances[index] = instance
-        self.instance_changed.emit(frame, index)
-
-    def _insert_instance(self, frame: int, index: int, instance: Instance) -> None:
-        self._data.frames[frame].instances.insert(index, instance)
-        self.instances_changed.emit(frame)
-
-    def _remove_instance(self, frame: int, index: int) -> Instance:
-        inst = self._data.frames[frame].instances.pop(index)
-        self.instances_changed.emit(frame)
-        return inst
-
     def _set_instances(self, frame: int, instances: list[Instance]) -> None:
         self._data.frames[frame].instances = instances
         self.instances_changed.emit(frame)

@@ -119,11 +119,6 @@ class FrameLoader(QObject):
             self._latest = None
             self._cache.clear()
 
-    def clear_cache(self) -> None:
-        with self._cond:
-            self._generation += 1
-            self._cache.clear()
-
     def cached(self, index: int) -> QImage | None:
         with self._cond:
             image = self._cache.get(index)

@@ -10,7 +10,7 @@ keeps the loaded one.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +53,10 @@ class ModelSpec:
     def is_random(self) -> bool:
         return not self.weights
 
-    def with_device(self, device: str) -> ModelSpec:
-        return replace(self, device=device)
-
     def label(self) -> str:
         exp = Path(self.experiment).stem if self.experiment.endswith((".yaml", ".yml")) else self.experiment
         weights = "RANDOM weights (demo)" if self.is_random else Path(str(self.weights)).name
         return f"{exp} — {weights}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "weights": self.weights, "device": self.device}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:

@@ -74,16 +74,6 @@ class PersonItem(QGraphicsItem):
         self.person_score = instance.score
         self._update_geometry()
 
-    def set_joint_position(self, joint: int, x: float, y: float) -> None:
-        """Live preview while dragging (the document is updated by a command)."""
-        self.keypoints[joint, 0] = x
-        self.keypoints[joint, 1] = y
-        self._update_geometry()
-
-    def set_box(self, xywh: Sequence[float] | None) -> None:
-        self.bbox = None if xywh is None else np.asarray(xywh, dtype=np.float64).reshape(4)
-        self._update_geometry()
-
     def set_pixel_size(self, pixel_size: float) -> None:
         if pixel_size != self.pixel_size:
             self.pixel_size = pixel_size

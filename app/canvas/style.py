@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 from PySide6.QtGui import QColor
 
 LEFT, RIGHT, CENTRE = "left", "right", "centre"
@@ -87,6 +86,3 @@ def confidence_colour(conf: float) -> QColor:
         return _CONF_LUT[0]
     return _CONF_LUT[min(100, int(round(c * 100)))]
 
-
-def confidence_colours(scores: np.ndarray) -> list[QColor]:
-    return [confidence_colour(s) for s in np.asarray(scores, dtype=float).ravel()]
