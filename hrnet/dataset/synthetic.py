@@ -572,7 +572,10 @@ def _compose(
     people: Sequence[tuple[Pose, Appearance]],
     occluders: Sequence[tuple[np.ndarray, float, int]] = (),
     track_ids: Sequence[int] | None = None,
+    walls: Sequence[tuple[int, int, int, int, tuple[int, int, int]]] = (),
 ) -> Scene:
+    """Draw ``people`` back to front on ``background``, then the ``occluders`` (blobs) and ``walls``
+    (filled ``x0, y0, x1, y1, colour`` rectangles in front of everyone), and label what they hide."""
     image = background.copy()
     h, w = image.shape[:2]
     drawn = []
@@ -582,6 +585,9 @@ def _compose(
     occ_mask = np.zeros((h, w), dtype=np.uint8)
     for center, size, occ_seed in occluders:
         _occluder(np.random.default_rng(occ_seed), image, occ_mask, center, size)
+    for x0, y0, x1, y1, color in walls:
+        cv2.rectangle(image, (x0, y0), (x1, y1), color, -1)
+        cv2.rectangle(occ_mask, (x0, y0), (x1, y1), 255, -1)
 
     result = []
     covered = occ_mask.copy()
@@ -766,17 +772,31 @@ def write_video(
     people: int = 2,
     seed: int = 0,
     codec: str | None = None,
+    scenario: str | Sequence[str] = "walk",
+    pan: float = 0.0,
 ) -> SyntheticVideo:
     """Render a short video of ``people`` persons walking / waving across a static background and
     return its per-frame ground truth. The codec defaults to ``mp4v`` for .mp4/.mov and ``MJPG``
     for .avi/.mkv (both are in opencv-python-headless). Raises :class:`MediaError` when the
-    video cannot be written."""
+    video cannot be written.
+
+    ``scenario`` (one name or several) scripts what tracking finds hard, with true identities in
+    ``track_id``: ``"walk"`` (the default: people walk across and wrap around), ``"crossing"``
+    (pairs of people at the same depth walk into and past each other), ``"occlusion"`` (a pillar
+    hides each person completely for about 0.8 s), ``"enter_exit"`` (people walk in from outside
+    the frame and out again, each entry a new identity). ``pan`` moves the camera by that many
+    pixels per frame (``"pan"`` alone means 30). See :mod:`hrnet.dataset.video_scenarios`."""
     path = Path(path)
     if num_frames <= 0:
         raise ValueError("num_frames must be positive")
     fourcc_name = codec or _CODECS.get(path.suffix.lower())
     if fourcc_name is None or len(fourcc_name) != 4:
         raise MediaError(f"No video codec for {path.name}; use .mp4 or .avi, or pass codec='mp4v' / 'MJPG'")
+    if scenario != "walk" or pan:
+        from hrnet.dataset.video_scenarios import write_scenario_video
+
+        return write_scenario_video(path, fourcc_name, num_frames=num_frames, fps=fps, image_size=image_size,
+                                    people=people, seed=seed, scenario=scenario, pan=pan)
     rng = np.random.default_rng(_split_seed(seed, "video"))
     w, h = int(image_size[0]), int(image_size[1])
     background = _background(rng, w, h)
