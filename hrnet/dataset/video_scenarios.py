@@ -55,12 +55,13 @@ def _names(scenario: str | Sequence[str]) -> set[str]:
 
 
 def _walker(rng: np.random.Generator, x: float, y: float, height: float, speed: float, track: int,
-            start: int = 0) -> _Actor:
+            start: int = 0, fps: float = 12.0) -> _Actor:
+    """A person walking at ``speed`` px/frame with a stride of about one cycle per second."""
     pose = syn.random_pose(rng, x, y, height)
     pose.lean = float(rng.normal(0, 4))
     pose.yaw = 90.0 if speed > 0 else -90.0
     return _Actor(pose=pose, look=syn.random_appearance(rng), track=track, speed=speed,
-                  phase=float(rng.uniform(0, 2 * math.pi)), rate=float(rng.uniform(0.35, 0.6)),
+                  phase=float(rng.uniform(0, 2 * math.pi)), rate=float(rng.uniform(0.8, 1.2)) * 2 * math.pi / fps,
                   amp=float(rng.uniform(20, 35)), start=start)
 
 
@@ -83,7 +84,7 @@ def _script(rng: np.random.Generator, names: set[str], w: int, h: int, cam: Call
             speed = float(rng.uniform(0.5, 0.9)) * w / n
             for side in (-1, 1):
                 x0 = meet + side * speed * n / 2
-                actors.append(_walker(rng, x0, yy, hh * rng.uniform(0.95, 1.05), -side * speed, len(actors)))
+                actors.append(_walker(rng, x0, yy, hh * rng.uniform(0.95, 1.05), -side * speed, len(actors), fps=fps))
     if "enter_exit" in names:
         # entries spread through the clip, from both sides, walking out of the other side
         count = max(2, people) * 2
@@ -93,7 +94,7 @@ def _script(rng: np.random.Generator, names: set[str], w: int, h: int, cam: Call
             start = int(k * n / (count + 1))
             margin = 0.3 * hh
             x0 = cam(start) + (-margin if speed > 0 else w + margin)
-            a = _walker(rng, x0, y + rng.normal(0, 0.04 * h), hh, speed + pan, len(actors), start=start)
+            a = _walker(rng, x0, y + rng.normal(0, 0.04 * h), hh, speed + pan, len(actors), start=start, fps=fps)
             a.stop = start + int(math.ceil((w + 2 * margin) / abs(speed))) + 1
             actors.append(a)
     if "occlusion" in names:
@@ -108,7 +109,7 @@ def _script(rng: np.random.Generator, names: set[str], w: int, h: int, cam: Call
         for k in range(max(1, people)):
             side = -1 if k % 2 == 0 else 1
             x0 = cx + side * (0.5 * speed * n)
-            actors.append(_walker(rng, x0, y + 0.05 * h * k, hh * (1 - 0.08 * k), -side * speed, len(actors)))
+            actors.append(_walker(rng, x0, y + 0.05 * h * k, hh * (1 - 0.08 * k), -side * speed, len(actors), fps=fps))
     if not actors:  # "walk" / "pan" alone: slow walkers spread along the camera's path
         span = abs(cam(n) - cam(0)) + w
         count = max(1, people) * max(1, int(round(span / w)))
@@ -116,7 +117,7 @@ def _script(rng: np.random.Generator, names: set[str], w: int, h: int, cam: Call
             hh = height * rng.uniform(0.7, 1.1)
             speed = float(rng.uniform(0.1, 0.5)) * w / n * rng.choice([-1, 1])
             x0 = min(cam(0), cam(n)) + (k + rng.uniform(0.2, 0.8)) * span / count
-            actors.append(_walker(rng, x0, y + rng.normal(0, 0.05 * h), hh, speed, len(actors)))
+            actors.append(_walker(rng, x0, y + rng.normal(0, 0.05 * h), hh, speed, len(actors), fps=fps))
     return actors, walls
 
 
