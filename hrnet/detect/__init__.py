@@ -4,8 +4,9 @@
 >>> detections = detector(image_bgr)          # boxes (N, 4) xyxy pixels, scores (N,)
 >>> build_detector("json:COCO_val2017_detections_AP_H_56_person.json")(None, image_key=397133)
 
-Names: ``fasterrcnn`` (Faster R-CNN R50-FPN v2), ``ssdlite`` (SSDlite320 MobileNetV3, fast on
-CPU), ``json`` (``path=`` or ``json:PATH``: boxes from a COCO detections file), ``full_image``
+Names: ``fasterrcnn`` (Faster R-CNN R50-FPN v2), ``fasterrcnn_mobilenet`` (Faster R-CNN
+MobileNetV3-Large FPN, several times faster on CPU), ``ssdlite`` (SSDlite320 MobileNetV3, fastest),
+``json`` (``path=`` or ``json:PATH``: boxes from a COCO detections file), ``full_image``
 (alias ``full``: the whole image as one box).
 """
 
@@ -30,7 +31,7 @@ __all__ = [
     "filter_detections",
 ]
 
-DETECTOR_NAMES = ("fasterrcnn", "ssdlite", "json", "full_image")
+DETECTOR_NAMES = ("fasterrcnn", "fasterrcnn_mobilenet", "ssdlite", "json", "full_image")
 
 
 def build_detector(name: str, **options: Any) -> Detector:
