@@ -37,6 +37,12 @@ _EXPORTS: dict[str, str] = {
     "AnnotationError": "hrnet.errors",
     "WeightsError": "hrnet.errors",
     "MediaError": "hrnet.errors",
+    "finetune_overrides": "hrnet.engine.finetune",
+    "evaluate_model": "hrnet.engine.evaluation",
+    "EvaluationResult": "hrnet.engine.evaluation",
+    "EvaluationCancelled": "hrnet.engine.evaluation",
+    "SUMMARY_METRICS": "hrnet.engine.evaluation",
+    "parse_progress_event": "hrnet.core.events",
 }
 
 __all__ = ["__version__", *_EXPORTS]
