@@ -285,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"[rank {info.rank}] hrnet-train: error: {message}", file=sys.stderr)
                 if kind == "nan" and state.last_epoch_done is not None:
                     log.warning("The last good checkpoint (epoch %d) is kept; resume it with a lower TRAIN.LR",
-                                state.last_epoch_done, extra={"no_event": True})
+                                state.last_epoch_done + 1, extra={"no_event": True})
             reporter.end(status=status, epochs_done=state.epochs_done, final_path=state.final_path,
                          **state.end_fields())
     finally:

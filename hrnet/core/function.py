@@ -244,8 +244,8 @@ def train_one_epoch(
                 skipped += int(bad)
                 if bad and (not use_amp or bad > max_skipped_steps):
                     raise TrainingDiverged(
-                        f"Training diverged: the loss was not finite in {int(bad)} step(s) up to epoch {epoch}, "
-                        f"step {i} (lr {optimizer.param_groups[0]['lr']:.3g}); try a lower TRAIN.LR",
+                        f"Training diverged: the loss was not finite in {int(bad)} step(s) up to epoch {epoch + 1}, "
+                        f"step {i + 1} (lr {optimizer.param_groups[0]['lr']:.3g}); try a lower TRAIN.LR",
                         epoch=epoch, step=i,
                     )
                 pending_loss.zero_()
@@ -276,11 +276,11 @@ def train_one_epoch(
             if not use_amp or consecutive_bad > max_skipped_steps:
                 raise TrainingDiverged(
                     f"Training diverged: the loss became {local if not math.isfinite(local) else 'non-finite'} "
-                    f"at epoch {epoch}, step {i} (lr {optimizer.param_groups[0]['lr']:.3g}); "
+                    f"at epoch {epoch + 1}, step {i + 1} (lr {optimizer.param_groups[0]['lr']:.3g}); "
                     "try a lower TRAIN.LR",
                     epoch=epoch, step=i,
                 )
-            logger.warning("Skipping step %d of epoch %d: non-finite loss under AMP", i, epoch)
+            logger.warning("Skipping step %d of epoch %d: non-finite loss under AMP", i + 1, epoch + 1)
             end = time.perf_counter()
             continue
         consecutive_bad = 0
@@ -317,7 +317,7 @@ def _log_step(outputs: Any, target: torch.Tensor, acc: AverageMeter, losses: Ave
         logger.info(
             "Epoch: [%d][%d/%d]\tTime %.3fs (%.3fs)\tSpeed %.1f samples/s\tData %.3fs (%.3fs)\t"
             "Loss %.5f (%.5f)\tAccuracy %.3f (%.3f)",
-            epoch, i, steps, batch_time.val, batch_time.avg, total_n / max(batch_time.val, 1e-9),
+            epoch + 1, i + 1, steps, batch_time.val, batch_time.avg, total_n / max(batch_time.val, 1e-9),
             data_time.val, data_time.avg, losses.val, losses.avg, acc.val, acc.avg,
         )
 
@@ -424,7 +424,7 @@ def validate(
             paths.extend(str(p) for p in meta["image"])
             seen += num_images
             if print_freq > 0 and i % print_freq == 0 and is_main_process():
-                logger.info("Test: [%d/%d]\tAccuracy %.3f", i, len(loader), _pck(dists.T)[0])
+                logger.info("Test: [%d/%d]\tAccuracy %.3f", i + 1, len(loader), _pck(dists.T)[0])
 
     if indices is None:
         sampler = getattr(loader, "sampler", None)

@@ -258,7 +258,7 @@ class BarReporter(ProgressReporter):
     def start(self, **info: Any) -> None:
         self._end_epoch = int(info.get("end_epoch", 0))
         self.print_line(
-            f"Training epochs {info.get('begin_epoch')}..{self._end_epoch - 1} on {info.get('device')}: "
+            f"Training epochs {int(info.get('begin_epoch') or 0) + 1}..{self._end_epoch} on {info.get('device')}: "
             f"{info.get('train_samples')} training / {info.get('val_samples')} validation samples, "
             f"{info.get('steps_per_epoch')} steps per epoch -> {info.get('run_dir')}"
         )
@@ -279,7 +279,7 @@ class BarReporter(ProgressReporter):
         done = step + 1
         filled = int(self.width * done / max(1, steps))
         bar = "#" * filled + "-" * (self.width - filled)
-        text = (f"Epoch {epoch}/{max(self._end_epoch - 1, epoch)} [{bar}] {done}/{steps} "
+        text = (f"Epoch {epoch + 1}/{max(self._end_epoch, epoch + 1)} [{bar}] {done}/{steps} "
                 f"loss {loss:.6f} lr {lr:.2e} {images_per_s:.1f} img/s ETA {format_duration(eta_s)}")
         with self._lock:
             if self.tty:
@@ -299,7 +299,7 @@ class BarReporter(ProgressReporter):
         shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in keys if isinstance(metrics[k], (int, float)))
         best = f"{best_metric:.4f}" if best_metric is not None else "?"
         val = f"{val_loss:.6f}" if val_loss is not None else "n/a"
-        self.print_line(f"Epoch {epoch} done in {format_duration(time_s)}: train loss {train_loss:.6f}, "
+        self.print_line(f"Epoch {epoch + 1} done in {format_duration(time_s)}: train loss {train_loss:.6f}, "
                         f"val loss {val}, {shown}; best {best}{' (new best)' if is_best else ''}")
 
     def checkpoint(self, *, epoch: int, path: str, best_path: str | None) -> None:

@@ -216,7 +216,7 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
         state.resumed_from = str(resume_path)
         if (run_dir / "model_best.pth").is_file():
             state.best_path = str((run_dir / "model_best.pth").resolve())
-        log.info("Resumed from %s: next epoch %d, best metric so far %.4f", resume_path, begin_epoch,
+        log.info("Resumed from %s: next epoch %d, best metric so far %.4f", resume_path, begin_epoch + 1,
                  state.best_perf)
     else:
         scheduler = build_scheduler(cfg, optimizer)
@@ -298,7 +298,7 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
         warmup.epoch_finished()
         val = run_validation()
         if not _all_finite(bare):
-            raise TrainingDiverged(f"Training diverged: the weights became NaN/inf in epoch {epoch}; "
+            raise TrainingDiverged(f"Training diverged: the weights became NaN/inf in epoch {epoch + 1}; "
                                    "try a lower TRAIN.LR", epoch=epoch, step=train_res.steps)
         perf = float(val.perf_indicator)
         is_best = perf > state.best_perf if strictly_better else perf >= state.best_perf
@@ -333,7 +333,7 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
                 "config": cfg.dump(),
                 "hrnet_version": _version(),
             }, ckpt_path)
-            log.info("=> saved checkpoint %s (epoch %d%s)", ckpt_path, epoch, ", new best" if is_best else "",
+            log.info("=> saved checkpoint %s (epoch %d%s)", ckpt_path, epoch + 1, ", new best" if is_best else "",
                      extra={"no_event": True})
         barrier()
         time_s = time.perf_counter() - t_epoch
@@ -353,13 +353,13 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
         # every rank must agree to stop at the same epoch
         (stop_flag,) = all_reduce_max([1.0 if stop.requested else 0.0])
         if stop_flag and epoch + 1 < end_epoch:
-            log.warning("Stopping after epoch %d (%s); resume with --resume", epoch,
+            log.warning("Stopping after epoch %d (%s); resume with --resume", epoch + 1,
                         stop.reason() if stop.requested else "another process asked to stop")
             status = "stopped"
             break
         if patience > 0 and state.epochs_since_best >= patience and epoch + 1 < end_epoch:
             log.info("Early stop after epoch %d: no new best in %d epoch(s) (TRAIN.EARLY_STOP_PATIENCE %d)",
-                     epoch, state.epochs_since_best, patience)
+                     epoch + 1, state.epochs_since_best, patience)
             break
 
     if status == "completed" and info.is_main:

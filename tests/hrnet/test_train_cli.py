@@ -227,5 +227,5 @@ def test_default_progress_bar_keeps_stdout_clean(tmp_path, data_opts, capsys):
     code, _, out, err = _train(capsys, tmp_path / "run", data_opts, "TRAIN.END_EPOCH", "1", progress="bar")
     assert code == 0, err
     assert out == ""
-    assert "Epoch 0" in err and "ETA" in err and "Training completed after 1 epoch(s)" in err
+    assert "Epoch 1/" in err and "Epoch 0" not in err and "ETA" in err and "Training completed after 1 epoch(s)" in err
     assert time.perf_counter() - t0 < 60
