@@ -543,7 +543,7 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, spec: ModelSpec) -> None:
         device = self.model.device_text()
         warn = "  ⚠ RANDOM weights (demo)" if spec.is_random else ""
-        self.device_label.setText(f"{Path(spec.experiment).stem} on {device}{warn}")
+        self.device_label.setText(f"{spec.title} on {device}{warn}")
         self.statusBar().showMessage(f"Model ready: {spec.label()} on {device}", 6000)
         if self.train_dialog is not None:
             self.train_dialog.set_current_model(spec)

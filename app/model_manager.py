@@ -10,7 +10,7 @@ keeps the loaded one.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +48,23 @@ class ModelSpec:
     experiment: str
     weights: str | None = None
     device: str = "auto"
+    # what users read instead of the experiment (e.g. a run's "config.yaml"): not part of the identity
+    name: str = field(default="", compare=False)
 
     @property
     def is_random(self) -> bool:
         return not self.weights
 
+    @property
+    def title(self) -> str:
+        """The model's name for users: ``name``, else the experiment (a YAML file by its stem)."""
+        if self.name:
+            return self.name
+        return Path(self.experiment).stem if self.experiment.endswith((".yaml", ".yml")) else self.experiment
+
     def label(self) -> str:
-        exp = Path(self.experiment).stem if self.experiment.endswith((".yaml", ".yml")) else self.experiment
         weights = "RANDOM weights (demo)" if self.is_random else Path(str(self.weights)).name
-        return f"{exp} — {weights}"
+        return f"{self.title} — {weights}"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:

@@ -3,9 +3,13 @@
 - :class:`TrainDialog` — the dialog (data split, base weights, overrides, live curves, compare,
   load + re-run); signals ``model_ready(ModelSpec)`` and ``rerun_requested(ModelSpec)``.
 - :class:`TrainingProcess` — ``hrnet-train --progress jsonl`` in a QProcess with typed signals.
-- :class:`TrainCommand` — the exact command line (shown to the user, copyable).
-- :func:`rerun_on_unreviewed` / :class:`RerunJob` — load a model and re-run it on the unreviewed
-  frames off the GUI thread, applied as one undoable ApplyPredictions.
+- :class:`TrainCommand` — the exact command line (shown to the user, copyable), flags taken from
+  hrnet-train's own argument parser.
+- :class:`TrainingPlan` — Qt-free: what a run will do (inputs, checks, fine-tuning recipe, command).
+- :class:`TrainingVerdict` — Qt-free: is the new model better, and which actions need confirmation.
+
+"Re-run on the unreviewed frames" is the main window's own inference path
+(``rerun_requested`` -> ``MainWindow.rerun_unreviewed``), so there is one way to predict.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ _EXPORTS = {
     "TrainDialog": "app.training.dialog",
     "TrainingProcess": "app.training.process",
     "TrainCommand": "app.training.command",
-    "RerunJob": "app.training.rerun",
-    "rerun_on_unreviewed": "app.training.rerun",
+    "TrainingPlan": "app.training.plan",
+    "TrainingVerdict": "app.training.verdict",
 }
 
 __all__ = list(_EXPORTS)

@@ -14,17 +14,18 @@ one ``finished`` signal, and every failure in an ``error`` signal whose message 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from app.training.command import TrainCommand
+from app.training.command import TrainCommand, child_needs_pythonpath
 from app.training.events import (
+    BaseValidated,
     CheckpointWritten,
     EpochEnded,
     LogMessage,
@@ -44,26 +45,19 @@ Launcher = Callable[[TrainCommand], tuple[str, list[str]]]
 _TAIL_LINES = 25
 
 
-def _hrnet_root() -> str | None:
-    """The folder that holds the ``hrnet`` package the app imports (so the child runs the same code)."""
-    try:
-        import hrnet
-    except ImportError:  # pragma: no cover - hrnet is part of this project
-        return None
-    return str(Path(hrnet.__file__).resolve().parent.parent)
-
-
 class TrainingProcess(QObject):
     """One ``hrnet-train`` run at a time, as a child process with typed progress signals.
 
     Signals carry the dataclasses of :mod:`app.training.events`:
     ``started(RunStarted)``, ``step(StepProgress)``, ``epoch_ended(EpochEnded)``,
+    ``base_validated(BaseValidated)`` (the starting weights before any update, with ``--finetune``),
     ``checkpoint_written(CheckpointWritten)``, ``log(level: str, message: str)``,
     ``error(TrainError)``, ``finished(RunFinished)`` and ``state_changed(str)`` with one of
     ``idle``, ``running``, ``stopping``, ``cancelling``, ``finished``.
     """
 
     started = Signal(object)
+    base_validated = Signal(object)
     step = Signal(object)
     epoch_ended = Signal(object)
     checkpoint_written = Signal(object)
@@ -95,6 +89,7 @@ class TrainingProcess(QObject):
     def _reset_run(self) -> None:
         self.command: TrainCommand | None = None
         self.run_started: RunStarted | None = None
+        self.base_validation: BaseValidated | None = None
         self.epochs: list[EpochEnded] = []
         self.last_checkpoint: CheckpointWritten | None = None
         self.errors: list[TrainError] = []
@@ -103,6 +98,9 @@ class TrainingProcess(QObject):
         self._stdout_buf = b""
         self._stderr_buf = b""
         self._tail: deque[str] = deque(maxlen=_TAIL_LINES)
+        # hrnet-train --progress jsonl reports each log record twice: as a JSON "log" event and as a
+        # plain line on stderr (for a terminal). Each one shown cancels one identical line of the other.
+        self._shown_from: dict[str, Counter[str]] = {"event": Counter(), "stderr": Counter()}
         self._cancel_requested = False
         self._killed = False
         self._done = False
@@ -141,7 +139,7 @@ class TrainingProcess(QObject):
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
         env.insert("PYTHONIOENCODING", "utf-8")
-        root = _hrnet_root()
+        root = child_needs_pythonpath()  # only a source checkout run without installing needs it
         if root:
             old = env.value("PYTHONPATH", "")
             env.insert("PYTHONPATH", root + (os.pathsep + old if old else ""))
@@ -229,7 +227,22 @@ class TrainingProcess(QObject):
         if not text.strip():
             return
         self._tail.append(text)
-        self.log.emit("stderr", text)
+        if self._first_of_pair("stderr", text.strip()):
+            self.log.emit("stderr", text)
+
+    def _first_of_pair(self, channel: str, message: str) -> bool:
+        """True when ``message`` has not been shown yet from the other channel (see ``_shown_from``)."""
+        other = self._shown_from["stderr" if channel == "event" else "event"]
+        if other[message] > 0:
+            other[message] -= 1
+            if not other[message]:
+                del other[message]
+            return False
+        mine = self._shown_from[channel]
+        if len(mine) > 1000:  # a channel the other never echoes (bar mode, a library's chatter)
+            mine.clear()
+        mine[message] += 1
+        return True
 
     def _handle_stdout_line(self, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="replace").strip()
@@ -257,11 +270,15 @@ class TrainingProcess(QObject):
             self.last_checkpoint = event
             self.checkpoint_written.emit(event)
         elif isinstance(event, LogMessage):
-            self.log.emit(event.level, event.message)
+            if self._first_of_pair("event", event.message.strip()):
+                self.log.emit(event.level, event.message)
         elif isinstance(event, TrainError):
             self.errors.append(event)
             self.log.emit("error", f"{event.kind}: {event.message}")
             self.error.emit(event)
+        elif isinstance(event, BaseValidated):
+            self.base_validation = event
+            self.base_validated.emit(event)
         elif isinstance(event, RunStarted):
             self.run_started = event
             self.started.emit(event)
@@ -302,10 +319,7 @@ class TrainingProcess(QObject):
         code = None if crashed else int(exit_code)
         end = self._end
         if end is not None:
-            result = RunFinished(
-                status=end.status, epochs_done=end.epochs_done, best_metric=end.best_metric,
-                best_path=end.best_path, final_path=end.final_path, exit_code=code, ended_cleanly=True,
-            )
+            result = dataclasses.replace(end, exit_code=code, ended_cleanly=True)
             if code not in (0, None) and end.ok:
                 self.log.emit("warning", f"hrnet-train reported '{end.status}' but exited with code {code}.")
             if end.status not in ("completed", "stopped") and not self.errors:

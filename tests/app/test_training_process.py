@@ -32,7 +32,7 @@ FAKE_TRAIN = textwrap.dedent(
     p = argparse.ArgumentParser()
     p.add_argument("--cfg"); p.add_argument("--device"); p.add_argument("--output-dir")
     p.add_argument("--weights"); p.add_argument("--resume", nargs="?", const="")
-    p.add_argument("--progress"); p.add_argument("--stop-file")
+    p.add_argument("--progress"); p.add_argument("--stop-file"); p.add_argument("--finetune", action="store_true")
     p.add_argument("opts", nargs=argparse.REMAINDER)
     a = p.parse_args()
     mode = os.environ.get("FAKE_MODE", "normal")
@@ -51,6 +51,9 @@ FAKE_TRAIN = textwrap.dedent(
     (run / "argv.json").write_text(json.dumps(sys.argv[1:]))
     emit(event="start", run_dir=str(run), begin_epoch=begin, end_epoch=epochs, steps_per_epoch=steps,
          train_samples=8, val_samples=2, device="cpu", command="hrnet-train ...")
+    if a.finetune:  # the recipe validates the starting weights first
+        emit(event="base_validation", metrics={"AP": 0.05, "PCK": 0.1}, val_loss=0.9, metric_name="AP",
+             metric=0.05, time_s=0.1)
     if mode == "error_event":
         emit(event="error", kind="oom", message="CUDA out of memory. Tried to allocate 2.00 GiB")
         emit(event="end", status="failed", epochs_done=0, best_metric=None, best_path=None, final_path=None)
@@ -70,6 +73,11 @@ FAKE_TRAIN = textwrap.dedent(
         line = json.dumps(dict(event="log", level="info", message="split across writes"))
         sys.stdout.write(line[:10]); sys.stdout.flush(); time.sleep(0.3)
         sys.stdout.write(line[10:] + "\n"); sys.stdout.flush()
+    if mode == "echo":  # hrnet-train's jsonl mode: each log record as an event AND as a stderr line
+        for msg in ("Resumed from ckpt: next epoch 2", "Stopping after epoch 1", "Stopping after epoch 1"):
+            emit(event="log", level="info", message=msg)
+            print(msg, file=sys.stderr); sys.stderr.flush()
+        print("only on stderr", file=sys.stderr); sys.stderr.flush()
     if mode == "segfault":
         os.kill(os.getpid(), signal.SIGKILL)
     if mode in ("hang", "ignore_term"):
@@ -259,6 +267,16 @@ def test_killed_by_signal_is_a_crash(qtbot, fake: Path, tmp_path: Path) -> None:
     (err,) = rec.of(TrainError)
     assert err.kind == "crash" and "crashed" in err.message
     assert rec.result.status == "failed" and rec.result.exit_code is None
+
+
+def test_log_records_reported_on_both_channels_are_shown_once(qtbot, fake: Path, tmp_path: Path) -> None:
+    proc = make_process(qtbot, fake, "echo")
+    rec = Recorder(proc)
+    run_to_end(qtbot, proc, TrainCommand("x", tmp_path / "run", device="cpu"))
+    messages = [m for _level, m in rec.logs]
+    assert messages.count("Resumed from ckpt: next epoch 2") == 1
+    assert messages.count("Stopping after epoch 1") == 2  # said twice (as event + stderr each time): shown twice
+    assert messages.count("only on stderr") == 1
 
 
 def test_non_json_output_goes_to_the_log(qtbot, fake: Path, tmp_path: Path) -> None:
