@@ -37,6 +37,9 @@ _EXPORTS: dict[str, str] = {
     "AnnotationError": "hrnet.errors",
     "WeightsError": "hrnet.errors",
     "MediaError": "hrnet.errors",
+    "atomic_write_text": "hrnet.utils.io",
+    "write_json": "hrnet.utils.io",
+    "read_json": "hrnet.utils.io",
 }
 
 __all__ = ["__version__", *_EXPORTS]

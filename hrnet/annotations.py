@@ -60,7 +60,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +68,7 @@ from typing import Any
 import numpy as np
 
 from hrnet.errors import AnnotationError
+from hrnet.utils.io import read_json, write_json
 
 __all__ = [
     "APP_KEY",
@@ -677,14 +677,7 @@ def load_coco(path: str | os.PathLike[str], image_root: str | os.PathLike[str] |
     Raises :class:`AnnotationError` naming the file, the record and the field on bad input.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise AnnotationError(f"{path}: cannot read the file: {e.strerror or e}") from e
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AnnotationError(f"{path}: not valid JSON: {e}") from e
+    data = read_json(path, what="Annotation file", error=AnnotationError)
     doc = from_coco_dict(data, source=str(path), base_dir=path.parent, image_root=image_root)
     doc.path = path
     logger.debug("read %s: %d frames, %d people", path, len(doc.frames), sum(len(f.instances) for f in doc.frames))
@@ -820,64 +813,9 @@ def to_coco_dict(
     return out
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, allow_nan=False, ensure_ascii=False)
-
-
-def _json_chunks(data: Any, batch: int = 256) -> Iterable[str]:
-    """``json.dumps(data)`` in pieces: long top-level lists are encoded a batch of items at a time,
-    so that a big document never becomes one huge string and other threads (the GUI) get the
-    interpreter between batches. The concatenation equals ``json.dumps(data)``."""
-    if not isinstance(data, dict):
-        yield _dumps(data)
-        return
-    yield "{"
-    for n, (key, value) in enumerate(data.items()):
-        yield (", " if n else "") + _dumps(str(key)) + ": "
-        if isinstance(value, list) and len(value) > batch:
-            yield "["
-            for start in range(0, len(value), batch):
-                yield (", " if start else "") + ", ".join(_dumps(v) for v in value[start:start + batch])
-            yield "]"
-        else:
-            yield _dumps(value)
-    yield "}"
-
-
 def write_json_atomic(data: Any, path: str | os.PathLike[str], *, indent: int | None = None) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temp file in the same folder, fsync, os.replace).
-
-    NaN and infinity are refused (they are not JSON). Raises OSError on I/O failure, leaving
-    any previous file untouched.
-    """
-    path = Path(path)
-    if indent is None:
-        chunks: Iterable[str] = _json_chunks(data)
-    else:
-        chunks = (json.dumps(data, indent=indent, allow_nan=False, ensure_ascii=False),)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        try:
-            dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
+    """Write ``data`` as JSON to ``path`` atomically: :func:`hrnet.utils.io.write_json`."""
+    write_json(path, data, indent=indent)
 
 
 def save_coco(

@@ -71,6 +71,7 @@ from app.training.data import (
 from app.training.evaluation import METRIC_NAMES, CompareWorker, ModelEvaluation
 from app.training.events import CheckpointWritten, EpochEnded, RunFinished, RunStarted, StepProgress, TrainError
 from app.training.process import TrainingProcess
+from hrnet import atomic_write_text
 from hrnet.core.progress import format_duration
 
 __all__ = ["AUGMENTATION_PRESETS", "TrainDialog", "format_duration"]
@@ -1020,9 +1021,7 @@ class TrainDialog(QDialog):
             log.warning("hrnet-train wrote no %s; saving the resolved config there", path)
             try:
                 cfg = self._load_cfg(self.command.opts)
-                tmp = path.with_name(path.name + ".tmp")
-                tmp.write_text(cfg.dump(), encoding="utf-8")
-                tmp.replace(path)
+                atomic_write_text(path, cfg.dump())
             except Exception as e:
                 log.warning("cannot write %s: %s", path, e)
                 return self.command.experiment

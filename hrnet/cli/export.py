@@ -21,7 +21,6 @@ import importlib.util
 import logging
 import os
 import sys
-import tempfile
 import traceback
 import warnings
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from hrnet.errors import HRNetError
+from hrnet.utils.io import atomic_path
 
 __all__ = ["build_parser", "export_onnx", "export_torchscript", "load_export_model", "main", "max_relative_error"]
 
@@ -82,13 +82,6 @@ def _example(cfg: Any, batch: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(seed))
 
 
-def _atomic_target(out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    return Path(tmp)
-
-
 def max_relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     """``max |a - b| / max |b|``."""
     a, b = a.float(), b.float()
@@ -98,15 +91,10 @@ def max_relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
 def export_torchscript(model: nn.Module, example: torch.Tensor, out: str | os.PathLike[str]) -> Path:
     """Trace ``model`` on ``example`` and save it (atomically). The traced graph takes any batch size."""
     out = Path(out)
-    tmp = _atomic_target(out)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated in recent torch, still works
-            traced = torch.jit.trace(model, example, check_trace=False)
-            torch.jit.save(traced, str(tmp))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out) as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated in recent torch, still works
+        traced = torch.jit.trace(model, example, check_trace=False)
+        torch.jit.save(traced, str(tmp))
     return out
 
 
@@ -116,28 +104,23 @@ def export_onnx(model: nn.Module, example: torch.Tensor, out: str | os.PathLike[
     if importlib.util.find_spec("onnx") is None:
         raise HRNetError("ONNX export needs the onnx package: pip install onnx (and onnxruntime to check the result)")
     out = Path(out)
-    tmp = _atomic_target(out)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            try:  # the TorchScript-based exporter: needs only the onnx package
-                torch.onnx.export(
-                    model, (example,), str(tmp), dynamo=False, opset_version=opset,
-                    input_names=["input"], output_names=["heatmaps"],
-                    dynamic_axes={"input": {0: "batch"}, "heatmaps": {0: "batch"}},
-                )
-            except (TypeError, RuntimeError, NotImplementedError) as e:
-                if importlib.util.find_spec("onnxscript") is None:
-                    raise HRNetError(f"ONNX export failed ({e}); the torch.export-based exporter needs onnxscript: "
-                                     "pip install onnxscript") from e
-                batch = torch.export.Dim("batch", min=1)
-                torch.onnx.export(
-                    model, (example,), str(tmp), dynamo=True, opset_version=opset,
-                    input_names=["input"], output_names=["heatmaps"], dynamic_shapes=({0: batch},),
-                )
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out) as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:  # the TorchScript-based exporter: needs only the onnx package
+            torch.onnx.export(
+                model, (example,), str(tmp), dynamo=False, opset_version=opset,
+                input_names=["input"], output_names=["heatmaps"],
+                dynamic_axes={"input": {0: "batch"}, "heatmaps": {0: "batch"}},
+            )
+        except (TypeError, RuntimeError, NotImplementedError) as e:
+            if importlib.util.find_spec("onnxscript") is None:
+                raise HRNetError(f"ONNX export failed ({e}); the torch.export-based exporter needs onnxscript: "
+                                 "pip install onnxscript") from e
+            batch = torch.export.Dim("batch", min=1)
+            torch.onnx.export(
+                model, (example,), str(tmp), dynamo=True, opset_version=opset,
+                input_names=["input"], output_names=["heatmaps"], dynamic_shapes=({0: batch},),
+            )
     return out
 
 

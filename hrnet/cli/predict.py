@@ -22,12 +22,9 @@ non-zero only when nothing could be processed (1) or for a usage / configuration
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import re
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -39,6 +36,7 @@ import numpy as np
 
 from hrnet.errors import HRNetError
 from hrnet.media import VIDEO_EXTS, VideoReader, is_image, is_video, natural_sort_key, read_image
+from hrnet.utils.io import atomic_write_bytes, write_json
 from hrnet.weights import ProgressBar
 
 __all__ = ["build_parser", "main"]
@@ -222,22 +220,11 @@ def _write_image(path: Path, image: np.ndarray) -> None:
     ok, buf = cv2.imencode(path.suffix or ".jpg", image)
     if not ok:
         raise HRNetError(f"Cannot encode {path}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.tobytes(), durable=False)  # one per frame; rendered again on a rerun
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json(path, data)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import math
 import os
@@ -36,6 +35,7 @@ import numpy as np
 from hrnet.annotations import COCO_KEYPOINTS
 from hrnet.dataset.joints_dataset import JointsDataset, KeypointSet, Record
 from hrnet.errors import DatasetError
+from hrnet.utils.io import read_json, write_json
 
 __all__ = [
     "COCO_KEYPOINTS",
@@ -76,19 +76,7 @@ def _is_number(v: Any) -> bool:
 
 
 def _load_json(path: Path, what: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError as e:
-        raise DatasetError(f"{what} not found: {path}") from e
-    except IsADirectoryError as e:
-        raise DatasetError(f"{what} is a folder, not a JSON file: {path}") from e
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{what} {path} is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from e
-    except UnicodeDecodeError as e:
-        raise DatasetError(f"{what} {path} is not UTF-8 JSON text: {e}") from e
-    except OSError as e:
-        raise DatasetError(f"Cannot read {what.lower()} {path}: {e.strerror or e}") from e
+    return read_json(path, what=what, error=DatasetError)
 
 
 def _keypoint_category(categories: list[dict], path: Path, category_id: int | None) -> dict:
@@ -237,16 +225,7 @@ def _silenced(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _write_json_atomic(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, sort_keys=True, indent=4)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_json(path, obj, indent=4, sort_keys=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ read; :func:`pckh` is the same computation on plain arrays.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import OrderedDict
@@ -25,6 +24,7 @@ import numpy as np
 
 from hrnet.dataset.joints_dataset import JointsDataset, KeypointSet, Record
 from hrnet.errors import DatasetError
+from hrnet.utils.io import read_json
 
 __all__ = ["MPII_JOINT_NAMES", "MPII_KEYPOINT_SET", "MPIIDataset", "pckh"]
 
@@ -147,13 +147,7 @@ class MPIIDataset(JointsDataset):
 
     def _get_db(self) -> list[Record]:
         file_name = self.root / "annot" / f"{self.image_set}.json"
-        try:
-            with open(file_name, encoding="utf-8") as f:
-                anno = json.load(f)
-        except FileNotFoundError as e:
-            raise DatasetError(f"MPII annotation file not found: {file_name}") from e
-        except json.JSONDecodeError as e:
-            raise DatasetError(f"MPII annotation file {file_name} is not valid JSON: {e.msg} (line {e.lineno})") from e
+        anno = read_json(file_name, what="MPII annotation file", error=DatasetError)
         if not isinstance(anno, list):
             raise DatasetError(f"{file_name}: must hold a list of people")
 

@@ -24,12 +24,9 @@ the split name and ``i``), and fast: a few milliseconds per 320x240 image.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
 import os
-import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -41,6 +38,7 @@ import numpy as np
 
 from hrnet.annotations import COCO_KEYPOINTS
 from hrnet.errors import DatasetError, MediaError
+from hrnet.utils.io import write_json
 
 __all__ = [
     "KEYPOINT_NAMES",
@@ -641,16 +639,7 @@ def _split_seed(seed: int, split_name: str) -> int:
 
 
 def _write_json_atomic(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_json(path, obj)
 
 
 def _write_image(path: Path, image: np.ndarray) -> None:

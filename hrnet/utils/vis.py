@@ -10,17 +10,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from hrnet.utils.io import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -236,16 +236,7 @@ def _imwrite_atomic(path: str | os.PathLike[str], image: np.ndarray) -> None:
     ok, buf = cv2.imencode(ext, image)
     if not ok:
         raise OSError(f"cannot encode image as {ext!r} for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=ext, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def _to_numpy(x: Any) -> np.ndarray:

@@ -250,7 +250,7 @@ def test_not_json(tmp_path: Path, content: bytes, expected: str) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(AnnotationError, match="cannot read"):
+    with pytest.raises(AnnotationError, match="not found"):
         load_coco(tmp_path / "nope.json")
 
 
