@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from app.bundled import DEMO_EXPERIMENT, demo_weights
+
 log = logging.getLogger(__name__)
 
 # Shown wherever the app has no model; keep in sync with the README.
@@ -32,8 +34,7 @@ HOW_TO_GET_WEIGHTS = (
 # A small HRNet (experiment synthetic/hrnet_w16_128x96) trained by hrnet-train on the synthetic
 # people of hrnet.dataset.synthetic, bundled so that a new user sees real predictions on the sample
 # project at once. It knows only rendered stick figures: on photos it is no substitute for COCO weights.
-DEMO_EXPERIMENT = "synthetic/hrnet_w16_128x96"
-DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "resources" / "models" / "hrnet_w16_synthetic.pth"
+DEMO_WEIGHTS = demo_weights()
 
 
 def demo_spec(device: str = "auto") -> ModelSpec | None:

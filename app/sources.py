@@ -27,7 +27,16 @@ import numpy as np
 
 from hrnet.annotations import Frame, PoseDocument, load_coco
 from hrnet.errors import MediaError
-from hrnet.media import VideoReader, is_image, is_video, list_image_names, list_images, read_image
+from hrnet.media import (
+    IMAGE_EXTS,
+    VIDEO_EXTS,
+    VideoReader,
+    is_image,
+    is_video,
+    list_image_names,
+    list_images,
+    read_image,
+)
 
 __all__ = [
     "FrameSource",
@@ -41,6 +50,19 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def _patterns(exts: Iterable[str]) -> str:
+    return " ".join(f"*{e}" for e in sorted(exts))
+
+
+# The open dialog's filter, from hrnet.media's extension lists (the one place they are defined).
+VIDEO_FILTER = f"Videos ({_patterns(VIDEO_EXTS)})"
+PROJECT_FILTER = "COCO JSON / project (*.json)"
+OPEN_FILTER = (
+    f"Images, videos and projects ({_patterns(IMAGE_EXTS | VIDEO_EXTS)} *.json);;"
+    f"Images ({_patterns(IMAGE_EXTS)});;{VIDEO_FILTER};;{PROJECT_FILTER};;All files (*)"
+)
 
 StrPath = str | os.PathLike[str]
 

@@ -20,23 +20,19 @@ from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from app.autosave import AutosaveManager, Recovery, discard_recovery, find_recoveries
+from app.bundled import sample_dir
 from app.document import AnnotationDocument
 from app.model_manager import describe_error
 from app.settings import AppSettings
+from app.sources import OPEN_FILTER, PROJECT_FILTER, VIDEO_FILTER
 from app.widgets.export_dialog import ExportDialog
 from app.workers import FunctionWorker
 from hrnet.errors import HRNetError
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = REPO_ROOT / "resources" / "sample"
+SAMPLE_DIR = sample_dir()
 SAMPLE_PROJECT = "project.json"
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.webm)"
-PROJECT_FILTER = "COCO JSON / project (*.json)"
-OPEN_FILTER = ("Images, videos and projects (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.mp4 *.avi *.mov *.mkv "
-               f"*.m4v *.webm *.json);;Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;{VIDEO_FILTER};;"
-               f"{PROJECT_FILTER};;All files (*)")
 
 
 class ProjectController(QObject):
