@@ -42,8 +42,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from app.document import AnnotationDocument
 from app.sources import FrameSource
-from hrnet.annotations import PoseDocument, load_coco, save_coco, write_json_atomic
-from hrnet.errors import AnnotationError
+from hrnet import AnnotationError, PoseDocument, load_coco, save_coco, write_json
 
 __all__ = ["AutosaveManager", "Recovery", "default_recovery_dir", "discard_recovery", "find_recoveries"]
 
@@ -236,7 +235,7 @@ class AutosaveManager(QObject):
             try:
                 directory.mkdir(parents=True, exist_ok=True)
                 save_coco(data, path, absolute_paths=True, update_path=False)
-                write_json_atomic(meta, meta_path)
+                write_json(meta_path, meta)
             except (OSError, AnnotationError) as e:
                 return None, f"Autosave to {path} failed: {e}"
             return path, None

@@ -29,7 +29,7 @@ import numpy as np
 from PySide6.QtGui import QUndoCommand
 
 from app.document import AnnotationDocument
-from hrnet.annotations import Instance
+from hrnet import Instance
 
 __all__ = [
     "AddInstance",

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.sources import FrameSource, open_paths
-from hrnet.annotations import Frame, Instance, PoseDocument, save_coco
+from hrnet import Frame, Instance, PoseDocument, save_coco
 
 __all__ = ["AnnotationDocument"]
 

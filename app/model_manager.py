@@ -66,7 +66,7 @@ class ModelSpec:
 
 def list_experiments() -> list[str]:
     try:
-        from hrnet.config import list_experiments as _list
+        from hrnet import list_experiments as _list
     except ImportError:  # pragma: no cover
         return []
     try:
@@ -79,11 +79,11 @@ def list_experiments() -> list[str]:
 def registry_entries() -> list[Any]:
     """Known downloadable checkpoints from :mod:`hrnet.weights` (empty when unavailable)."""
     try:
-        from hrnet import weights as registry
+        from hrnet import list_weights
     except ImportError:
         return []
     try:
-        return list(registry.list_weights())
+        return list(list_weights())
     except Exception as e:  # noqa: BLE001 - a broken registry must not break the model panel
         log.warning("Cannot list the weights registry: %s", e)
         return []
@@ -91,19 +91,15 @@ def registry_entries() -> list[Any]:
 
 def load_predictor(spec: ModelSpec, flip_test: bool = False):
     """Build a :class:`hrnet.predictor.Predictor` for ``spec`` (blocking: call it on a worker)."""
-    from hrnet.predictor import Predictor
+    from hrnet import Predictor
 
-    experiment: str | None = spec.experiment
     if spec.weights and not Path(spec.weights).expanduser().is_file():
-        try:  # a registry name: let the registry supply its experiment AND its overrides
-            from hrnet.weights import find_entry
+        from hrnet import find_entry
 
-            entry = find_entry(spec.weights)
-        except ImportError:
-            entry = None
-        if entry is not None and entry.experiment == spec.experiment and getattr(entry, "opts", ()):
-            experiment = None
-    return Predictor(experiment, weights=spec.weights, device=spec.device, flip_test=flip_test)
+        entry = find_entry(spec.weights)
+        if entry is not None and entry.experiment == spec.experiment:  # a named model, as the registry defines it
+            return Predictor.from_pretrained(entry.name, device=spec.device, flip_test=flip_test)
+    return Predictor(spec.experiment, weights=spec.weights, device=spec.device, flip_test=flip_test)
 
 
 _RUNNING: set[QThread] = set()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hrnet.annotations import Frame, Instance
+from hrnet import Frame, Instance
 
 SCOPES = ("current", "selected", "unreviewed", "all")
 FILTER_KEYS = ("all", "unreviewed", "reviewed", "low", "people", "empty")

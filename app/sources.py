@@ -25,16 +25,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hrnet.annotations import Frame, PoseDocument, load_coco
-from hrnet.errors import MediaError
-from hrnet.media import (
+from hrnet import (
     IMAGE_EXTS,
     VIDEO_EXTS,
+    Frame,
+    MediaError,
+    PoseDocument,
     VideoReader,
     is_image,
     is_video,
     list_image_names,
     list_images,
+    load_coco,
     read_image,
 )
 

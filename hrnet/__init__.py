@@ -7,6 +7,11 @@ The public API the app (and users) rely on is re-exported here, imported lazily 
 - :func:`build_model`, :func:`load_checkpoint` — networks with official state_dict keys
 - :class:`Predictor` — image + person boxes -> keypoints, scores, heatmaps
 - :func:`load_coco`, :func:`save_coco`, :class:`PoseDocument` — the Qt-free annotation document
+- :func:`read_image`, :class:`VideoReader`, :func:`list_images` — images, videos, folders
+- :func:`list_weights`, :func:`resolve_weights` — named models (experiment + weights + decode options)
+- :func:`write_json`, :func:`read_json` — the atomic writer and the JSON reader with typed errors
+
+The app imports hrnet only through these names (an import-linter contract in pyproject.toml).
 
 This package never imports Qt or the app.
 """
@@ -37,9 +42,32 @@ _EXPORTS: dict[str, str] = {
     "AnnotationError": "hrnet.errors",
     "WeightsError": "hrnet.errors",
     "MediaError": "hrnet.errors",
+    # files: the one atomic writer and JSON reader
     "atomic_write_text": "hrnet.utils.io",
     "write_json": "hrnet.utils.io",
     "read_json": "hrnet.utils.io",
+    # the annotation document
+    "subset": "hrnet.annotations",
+    # images and videos
+    "IMAGE_EXTS": "hrnet.media",
+    "VIDEO_EXTS": "hrnet.media",
+    "VideoReader": "hrnet.media",
+    "is_image": "hrnet.media",
+    "is_video": "hrnet.media",
+    "list_image_names": "hrnet.media",
+    "list_images": "hrnet.media",
+    "natural_sort_key": "hrnet.media",
+    "read_image": "hrnet.media",
+    # named models and their weights
+    "WeightsEntry": "hrnet.weights",
+    "find_entry": "hrnet.weights",
+    "list_weights": "hrnet.weights",
+    "resolve_weights": "hrnet.weights",
+    "weights_dir": "hrnet.weights",
+    # person detection, crops, progress text
+    "build_detector": "hrnet.detect",
+    "box_to_center_scale": "hrnet.utils.transforms",
+    "format_duration": "hrnet.core.progress",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -311,6 +311,22 @@ class Predictor:
             " fp16" if self.half else "", "on" if self.flip_test else "off", self.decode,
         )
 
+    # -- named models --------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, name: str, **kwargs: Any) -> Predictor:
+        """The named model ``name`` of :mod:`hrnet.weights` (``pose_hrnet_w32_256x192``,
+        ``mmpose_hrnet_w32_coco_256x192_dark``, ...): its experiment with the entry's decode options
+        and its weights (from the cache; downloaded when the entry has a URL). ``kwargs`` as for
+        :class:`Predictor` (``device``, ``flip_test``, ...). Raises :class:`WeightsError` for an unknown name.
+        """
+        from hrnet.errors import WeightsError
+        from hrnet.weights import REGISTRY, find_entry, resolve_weights
+
+        entry = find_entry(name)
+        if entry is None:
+            raise WeightsError(f"Unknown model {name!r}; known: {', '.join(REGISTRY)}")
+        return cls(entry.config(), weights=resolve_weights(entry.name), **kwargs)
+
     # -- description ---------------------------------------------------------------------------
     @property
     def num_joints(self) -> int:

@@ -294,7 +294,7 @@ def configure_cudnn(cfg: CfgNode) -> None:
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
     """``torch.save`` through :func:`hrnet.utils.io.atomic_open`: a crash leaves either the old file
     or the new one, never a truncated one."""
-    with atomic_open(path, "wb", mkdir=False) as f:
+    with atomic_open(path, "wb") as f:
         torch.save(obj, f)
 
 

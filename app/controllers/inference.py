@@ -29,7 +29,7 @@ from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.document import AnnotationDocument
 from app.review import existing_boxes
 from app.workers import InferenceJob, InferenceWorker
-from hrnet.annotations import Instance
+from hrnet import Instance
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class InferenceController(QObject):
             return self._detector, None
 
         def factory():
-            from hrnet.detect import build_detector
+            from hrnet import build_detector
 
             return build_detector(detector, device=device)
 

@@ -27,7 +27,7 @@ from app.settings import AppSettings
 from app.sources import OPEN_FILTER, PROJECT_FILTER, VIDEO_FILTER
 from app.widgets.export_dialog import ExportDialog
 from app.workers import FunctionWorker
-from hrnet.errors import HRNetError
+from hrnet import HRNetError
 
 log = logging.getLogger(__name__)
 

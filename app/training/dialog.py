@@ -71,8 +71,7 @@ from app.training.data import (
 from app.training.evaluation import METRIC_NAMES, CompareWorker, ModelEvaluation
 from app.training.events import CheckpointWritten, EpochEnded, RunFinished, RunStarted, StepProgress, TrainError
 from app.training.process import TrainingProcess
-from hrnet import atomic_write_text
-from hrnet.core.progress import format_duration
+from hrnet import atomic_write_text, format_duration
 
 __all__ = ["AUGMENTATION_PRESETS", "TrainDialog", "format_duration"]
 
@@ -540,7 +539,7 @@ class TrainDialog(QDialog):
         return self.experiment_combo.currentText().strip()
 
     def _load_cfg(self, opts: list[tuple[str, str]] | None = None):
-        from hrnet.config import load_config
+        from hrnet import load_config
 
         flat = [x for kv in (opts or []) for x in kv]
         return load_config(self._experiment(), flat)
@@ -582,7 +581,7 @@ class TrainDialog(QDialog):
         kind = self.base_combo.currentData()
         if not isinstance(kind, str) or not kind.startswith(BASE_REGISTRY):
             return None
-        from hrnet.weights import find_entry
+        from hrnet import find_entry
 
         return find_entry(kind[len(BASE_REGISTRY):])
 
@@ -762,7 +761,7 @@ class TrainDialog(QDialog):
 
         def prepare() -> ExportedData:
             if entry is not None and not _cached(entry):
-                from hrnet.weights import resolve_weights
+                from hrnet import resolve_weights
 
                 resolve_weights(entry.name, progress=False)  # download into the cache first
             return export_reviewed(document, data_dir, val, seed)
@@ -1237,7 +1236,7 @@ def _default_run_dir(document: Any) -> Path:
 
 def _registry_entries(num_joints: int) -> list[Any]:
     try:
-        from hrnet.weights import list_weights
+        from hrnet import list_weights
 
         return [e for e in list_weights() if e.num_joints == num_joints]
     except Exception as e:  # a broken registry must not break the dialog
@@ -1246,7 +1245,7 @@ def _registry_entries(num_joints: int) -> list[Any]:
 
 
 def _registry_target(entry: Any) -> Path:
-    from hrnet.weights import weights_dir
+    from hrnet import weights_dir
 
     return weights_dir() / entry.file_name
 
@@ -1261,7 +1260,7 @@ def _local_weights(weights: str) -> Path | None:
     if p.is_file():
         return p
     try:
-        from hrnet.weights import resolve_weights
+        from hrnet import resolve_weights
 
         return resolve_weights(weights, download_missing=False)
     except Exception:

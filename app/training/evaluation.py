@@ -65,9 +65,7 @@ def evaluate_model(
     should_stop: Callable[[], bool] | None = None,
 ) -> ModelEvaluation:
     """AP / PCK of the model ``experiment`` + ``weights`` on a COCO keypoint file (see module doc)."""
-    from hrnet import Predictor, load_config
-    from hrnet.media import read_image
-    from hrnet.utils.transforms import box_to_center_scale
+    from hrnet import Predictor, box_to_center_scale, load_config, read_image
 
     val_json = Path(val_json)
     images_dir = Path(images_dir)

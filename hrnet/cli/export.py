@@ -91,7 +91,7 @@ def max_relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
 def export_torchscript(model: nn.Module, example: torch.Tensor, out: str | os.PathLike[str]) -> Path:
     """Trace ``model`` on ``example`` and save it (atomically). The traced graph takes any batch size."""
     out = Path(out)
-    with atomic_path(out) as tmp, torch.no_grad(), warnings.catch_warnings():
+    with atomic_path(out, mkdir=True) as tmp, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated in recent torch, still works
         traced = torch.jit.trace(model, example, check_trace=False)
         torch.jit.save(traced, str(tmp))
@@ -104,7 +104,7 @@ def export_onnx(model: nn.Module, example: torch.Tensor, out: str | os.PathLike[
     if importlib.util.find_spec("onnx") is None:
         raise HRNetError("ONNX export needs the onnx package: pip install onnx (and onnxruntime to check the result)")
     out = Path(out)
-    with atomic_path(out) as tmp, torch.no_grad(), warnings.catch_warnings():
+    with atomic_path(out, mkdir=True) as tmp, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         try:  # the TorchScript-based exporter: needs only the onnx package
             torch.onnx.export(

@@ -220,11 +220,11 @@ def _write_image(path: Path, image: np.ndarray) -> None:
     ok, buf = cv2.imencode(path.suffix or ".jpg", image)
     if not ok:
         raise HRNetError(f"Cannot encode {path}")
-    atomic_write_bytes(path, buf.tobytes(), durable=False)  # one per frame; rendered again on a rerun
+    atomic_write_bytes(path, buf.tobytes(), mkdir=True, durable=False)  # one per frame; rendered again on a rerun
 
 
 def _write_json(path: Path, data: Any) -> None:
-    write_json(path, data)
+    write_json(path, data, mkdir=True)
 
 
 # ----------------------------------------------------------------------------------------------

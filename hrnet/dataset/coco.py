@@ -225,7 +225,7 @@ def _silenced(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _write_json_atomic(obj: Any, path: Path) -> None:
-    write_json(path, obj, indent=4, sort_keys=True)
+    write_json(path, obj, indent=4, sort_keys=True, mkdir=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -639,7 +639,7 @@ def _split_seed(seed: int, split_name: str) -> int:
 
 
 def _write_json_atomic(obj: Any, path: Path) -> None:
-    write_json(path, obj)
+    write_json(path, obj, mkdir=True)
 
 
 def _write_image(path: Path, image: np.ndarray) -> None:

@@ -79,7 +79,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], *, mkdir: bool = True) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, mkdir: bool = False) -> Iterator[Path]:
     """A temporary path next to ``path`` for code that writes by file name (``torch.onnx.export``,
     ``torch.jit.save``); when the block ends normally the file is fsync'ed, given ``path``'s mode
     and moved onto ``path``. On an exception the temporary file is removed and ``path`` is unchanged.
@@ -110,11 +110,13 @@ def atomic_open(
     mode: str = "wb",
     *,
     encoding: str | None = None,
-    mkdir: bool = True,
+    mkdir: bool = False,
     durable: bool = True,
 ) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path`` for writing (``mode`` ``"wb"`` or ``"w"``); see the module doc.
 
+    ``mkdir=True`` creates missing parent folders (by default a missing folder is an ``OSError``, as
+    for ``open``: a user's save into a folder that has gone must fail, not recreate it).
     ``durable=False`` skips the fsyncs (the swap stays atomic): for outputs that are cheap to make
     again and written by the hundred, such as rendered video frames.
 
@@ -146,15 +148,15 @@ def atomic_open(
         _fsync_dir(folder)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_open` for ``durable``)."""
-    with atomic_open(path, "wb", durable=durable) as f:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mkdir: bool = False, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_open` for ``mkdir`` and ``durable``)."""
+    with atomic_open(path, "wb", mkdir=mkdir, durable=durable) as f:
         f.write(data)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, mkdir: bool = False) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with atomic_open(path, "w") as f:
+    with atomic_open(path, "w", mkdir=mkdir) as f:
         f.write(text)
 
 
@@ -183,7 +185,12 @@ def json_chunks(data: Any, batch: int = 2000) -> Iterator[str]:
 
 
 def write_json(
-    path: str | os.PathLike[str], data: Any, *, indent: int | None = None, sort_keys: bool = False
+    path: str | os.PathLike[str],
+    data: Any,
+    *,
+    indent: int | None = None,
+    sort_keys: bool = False,
+    mkdir: bool = False,
 ) -> None:
     """Write ``data`` as UTF-8 JSON to ``path`` atomically (compact unless ``indent``).
 
@@ -194,7 +201,7 @@ def write_json(
         chunks: Iterable[str] = json_chunks(data)
     else:
         chunks = (json.dumps(data, indent=indent, sort_keys=sort_keys, allow_nan=False, ensure_ascii=False),)
-    with atomic_open(path, "w") as f:
+    with atomic_open(path, "w", mkdir=mkdir) as f:
         for chunk in chunks:
             f.write(chunk)
 

@@ -236,7 +236,7 @@ def _imwrite_atomic(path: str | os.PathLike[str], image: np.ndarray) -> None:
     ok, buf = cv2.imencode(ext, image)
     if not ok:
         raise OSError(f"cannot encode image as {ext!r} for {path}")
-    atomic_write_bytes(path, buf.tobytes())
+    atomic_write_bytes(path, buf.tobytes(), mkdir=True)
 
 
 def _to_numpy(x: Any) -> np.ndarray:

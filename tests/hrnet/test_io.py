@@ -87,8 +87,11 @@ def test_write_json_streams_big_lists_equal_to_dumps(tmp_path):
     assert (tmp_path / "sorted.json").read_text().startswith('{\n  "a"')
 
 
-def test_write_creates_missing_folders(tmp_path):
-    atomic_write_text(tmp_path / "a" / "b" / "c.txt", "hi")
+def test_missing_folders_only_on_request(tmp_path):
+    with pytest.raises(FileNotFoundError):  # a save into a folder that has gone fails
+        write_json(tmp_path / "gone" / "project.json", {})
+    assert not (tmp_path / "gone").exists()
+    atomic_write_text(tmp_path / "a" / "b" / "c.txt", "hi", mkdir=True)
     assert (tmp_path / "a" / "b" / "c.txt").read_text() == "hi"
 
 
