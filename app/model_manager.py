@@ -118,7 +118,7 @@ class LoadPredictorThread(QThread):
     def run(self) -> None:
         try:
             predictor = load_predictor(self.spec)
-        except Exception as e:  # noqa: BLE001 - reported to the GUI as a message
+        except Exception as e:  # reported to the GUI as a message
             log.exception("Loading model %s failed", self.spec)
             self.failed.emit(self.spec, describe_error(e))
             return

@@ -273,7 +273,7 @@ def _config_in_checkpoint(obj: Any, path: Path) -> Any:
     try:
         data = yaml.safe_load(cfg_text) if isinstance(cfg_text, str) else cfg_text
         return load_config(CfgNode(data))
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - a stored config that does not load is only a missed hint
         log.warning("The config stored in %s cannot be used: %s", path, e)
         return None
 

@@ -71,7 +71,7 @@ from app.training.data import (
 from app.training.evaluation import METRIC_NAMES, CompareWorker, ModelEvaluation
 from app.training.events import CheckpointWritten, EpochEnded, RunFinished, RunStarted, StepProgress, TrainError
 from app.training.process import TrainingProcess
-from hrnet import atomic_write_text, format_duration
+from hrnet import HRNetError, atomic_write_text, format_duration
 
 __all__ = ["AUGMENTATION_PRESETS", "TrainDialog", "format_duration"]
 
@@ -547,7 +547,7 @@ class TrainDialog(QDialog):
     def _on_experiment_changed(self, *_args: Any) -> None:
         try:
             cfg = self._load_cfg()
-        except Exception:  # shown by validate()
+        except HRNetError:  # shown by validate()
             self._refresh_command()
             return
         self._exp_cfg = cfg
@@ -681,7 +681,7 @@ class TrainDialog(QDialog):
             return problems
         try:
             self._load_cfg(self.training_opts())
-        except Exception as e:
+        except HRNetError as e:
             problems.append(f"Experiment / settings: {e}")
         kind = self.base_combo.currentData()
         path = self.base_path_edit.text().strip()
@@ -1021,7 +1021,7 @@ class TrainDialog(QDialog):
             try:
                 cfg = self._load_cfg(self.command.opts)
                 atomic_write_text(path, cfg.dump())
-            except Exception as e:
+            except (HRNetError, OSError) as e:
                 log.warning("cannot write %s: %s", path, e)
                 return self.command.experiment
         return str(path)
@@ -1235,13 +1235,9 @@ def _default_run_dir(document: Any) -> Path:
 
 
 def _registry_entries(num_joints: int) -> list[Any]:
-    try:
-        from hrnet import list_weights
+    from hrnet import list_weights
 
-        return [e for e in list_weights() if e.num_joints == num_joints]
-    except Exception as e:  # a broken registry must not break the dialog
-        log.warning("weights registry unavailable: %s", e)
-        return []
+    return [e for e in list_weights() if e.num_joints == num_joints]
 
 
 def _registry_target(entry: Any) -> Path:
@@ -1263,7 +1259,7 @@ def _local_weights(weights: str) -> Path | None:
         from hrnet import resolve_weights
 
         return resolve_weights(weights, download_missing=False)
-    except Exception:
+    except (HRNetError, OSError):
         return None
 
 

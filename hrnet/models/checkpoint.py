@@ -84,7 +84,7 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         if not _refused_for_globals(detail):
             raise CheckpointError(f"Cannot read checkpoint {p}: not a valid PyTorch file ({detail})") from e
         return _read_restricted(p, map_location, detail, e)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
+    except Exception as e:  # torch raises many types for bad files
         detail = str(e).split(". ")[0] if str(e) else "file is empty or truncated"
         raise CheckpointError(
             f"Cannot read checkpoint {p}: not a valid PyTorch file ({type(e).__name__}: {detail})"
