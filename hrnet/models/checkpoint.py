@@ -108,7 +108,7 @@ def _read_restricted(p: Path, map_location: Any, detail: str, cause: Exception) 
             f"Refused to load {p}: it holds an object that would call {', '.join(e.names)} when unpickled, "
             "which could run code (nothing from the file was run)"
         ) from e
-    except Exception as e:  # noqa: BLE001 - report torch's own reason for the refusal
+    except Exception as e:  # report torch's own reason for the refusal
         raise CheckpointError(
             f"Refused to load {p}: it holds Python objects other than tensors and plain containers, which "
             f"could run code when unpickled (torch.load weights_only=True): {detail}"
