@@ -312,7 +312,7 @@ class MainWindow(QMainWindow):
                 "(autosave keeps a recovery copy). Please save your work and report this error.")
         try:
             self.show_error("Unexpected error", text, details)
-        except Exception:  # noqa: BLE001 - never raise from the excepthook
+        except Exception:  # never raise from the excepthook
             log.exception("Cannot show the error dialog")
 
     # ================================================================== title / state
@@ -610,7 +610,7 @@ class MainWindow(QMainWindow):
         if self.train_dialog is None:
             try:
                 self.train_dialog = TrainDialog(self.document, self.model.spec, self)
-            except Exception as e:  # noqa: BLE001 - a broken dialog must not take the app down
+            except Exception as e:  # a broken dialog must not take the app down
                 log.exception("TrainDialog failed")
                 self.show_error("Training unavailable", describe_error(e))
                 return
