@@ -67,7 +67,7 @@ def to_posetrack(document: PoseDocument) -> dict[str, Any]:
 def save_posetrack(document: PoseDocument, path: str | os.PathLike[str], *, write_frames: bool = False) -> Path:
     """Write :func:`to_posetrack` of ``document`` to ``path`` (atomically). With ``write_frames``, frames
     of video files are written as JPEG images at their ``file_name`` relative to the JSON's folder."""
-    from hrnet.annotations import write_json_atomic
+    from hrnet.utils.io import write_json
 
     path = Path(path)
     data = to_posetrack(document)
@@ -94,23 +94,17 @@ def save_posetrack(document: PoseDocument, path: str | os.PathLike[str], *, writ
             close = getattr(reader, "close", None)
             if close is not None:
                 close()
-    write_json_atomic(data, path)
+    write_json(path, data, mkdir=True)
     return path
 
 
 def load_posetrack(path: str | os.PathLike[str], image_root: str | os.PathLike[str] | None = None) -> PoseDocument:
     """Read a PoseTrack 2018 style file (frames ordered by sequence and frame id, track ids kept).
     Raises :class:`~hrnet.errors.AnnotationError` naming the file and field when it is malformed."""
-    import json
+    from hrnet.utils.io import read_json
 
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except OSError as e:
-        raise AnnotationError(f"Cannot read {path}: {e.strerror or e}") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AnnotationError(f"{path}: not valid JSON ({e})") from e
+    data = read_json(path, what="PoseTrack file", error=AnnotationError)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise AnnotationError(f"{path}: not a PoseTrack/COCO keypoint file (no 'images' list)")
     for i, image in enumerate(data["images"]):
