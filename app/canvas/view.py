@@ -187,7 +187,7 @@ class PoseView(QGraphicsView):
 
     def show_frame(self, index: int) -> None:
         """Display frame ``index`` (normally called through the document's frame_changed)."""
-        if self.document is None:
+        if self.document is None or not 0 <= index < self.document.num_frames():  # (emptied: Close project)
             return
         changed = index != self.frame_index
         self.frame_index = index

@@ -355,3 +355,13 @@ def test_layout_survives_a_restart_from_the_start_page(qtbot, tmp_path, monkeypa
     w2.open_paths([ann])
     assert w2.frames_dock.isVisible() and w2.heatmap_dock.isVisible()
     w2.close()
+
+
+def test_close_project_returns_to_the_start_page(qtbot, window, project):
+    ann, _ = project
+    window.open_paths([ann])
+    wait_frame(qtbot, window.view, 0)
+    window.go_to_frame(2)
+    window.act_close.trigger()  # an exception in a slot here fails the test (pytest-qt)
+    assert window.document.num_frames() == 0 and window.stack.currentIndex() == 0
+    assert not window.act_save.isEnabled() and window.windowTitle() == "HRNet Pose Annotator"
