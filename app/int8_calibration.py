@@ -16,6 +16,13 @@ NO_FRAMES = ("The fast (int8) model is calibrated on your project's frames the f
              "with a few people boxed or labelled (or predicted with the standard model), then load again.")
 
 
+def int8_available() -> bool:
+    """True when onnx and onnxruntime are installed (the ``onnx`` extra)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
+
+
 def project_plan(document: Any) -> list[Any]:
     """Frames of the project (a :class:`hrnet.annotations.PoseDocument`) to calibrate on."""
     from hrnet import plan_calibration

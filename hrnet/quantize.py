@@ -25,7 +25,7 @@ What happens on the first construction (later ones load the cached model in a se
    (delete the files, or call :func:`clear_cache`, to calibrate again).
 
 Pre- and post-processing are the Predictor's own; only the network call changes.
-Needs ``onnx`` and ``onnxruntime`` (``pip install 'hrnet-annotator[onnx]'``).
+Needs ``onnx`` and ``onnxruntime`` (``pip install 'hrnet-pose-annotator[onnx]'``).
 """
 
 from __future__ import annotations
@@ -80,10 +80,14 @@ HOLD_BACK = 4
 MIN_CALIBRATION_CROPS = 4
 #: a joint agrees when int8 puts it within this fraction of the box size (sqrt(w*h)) of fp32
 AGREEMENT_RADIUS = 0.05
-#: the gate: share of agreeing confident joints (see benchmarks/predictor_int8.py for the figures)
-MIN_AGREEMENT = 0.95
+#: the gate: share of agreeing confident joints. Measured (benchmarks/predictor_int8.py): trained
+#: models 95-96% (AP change -0.002 to +0.005 on held-out frames); a model int8 cannot represent
+#: (one activation channel 1000x the others) 15% (AP 0.25 -> 0.00). 0.90 leaves room for the
+#: sampling noise of a few dozen held-back crops (+-4%) and rejects one joint in ten moving.
+MIN_AGREEMENT = 0.90
 #: the gate: mean |peak_int8 - peak_fp32| / mean peak_fp32 over the confident joints
-MAX_PEAK_ERROR = 0.10
+#: (trained models 4.5-5.2%, the broken one 74%)
+MAX_PEAK_ERROR = 0.15
 #: node-name patterns kept in float: the final 1x1 convolution that writes the heatmaps
 #: (its output is what the decoder reads: a uint8 output would step the peaks)
 KEEP_FLOAT: tuple[str, ...] = ("final_layer",)
@@ -109,7 +113,7 @@ def require_onnxruntime() -> None:
     missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
     if missing:
         raise QuantizationError(
-            f"int8 needs {' and '.join(missing)}: pip install 'hrnet-annotator[onnx]' "
+            f"int8 needs {' and '.join(missing)}: pip install 'hrnet-pose-annotator[onnx]' "
             "(or pip install onnx onnxruntime)"
         )
 

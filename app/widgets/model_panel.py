@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.int8_calibration import SPEEDS, stage_text
+from app.int8_calibration import SPEEDS, int8_available, stage_text
 from app.model_manager import (
     DEMO_EXPERIMENT,
     DEMO_WEIGHTS,
@@ -114,6 +114,10 @@ class ModelPanelWidget(QWidget):
             "fast (int8, CPU): the network quantised to 8 bits in ONNX Runtime, about 2-3x faster on a CPU. "
             "Calibrated once on this project's frames with people (then cached next to the weights) and "
             "checked against standard precision: if too few joints agree it stays standard and says so.")
+        if not int8_available():
+            self.speed_combo.model().item(1).setEnabled(False)
+            self.speed_combo.setItemData(1, "Needs onnxruntime: pip install 'hrnet-pose-annotator[onnx]'",
+                                         Qt.ItemDataRole.ToolTipRole)
         self.calibration_bar = QProgressBar()
         self.calibration_bar.setRange(0, 100)
         self.calibration_bar.setTextVisible(True)
