@@ -48,6 +48,7 @@ from app.controllers.inference import InferenceController
 from app.controllers.model import ModelController
 from app.controllers.project import ProjectController
 from app.document import AnnotationDocument
+from app.int8_calibration import project_plan
 from app.model_manager import HOW_TO_GET_WEIGHTS, ModelManager, ModelSpec, demo_spec, describe_error
 from app.settings import AppSettings
 from app.widgets.export_dialog import ExportDialog
@@ -242,6 +243,9 @@ class MainWindow(QMainWindow):
         self.models.failed.connect(self._on_model_failed)
         self.models.predict_requested.connect(lambda scope, reuse: self.run_inference(scope, reuse_boxes=reuse))
         self.models.error.connect(self.show_error)
+        self.model.loading_progress.connect(self.model_panel.set_loading_progress)  # int8 calibration
+        self.model_panel.cancel_load_requested.connect(self.model.cancel_loading)
+        self.model.calibration_provider = lambda: project_plan(self.document.data)
 
         pp = self.person_panel
         pp.joint_selected.connect(lambda j: self.view.select(self.view.selected_person, j))

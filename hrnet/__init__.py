@@ -68,6 +68,12 @@ _EXPORTS: dict[str, str] = {
     "build_detector": "hrnet.detect",
     "box_to_center_scale": "hrnet.utils.transforms",
     "format_duration": "hrnet.core.progress",
+    # int8 on the CPU
+    "CalibrationError": "hrnet.quantize",
+    "GateReport": "hrnet.quantize",
+    "plan_calibration": "hrnet.calibration",
+    "read_calibration": "hrnet.calibration",
+    "load_calibration": "hrnet.calibration",
 }
 
 __all__ = ["__version__", *_EXPORTS]
