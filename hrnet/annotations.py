@@ -62,13 +62,15 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hrnet import fastjson
 from hrnet.errors import AnnotationError
-from hrnet.utils.io import read_json, write_json
+from hrnet.utils.io import atomic_open, read_json, write_json
 
 __all__ = [
     "APP_KEY",
@@ -575,6 +577,186 @@ class _Reader:
         )
 
 
+def _person_where(row: int, ann: dict[str, Any], fr: Frame) -> str:
+    where = f"annotations[{row}]"
+    if ann.get("id") is not None:
+        where += f" (id {ann['id']})"
+    return where + f" of image {fr.id} ({fr.file_name})"
+
+
+def _dispatch_annotations(
+    r: _Reader, anns: list[Any], by_id: dict[int, Frame], cat_id: int, known_cats: set[int]
+) -> tuple[list[dict[str, Any]], list[Frame], list[int]]:
+    """Check the record-level fields of every annotation; keep crowd regions and other
+    categories' annotations raw on their frames; return the people (annotation, frame, row)."""
+    ann_ids: set[Any] = set()
+    people: list[dict[str, Any]] = []
+    owners: list[Frame] = []
+    rows: list[int] = []
+    for i, ann in enumerate(anns):
+        if not isinstance(ann, dict):
+            raise r.fail(f"annotations[{i}]", f"expected an object, got {type(ann).__name__}")
+        aid = ann.get("id")
+        if aid is not None:
+            if not _is_int(aid):
+                raise r.fail(f"annotations[{i}]", f"'id' must be an integer, got {aid!r}")
+            if aid in ann_ids:
+                raise r.fail(f"annotations[{i}] (id {aid})", f"duplicate annotation id {aid}")
+            ann_ids.add(aid)
+        image_id = ann.get("image_id")
+        try:
+            fr = by_id.get(image_id)  # type: ignore[arg-type]
+        except TypeError:  # unhashable
+            fr = None
+        if fr is None:
+            where = f"annotations[{i}]" + (f" (id {aid})" if aid is not None else "")
+            if "image_id" not in ann:
+                raise r.fail(where, "missing field 'image_id'")
+            raise r.fail(where, f"'image_id' {image_id!r} refers to no image")
+        cid = ann.get("category_id", cat_id)
+        iscrowd = ann.get("iscrowd", 0)
+        if cid == cat_id and type(iscrowd) in (int, bool) and not iscrowd:  # the common case: a person
+            people.append(ann)
+            owners.append(fr)
+            rows.append(i)
+            continue
+        where = _person_where(i, ann, fr)
+        if cid not in known_cats:
+            raise r.fail(where, f"'category_id' {cid!r} refers to no category")
+        if iscrowd not in (0, 1, False, True):
+            raise r.fail(where, f"'iscrowd' must be 0 or 1, got {iscrowd!r}")
+        if iscrowd:
+            fr.crowd.append(ann)
+        elif cid != cat_id:
+            fr.other.append(ann)
+        else:  # e.g. iscrowd 0.0
+            people.append(ann)
+            owners.append(fr)
+            rows.append(i)
+    return people, owners, rows
+
+
+def _numbers_ok(lists: list[Any], length: int) -> bool:
+    """Every item is a list of ``length`` JSON numbers (no booleans, strings, nulls)."""
+    return (all(type(v) is list and len(v) == length for v in lists)
+            and set(map(type, chain.from_iterable(lists))) <= _NUMBER_TYPES)
+
+
+def _build_instances(
+    r: _Reader, people: list[dict[str, Any]], owners: list[Frame], rows: list[int], K: int, cat_id: int
+) -> list[Instance]:
+    """The people as :class:`Instance` objects, validated column by column (numpy) rather than
+    one number at a time. Each person's arrays are rows of one array per field. On any invalid
+    value the slow per-record validation runs to name the record and the field."""
+    n = len(people)
+    if n == 0:
+        return []
+
+    def slow_path() -> AnnotationError:
+        for j, a in enumerate(people):
+            r.instance({**a, "category_id": a.get("category_id", cat_id)}, _person_where(rows[j], a, owners[j]), K)
+        return r.fail("annotations", "invalid values")  # not reached: the loop raises at the culprit
+
+    kl = [a.get("keypoints") for a in people]
+    arr = None
+    if _numbers_ok(kl, 3 * K):
+        try:
+            arr = np.array(kl, dtype=np.float64).reshape(n, K, 3)
+        except (ValueError, TypeError, OverflowError):
+            arr = None
+        if arr is not None:
+            vis = arr[:, :, 2]
+            if not (np.isfinite(arr).all() and ((vis == 0.0) | (vis == 1.0) | (vis == 2.0)).all()):
+                arr = None
+    if arr is None:
+        raise slow_path()
+
+    edited = np.zeros((n, K), dtype=bool)
+    auto = np.zeros(n, dtype=bool)
+    js_rows: list[int] = []
+    js_lists: list[Any] = []
+    for j, a in enumerate(people):
+        app = a.get(APP_KEY)
+        if app is None:
+            continue
+        if not isinstance(app, dict):
+            raise r.fail(_person_where(rows[j], a, owners[j]), f"'{APP_KEY}' must be an object, got {app!r}")
+        if not app:
+            continue
+        e = app.get("edited")
+        if e is not None:
+            if not isinstance(e, list) or not all(_is_int(x) and 0 <= x < K for x in e):
+                raise r.fail(_person_where(rows[j], a, owners[j]),
+                             f"'{APP_KEY}.edited' must be a list of joint indices in 0..{K - 1}, got {e!r}")
+            if e:
+                edited[j, e] = True
+        js = app.get("joint_scores")
+        if js is not None:
+            js_rows.append(j)
+            js_lists.append(js)
+        if app.get("auto_bbox", False):
+            auto[j] = True
+    js_of: dict[int, np.ndarray] = {}
+    if js_rows:
+        if not _numbers_ok(js_lists, K):
+            for j, js in zip(js_rows, js_lists):
+                if not isinstance(js, list) or len(js) != K or not set(map(type, js)) <= _NUMBER_TYPES:
+                    raise r.fail(_person_where(rows[j], people[j], owners[j]),
+                                 f"'{APP_KEY}.joint_scores' must be a list of {K} numbers, got {js!r}")
+        js_arr = np.array(js_lists, dtype=np.float64)
+        js_of = dict(zip(js_rows, js_arr))
+
+    box_rows = [j for j, a in enumerate(people) if "bbox" in a and not auto[j]]
+    box_of: dict[int, np.ndarray] = {}
+    if box_rows:
+        bl = [people[j]["bbox"] for j in box_rows]
+        boxes = None
+        if _numbers_ok(bl, 4):
+            try:
+                boxes = np.array(bl, dtype=np.float64)
+            except OverflowError:
+                boxes = None
+            if boxes is not None and not (np.isfinite(boxes).all() and (boxes[:, 2:] >= 0).all()):
+                boxes = None
+        if boxes is None:
+            for j in box_rows:
+                a = people[j]
+                where = _person_where(rows[j], a, owners[j])
+                b = a["bbox"]
+                if not isinstance(b, list) or len(b) != 4:
+                    raise r.fail(where, f"'bbox' must be [x, y, width, height], got {b!r}")
+                box = [r.number(v, where, "bbox") for v in b]
+                if box[2] < 0 or box[3] < 0:
+                    raise r.fail(where, f"'bbox' width and height must be >= 0, got {b!r}")
+            raise r.fail("annotations", "invalid 'bbox'")  # not reached
+        box_of = dict(zip(box_rows, boxes))
+
+    out: list[Instance] = []
+    keys = _ANN_KEYS
+    new = Instance.__new__
+    for j, a in enumerate(people):
+        extra = {k: v for k, v in a.items() if k not in keys}
+        bbox = box_of.get(j)
+        if bbox is not None:
+            if "area" in extra and extra["area"] == bbox[2] * bbox[3]:
+                del extra["area"]  # the box area we write anyway; a different one (segmentation) is kept
+        elif "bbox" in a:
+            extra.pop("area", None)  # derived together with the auto box
+        score = a.get("score")
+        if score is not None and (type(score) is not float or not math.isfinite(score)):
+            score = r.number(score, _person_where(rows[j], a, owners[j]), "score")
+        track_id = a.get("track_id")
+        if track_id is not None and not _is_int(track_id):
+            raise r.fail(_person_where(rows[j], a, owners[j]), f"'track_id' must be an integer, got {track_id!r}")
+        inst = new(Instance)
+        inst.__dict__.update(
+            keypoints=arr[j], bbox=bbox, score=score, track_id=track_id, edited=edited[j],
+            joint_scores=js_of.get(j), id=a.get("id"), category_id=a.get("category_id", cat_id), extra=extra,
+        )
+        out.append(inst)
+    return out
+
+
 def from_coco_dict(
     data: Any,
     *,
@@ -622,38 +804,10 @@ def from_coco_dict(
         by_id[fr.id] = fr
         frames.append(fr)
 
-    ann_ids: set[Any] = set()
     K = category.num_keypoints
-    for i, ann in enumerate(data["annotations"]):
-        where = f"annotations[{i}]"
-        if not isinstance(ann, dict):
-            raise r.fail(where, f"expected an object, got {type(ann).__name__}")
-        aid = ann.get("id")
-        if aid is not None:
-            if not _is_int(aid):
-                raise r.fail(where, f"'id' must be an integer, got {aid!r}")
-            where = f"annotations[{i}] (id {aid})"
-            if aid in ann_ids:
-                raise r.fail(where, f"duplicate annotation id {aid}")
-            ann_ids.add(aid)
-        if "image_id" not in ann:
-            raise r.fail(where, "missing field 'image_id'")
-        fr = by_id.get(ann["image_id"])
-        if fr is None:
-            raise r.fail(where, f"'image_id' {ann['image_id']!r} refers to no image")
-        where += f" of image {fr.id} ({fr.file_name})"
-        cid = ann.get("category_id", category.id)
-        if cid not in known_cats:
-            raise r.fail(where, f"'category_id' {cid!r} refers to no category")
-        iscrowd = ann.get("iscrowd", 0)
-        if iscrowd not in (0, 1, False, True):
-            raise r.fail(where, f"'iscrowd' must be 0 or 1, got {iscrowd!r}")
-        if iscrowd:
-            fr.crowd.append(ann)
-        elif cid != category.id:
-            fr.other.append(ann)
-        else:
-            fr.instances.append(r.instance({**ann, "category_id": cid}, where, K))
+    people, owners, rows = _dispatch_annotations(r, data["annotations"], by_id, category.id, known_cats)
+    for fr, inst in zip(owners, _build_instances(r, people, owners, rows, K, category.id)):
+        fr.instances.append(inst)
 
     app = data.get(APP_KEY, {})
     if not isinstance(app, dict):
@@ -677,7 +831,10 @@ def load_coco(path: str | os.PathLike[str], image_root: str | os.PathLike[str] |
     Raises :class:`AnnotationError` naming the file, the record and the field on bad input.
     """
     path = Path(path)
-    data = read_json(path, what="Annotation file", error=AnnotationError)
+    try:
+        data = fastjson.loads(path.read_bytes())
+    except (OSError, ValueError):  # let the one reader word the error (missing, a folder, not JSON, ...)
+        data = read_json(path, what="Annotation file", error=AnnotationError)
     doc = from_coco_dict(data, source=str(path), base_dir=path.parent, image_root=image_root)
     doc.path = path
     logger.debug("read %s: %d frames, %d people", path, len(doc.frames), sum(len(f.instances) for f in doc.frames))
@@ -710,35 +867,161 @@ def _finite_list(values: np.ndarray, where: str, what: str) -> list[float]:
     return out
 
 
+def _people_columns(
+    frames: Sequence[Frame], K: int, include_app_state: bool
+) -> tuple[list[Instance], list[list[Any]], list[int], np.ndarray, np.ndarray, list[Any], list[Any], np.ndarray]:
+    """Column-wise conversion of all people (numpy, not one number at a time).
+
+    Returns the instances in file order, their flat keypoint lists (x, y floats, v ints),
+    ``num_keypoints``, boxes (N, 4), an "auto box" mask, the edited joint lists (or None), the
+    joint score lists (or None), and the frame index of each person. Raises
+    :class:`AnnotationError` naming the person on values COCO cannot store.
+    """
+    insts: list[Instance] = []
+    owner: list[int] = []
+    for fi, fr in enumerate(frames):
+        if fr.instances:
+            insts.extend(fr.instances)
+            owner.extend([fi] * len(fr.instances))
+    n = len(insts)
+    owner_a = np.asarray(owner, dtype=np.int64)
+
+    def where(j: int) -> str:
+        fr = frames[owner[j]]
+        return f"image {fr.id} ({fr.file_name}), person {fr.instances.index(insts[j])} (id {insts[j].id})"
+
+    kps = [inst.keypoints for inst in insts]
+    for j, kp in enumerate(kps):
+        if kp.shape != (K, 3):
+            nj = len(kp)
+            raise AnnotationError(f"{where(j)}: has {nj} joints, the category has {K}")
+    kp_all = np.stack(kps).astype(np.float64, copy=False) if n else np.zeros((0, K, 3))
+    vis = kp_all[:, :, 2]
+    ok = np.isfinite(kp_all).all(axis=(1, 2)) & ((vis == 0.0) | (vis == 1.0) | (vis == 2.0)).all(axis=1)
+    if not ok.all():
+        j = int(np.argmin(ok))
+        kp = kp_all[j]
+        _finite_list(kp[:, :2].reshape(-1), where(j), "keypoints")
+        raise AnnotationError(f"{where(j)}: visibility must be 0, 1 or 2, got {kp[:, 2].tolist()}")
+    flat = kp_all.reshape(n, 3 * K).tolist()
+    vis_i = vis.astype(np.int64)
+    for row, v in zip(flat, vis_i.tolist()):
+        row[2::3] = v
+    num_kp = np.count_nonzero(vis_i, axis=1).tolist()
+
+    # boxes: the instance's, else derived from the keypoints (vectorised bbox_from_keypoints)
+    auto = np.array([inst.bbox is None for inst in insts], dtype=bool)
+    boxes = np.zeros((n, 4))
+    given = np.flatnonzero(~auto)
+    if len(given):
+        boxes[given] = np.stack([insts[j].bbox for j in given])  # type: ignore[misc]
+    ai = np.flatnonzero(auto)
+    if len(ai):
+        sizes = np.array([(frames[owner[j]].width, frames[owner[j]].height) for j in ai], dtype=np.float64)
+        boxes[ai] = _auto_boxes(kp_all[ai], sizes)
+    if not np.isfinite(boxes).all():
+        j = int(np.argmin(np.isfinite(boxes).all(axis=1)))
+        _finite_list(boxes[j], where(j), "bbox")
+
+    edited: list[Any] = [None] * n
+    scores: list[Any] = [None] * n
+    if include_app_state:
+        ed = np.stack([inst.edited for inst in insts]) if n else np.zeros((0, K), bool)
+        for j in np.flatnonzero(ed.any(axis=1)).tolist():
+            edited[j] = np.flatnonzero(ed[j]).tolist()
+        js_rows = [j for j, inst in enumerate(insts) if inst.joint_scores is not None]
+        if js_rows:
+            js = np.stack([insts[j].joint_scores for j in js_rows]).astype(np.float64, copy=False)  # type: ignore[misc]
+            fin = np.isfinite(js).all(axis=1)
+            if not fin.all():
+                j = js_rows[int(np.argmin(fin))]
+                _finite_list(insts[j].joint_scores, where(j), "joint_scores")  # type: ignore[arg-type]
+            for j, row in zip(js_rows, js.tolist()):
+                scores[j] = row
+    return insts, flat, num_kp, boxes, auto, edited, scores, owner_a
+
+
+def _auto_boxes(kp: np.ndarray, sizes: np.ndarray, margin: float = 0.1, min_size: float = 2.0) -> np.ndarray:
+    """:func:`bbox_from_keypoints` for (M, K, 3) keypoints at once (same arithmetic, same
+    values); rows without a labelled joint give zeros. ``sizes`` (M, 2) image width, height
+    (0 = unknown: not clipped)."""
+    lab = kp[:, :, 2] > 0
+    has = lab.any(axis=1)
+    big = np.inf
+    x0 = np.where(lab, kp[:, :, 0], big).min(axis=1)
+    y0 = np.where(lab, kp[:, :, 1], big).min(axis=1)
+    x1 = np.where(lab, kp[:, :, 0], -big).max(axis=1)
+    y1 = np.where(lab, kp[:, :, 1], -big).max(axis=1)
+    x0, y0, x1, y1 = (np.where(has, v, 0.0) for v in (x0, y0, x1, y1))
+    w, h = x1 - x0, y1 - y0
+    x0, x1 = x0 - margin * w, x1 + margin * w
+    y0, y1 = y0 - margin * h, y1 + margin * h
+    small = x1 - x0 < min_size
+    cx = (x0 + x1) / 2
+    x0, x1 = np.where(small, cx - min_size / 2, x0), np.where(small, cx + min_size / 2, x1)
+    small = y1 - y0 < min_size
+    cy = (y0 + y1) / 2
+    y0, y1 = np.where(small, cy - min_size / 2, y0), np.where(small, cy + min_size / 2, y1)
+    clip = (sizes[:, 0] > 0) & (sizes[:, 1] > 0)
+    x0 = np.where(clip, np.maximum(x0, 0.0), x0)
+    x1 = np.where(clip, np.minimum(x1, sizes[:, 0]), x1)
+    y0 = np.where(clip, np.maximum(y0, 0.0), y0)
+    y1 = np.where(clip, np.minimum(y1, sizes[:, 1]), y1)
+    out = np.stack([x0, y0, np.maximum(x1 - x0, 0.0), np.maximum(y1 - y0, 0.0)], axis=1)
+    out[~has] = 0.0
+    return out
+
+
+def _check_finite(value: Any, where: str) -> None:
+    # the fast encoder would write NaN/infinity as null: refuse them as json did
+    if fastjson.has_nonfinite(value):
+        raise AnnotationError(f"{where}: a field holds NaN or infinity, which JSON cannot store")
+
+
 def to_coco_dict(
     document: PoseDocument,
     *,
     base_dir: str | os.PathLike[str] | None = None,
     absolute_paths: bool = False,
     include_app_state: bool = True,
+    assign_ids: bool = True,
 ) -> dict[str, Any]:
     """The document as a COCO keypoint dict (what :func:`save_coco` writes).
 
     Instances without an id (or with an id used twice) get fresh ids, written into the document.
+    With ``assign_ids=False`` the document is only read (safe on a snapshot that shares people
+    with a live document): such instances are written without an ``id``.
     ``base_dir`` is the folder the file will live in (``image_root`` is stored relative to it
     unless ``absolute_paths``). ``include_app_state=False`` leaves out the ``hrnet_annotator``
     blocks (a plain training export).
     """
-    _assign_ids(document)
+    if assign_ids:
+        _assign_ids(document)
     K = document.category.num_keypoints
     cat = document.category
     cat_d: dict[str, Any] = {"id": cat.id, "name": cat.name, "supercategory": cat.supercategory,
                              "keypoints": list(cat.keypoints), "skeleton": [[a + 1, b + 1] for a, b in cat.skeleton],
                              **cat.extra}
+    frames = document.frames
+    insts, flat, num_kp, boxes, auto, edited, jscores, owner = _people_columns(frames, K, include_app_state)
+    box_l = boxes.tolist()
+    areas = (boxes[:, 2] * boxes[:, 3]).tolist()
+    auto_l = auto.tolist()
+    starts = np.searchsorted(owner, np.arange(len(frames) + 1)).tolist()
+    if not assign_ids:
+        used: set[Any] = {c.get("id") for fr in frames for c in (*fr.crowd, *fr.other)}
 
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
-    for fr in document.frames:
+    cat_id = cat.id
+    for fi, fr in enumerate(frames):
         img: dict[str, Any] = {"id": fr.id, "file_name": fr.file_name}
         if fr.width > 0 and fr.height > 0:  # 0 = not known: left out rather than written wrong
             img["width"], img["height"] = int(fr.width), int(fr.height)
-        img.update(fr.extra)
-        if include_app_state:
+        if fr.extra:
+            _check_finite(fr.extra, f"image {fr.id} ({fr.file_name})")
+            img.update(fr.extra)
+        if include_app_state and (fr.reviewed or fr.video is not None or fr.frame_index is not None):
             state: dict[str, Any] = {}
             if fr.reviewed:
                 state["reviewed"] = True
@@ -746,51 +1029,50 @@ def to_coco_dict(
                 state["video"] = str(fr.video)
             if fr.frame_index is not None:
                 state["frame_index"] = int(fr.frame_index)
-            if state:
-                img[APP_KEY] = state
+            img[APP_KEY] = state
         images.append(img)
-        size = (fr.width, fr.height) if fr.width > 0 and fr.height > 0 else None
-        for n, inst in enumerate(fr.instances):
-            kp = inst.keypoints
-            vis = kp[:, 2]
-            if (inst.num_joints != K or not np.isfinite(kp).all()
-                    or ((vis != 0.0) & (vis != 1.0) & (vis != 2.0)).any()):
-                where = f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})"
-                if inst.num_joints != K:
-                    raise AnnotationError(f"{where}: has {inst.num_joints} joints, the category has {K}")
-                _finite_list(kp[:, :2].reshape(-1), where, "keypoints")
-                raise AnnotationError(f"{where}: visibility must be 0, 1 or 2, got {vis.tolist()}")
-            flat: list[float | int] = [
-                c for (x, y), v in zip(kp[:, :2].tolist(), vis.astype(np.int64).tolist()) for c in (x, y, v)
-            ]
-            auto = inst.bbox is None
-            box = inst.box_or_auto(size)
-            if box is None:
-                box = np.zeros(4)
-            box_l = _finite_list(box, f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})", "bbox")
-            inst.category_id = cat.id  # the document's people all belong to its keypoint category
-            ann: dict[str, Any] = {"id": inst.id, "image_id": fr.id, "category_id": cat.id,
-                                   "keypoints": flat, "num_keypoints": int(np.count_nonzero(vis)), "bbox": box_l,
-                                   "area": float(box_l[2] * box_l[3]), "iscrowd": 0}
-            if inst.score is not None:
-                ann["score"] = float(inst.score)
+        for j in range(starts[fi], starts[fi + 1]):
+            inst = insts[j]
+            iid = inst.id
+            if not assign_ids:
+                if iid in used:
+                    iid = None  # a duplicate: the next save numbers it
+                elif iid is not None:
+                    used.add(iid)
+            if inst.category_id != cat_id:
+                inst.category_id = cat_id  # the document's people all belong to its keypoint category
+            ann: dict[str, Any] = {"id": iid, "image_id": fr.id, "category_id": cat_id, "keypoints": flat[j],
+                                   "num_keypoints": num_kp[j], "bbox": box_l[j], "area": areas[j], "iscrowd": 0}
+            if iid is None:
+                del ann["id"]
+            score = inst.score
+            if score is not None:
+                score = float(score)
+                if not math.isfinite(score):
+                    raise AnnotationError(f"image {fr.id} ({fr.file_name}), person {j - starts[fi]} (id {iid}): "
+                                          f"score is {score}")
+                ann["score"] = score
             if inst.track_id is not None:
                 ann["track_id"] = int(inst.track_id)
-            ann.update(inst.extra)  # incl. an 'area' read from the file (segmentation area)
-            if include_app_state:
+            if inst.extra:
+                _check_finite(inst.extra, f"image {fr.id} ({fr.file_name}), person {j - starts[fi]} (id {iid})")
+                ann.update(inst.extra)  # incl. an 'area' read from the file (segmentation area)
+            if include_app_state and (edited[j] is not None or jscores[j] is not None or auto_l[j]):
                 state = {}
-                if inst.is_edited:
-                    state["edited"] = [int(j) for j in np.flatnonzero(inst.edited)]
-                if inst.joint_scores is not None:
-                    state["joint_scores"] = _finite_list(
-                        inst.joint_scores, f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})", "joint_scores")
-                if auto:
+                if edited[j] is not None:
+                    state["edited"] = edited[j]
+                if jscores[j] is not None:
+                    state["joint_scores"] = jscores[j]
+                if auto_l[j]:
                     state["auto_bbox"] = True
-                if state:
-                    ann[APP_KEY] = state
+                ann[APP_KEY] = state
             anns.append(ann)
-        anns.extend(fr.crowd)
-        anns.extend(fr.other)
+        if fr.crowd:
+            _check_finite(fr.crowd, f"image {fr.id} ({fr.file_name}), crowd regions")
+            anns.extend(fr.crowd)
+        if fr.other:
+            _check_finite(fr.other, f"image {fr.id} ({fr.file_name}), other annotations")
+            anns.extend(fr.other)
 
     out: dict[str, Any] = {}
     if include_app_state:
@@ -806,6 +1088,9 @@ def to_coco_dict(
                 root = Path(os.path.abspath(root))
             block["image_root"] = root.as_posix()
         out[APP_KEY] = block
+    _check_finite(document.extra, "top level")
+    _check_finite(cat_d, "categories")
+    _check_finite(document.other_categories, "categories")
     out.update(document.extra)
     out["images"] = images
     out["annotations"] = anns
@@ -816,6 +1101,14 @@ def to_coco_dict(
 def write_json_atomic(data: Any, path: str | os.PathLike[str], *, indent: int | None = None) -> None:
     """Write ``data`` as JSON to ``path`` atomically: :func:`hrnet.utils.io.write_json`."""
     write_json(path, data, indent=indent)
+
+
+def _write_chunks_atomic(chunks: Iterable[bytes], path: Path) -> None:
+    """The encoded pieces of a document to ``path`` through the one atomic writer
+    (:func:`hrnet.utils.io.atomic_open`: temp file, fsync, the file's mode kept, os.replace)."""
+    with atomic_open(path, "wb") as f:
+        for chunk in chunks:
+            f.write(chunk)
 
 
 def save_coco(
@@ -838,7 +1131,10 @@ def save_coco(
     data = to_coco_dict(document, base_dir=path.parent, absolute_paths=absolute_paths,
                         include_app_state=include_app_state)
     try:
-        write_json_atomic(data, path, indent=indent)
+        if indent is None:  # to_coco_dict checked every float: no second walk over the data
+            _write_chunks_atomic(fastjson.encode_chunks(data), path)
+        else:
+            write_json_atomic(data, path, indent=indent)
     except ValueError as e:  # NaN/infinity in a field not checked above (e.g. a score, an extra value)
         raise AnnotationError(f"{path}: cannot write the document: {e}") from e
     if update_path:
