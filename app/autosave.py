@@ -6,8 +6,11 @@ by further edits, so a long editing burst is still saved every few seconds) and 
 document, if it has unsaved changes, to its recovery file in the recovery folder
 (``QStandardPaths.AppDataLocation/recovery`` or a given folder):
 
-- ``autosave-<pid>-<random>.json`` — the document as COCO JSON with absolute image/video
-  paths (written atomically with :func:`hrnet.annotations.save_coco`);
+- ``autosave-<pid>-<random>.json`` — the *base*: the whole document as COCO JSON with absolute
+  image/video paths, written atomically;
+- ``autosave-<pid>-<random>.journal`` — after the base, each autosave appends only the frames
+  changed since the previous one (format and crash safety: :mod:`app.journal`); once the journal
+  passes ``compact_bytes`` (64 MB) the next autosave writes a new base instead;
 - ``autosave-<pid>-<random>.meta.json`` — original path, time, frame count, pid (written after
   the data, atomically).
 
@@ -17,9 +20,11 @@ After a crash they stay; on the next start :func:`find_recoveries` lists them (n
 skipping those of other app instances still running) and :meth:`AutosaveManager.recover` loads
 one into the document as unsaved changes, taking over its file.
 
-Timer-driven writes keep the GUI responsive: the GUI thread only takes a snapshot (a deep copy
-of the data, milliseconds), a single background thread converts and writes it (in chunks, so
-the GUI thread gets the interpreter in between); the result comes back as a queued signal.
+Timer-driven writes keep the GUI responsive: the GUI thread only takes a copy-on-write snapshot
+(:meth:`AnnotationDocument.snapshot`: a list copy, about 0.3 ms at 60,000 frames) and the list
+of frames changed since the last write; a single background thread converts and writes them (in
+batches, so the GUI thread gets the interpreter in between); the result comes back as a queued
+signal.
 Removing the files waits for a write in flight, so a finished save never leaves a stale
 recovery file behind. :meth:`AutosaveManager.write_now` writes synchronously.
 """
@@ -40,9 +45,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
+from app import journal
 from app.document import AnnotationDocument
 from app.sources import FrameSource
-from hrnet import AnnotationError, PoseDocument, load_coco, save_coco, write_json
+from hrnet import AnnotationError, write_json
 
 __all__ = ["AutosaveManager", "Recovery", "default_recovery_dir", "discard_recovery", "find_recoveries"]
 
@@ -59,6 +65,17 @@ def default_recovery_dir() -> Path:
     if not base:
         base = str(Path.home() / ".hrnet-annotator")
     return Path(base) / "recovery"
+
+
+@dataclass(frozen=True)
+class _State:
+    """What the recovery files on disk hold: the base's journal token (None: no base yet), the
+    document version written last, the sizes of base and journal."""
+
+    token: str | None = None
+    version: int = 0
+    base_bytes: int = 0
+    journal_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -134,7 +151,7 @@ def find_recoveries(directory: str | os.PathLike[str] | None = None, include_run
 
 def discard_recovery(recovery: Recovery) -> None:
     """Delete a recovery file (the user declined it)."""
-    for p in (recovery.meta_path, recovery.path):
+    for p in (recovery.meta_path, recovery.path, journal.journal_path(recovery.path)):
         try:
             p.unlink()
         except FileNotFoundError:
@@ -172,6 +189,8 @@ class AutosaveManager(QObject):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
         self._inflight: Future | None = None
         self._generation = 0  # bumped when the files are removed: later results are stale
+        self._holder: list[_State] = [_State()]  # what the files on disk hold
+        self.compact_bytes = 64 * 1024 * 1024
         self._write_done.connect(self._on_write_done)  # queued: emitted by the writer thread
         document.undo_stack.indexChanged.connect(self._on_change)
         document.dirty_changed.connect(self._on_dirty_changed)
@@ -217,27 +236,43 @@ class AutosaveManager(QObject):
 
     # ------------------------------------------------------------ actions
     def _job(self) -> Callable[[], tuple[Path | None, str | None]]:
-        """Snapshot the document now (GUI thread); the returned job writes it (any thread)."""
+        """Snapshot the document now (GUI thread: a list copy, see
+        :meth:`AnnotationDocument.snapshot`); the returned job writes it (any thread): the whole
+        document as a new base when there is none yet or the journal has grown past
+        ``compact_bytes``, else only the frames changed since the last write,
+        appended to the journal."""
         doc = self.document
-        # Commands replace arrays instead of writing into them, so sharing them is safe and cheap.
-        data: PoseDocument = doc.data.copy(share_arrays=True)
+        version = doc.version
+        snap = doc.snapshot()
         meta = {
             "original_path": str(Path(doc.path).absolute()) if doc.path is not None else None,
             "saved_at": datetime.now().isoformat(timespec="seconds"),
             "num_frames": doc.num_frames(),
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "format": 1,
+            "format": 2,
         }
+        holder = self._holder  # not self: a pending job must not keep the manager alive
+        state = holder[0]
+        full = state.token is None or state.journal_bytes > self.compact_bytes
+        changed = [] if full else doc.changed_since(state.version)
         path, meta_path, directory = self.recovery_path, self.meta_path, self.directory
 
         def job() -> tuple[Path | None, str | None]:
             try:
                 directory.mkdir(parents=True, exist_ok=True)
-                save_coco(data, path, absolute_paths=True, update_path=False)
+                if full:
+                    token = journal.new_token()
+                    size = journal.write_base(snap, path, token)
+                    new = _State(token, version, size, 0)
+                else:
+                    added = journal.append_frames(snap, changed, path, state.token) if changed else 0
+                    new = _State(state.token, version, state.base_bytes, state.journal_bytes + added)
                 write_json(meta_path, meta)
             except (OSError, AnnotationError) as e:
+                holder[0] = _State()  # a half-written record may end the journal: next time a new base
                 return None, f"Autosave to {path} failed: {e}"
+            holder[0] = new  # set here, before the future completes, so the next job sees it
             return path, None
 
         return job
@@ -301,7 +336,8 @@ class AutosaveManager(QObject):
         """Remove this session's recovery files (nothing left to recover); waits for a write in flight."""
         self._wait_idle()
         self._generation += 1
-        for p in (self.meta_path, self.recovery_path):
+        self._holder[0] = _State()
+        for p in (self.meta_path, self.recovery_path, journal.journal_path(self.recovery_path)):
             try:
                 p.unlink()
             except FileNotFoundError:
@@ -330,13 +366,16 @@ class AutosaveManager(QObject):
         This manager takes the recovery file over: it is rewritten on the next change and
         removed on save or clean close. Raises AnnotationError when the file is unreadable.
         """
-        data = load_coco(recovery.path)
+        data, token, _ = journal.read_recovery(recovery.path)
         data.path = recovery.original_path
         self._timer.stop()
         self.discard()  # our own (empty) file
         _live.pop(str(self.recovery_path), None)
         self.recovery_path = recovery.path
         _live[str(self.recovery_path)] = self
+        if token is not None:  # go on appending to the adopted journal
+            jp = journal.journal_path(recovery.path)
+            self._holder[0] = _State(token, 0, recovery.path.stat().st_size, jp.stat().st_size if jp.exists() else 0)
         self._adopting = True  # set_content must not discard the adopted file
         try:
             self.document.set_content(data, FrameSource(data), path=recovery.original_path, dirty=True)

@@ -107,7 +107,8 @@ class _DocumentCommand(QUndoCommand):
 
 
 class _InstanceEdit(_DocumentCommand):
-    """Replaces the values of one person (in place: the Instance object stays the same)."""
+    """Replaces the values of one person (in place, unless a snapshot shares the Instance object:
+    then the document puts a copy in its place first, see AnnotationDocument.snapshot)."""
 
     def __init__(self, document: AnnotationDocument, frame: int, instance: int, text: str,
                  parent: QUndoCommand | None = None) -> None:
@@ -118,7 +119,7 @@ class _InstanceEdit(_DocumentCommand):
         self.after = self.before.copy()
 
     def _apply(self, values: Instance) -> None:
-        _assign(self.document.instance(self.frame, self.index), values)
+        _assign(self.document._writable_instance(self.frame, self.index), values)
         self.document.instance_changed.emit(self.frame, self.index)
 
     def redo(self) -> None:

@@ -64,7 +64,54 @@ class AnnotationDocument(QObject):
         self._path: Path | None = Path(path) if path is not None else None
         self._current = 0
         self._dirty = False
+        self._reset_tracking()
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+
+    # ---------------------------------------------------------------- copy-on-write, change log
+    # Frames are shared with snapshots (autosave, background save) and copied before their first
+    # change after a snapshot, so a snapshot costs a list copy and an edit costs one frame copy.
+    # Every change is logged with a version number, so writers can ask what changed since.
+    def _reset_tracking(self) -> None:
+        self._shared = False  # True once a snapshot shares the current frame objects
+        self._private: set[int] = set()  # frames copied since the last snapshot (safe to change)
+        self._own_people: dict[int, Instance] = {}  # people copied since the last snapshot, by id()
+        self._version = 0  # bumped by every change
+        self._changed: dict[int, int] = {}  # frame index -> version of its last change
+
+    def _touch(self, frame: int) -> Frame:
+        """The frame ``frame``, made private (copied if a snapshot shares it), logged as changed."""
+        frames = self._data.frames
+        fr = frames[frame]
+        if self._shared and frame not in self._private:
+            fr = fr.cow_copy()
+            frames[frame] = fr
+            self._private.add(frame)
+        self._version += 1
+        self._changed[frame] = self._version
+        return fr
+
+    @property
+    def version(self) -> int:
+        """A number that grows with every change of the content (0 after open)."""
+        return self._version
+
+    def changed_since(self, version: int) -> list[int]:
+        """Indices of the frames changed after ``version`` (see :attr:`version`), sorted."""
+        if version >= self._version:
+            return []
+        return sorted(i for i, v in self._changed.items() if v > version)
+
+    def snapshot(self) -> PoseDocument:
+        """A consistent read-only copy of the content for another thread, in O(frames) pointer
+        copies: it shares frames and people with this document, which copies a frame before its
+        next change. Readers must not modify it (use ``to_coco_dict(..., assign_ids=False)``)."""
+        d = self._data
+        snap = PoseDocument(frames=list(d.frames), category=d.category, image_root=d.image_root, path=d.path,
+                            extra=d.extra, other_categories=d.other_categories)
+        self._shared = True
+        self._private = set()
+        self._own_people = {}
+        return snap
 
     # ---------------------------------------------------------------- state
     @property
@@ -143,14 +190,26 @@ class AnnotationDocument(QObject):
         self._set_dirty(True)
 
     # Raw mutations for app.commands only (no undo); they emit the narrow signals.
+    def _writable_instance(self, frame: int, index: int) -> Instance:
+        """Person (frame, index) ready to be changed in place: when a snapshot may share it, a
+        shallow copy takes its place first (its arrays are replaced, not written, by commands).
+        The caller emits ``instance_changed``."""
+        fr = self._touch(frame)
+        inst = fr.instances[index]
+        if self._shared and id(inst) not in self._own_people:
+            new = Instance.__new__(Instance)
+            new.__dict__.update(inst.__dict__)
+            fr.instances[index] = inst = new
+            self._own_people[id(inst)] = inst
+        return inst
+
     def _set_instances(self, frame: int, instances: list[Instance]) -> None:
-        self._data.frames[frame].instances = instances
+        self._touch(frame).instances = list(instances)
         self.instances_changed.emit(frame)
 
     def _set_reviewed(self, frame: int, reviewed: bool) -> None:
-        fr = self._data.frames[frame]
-        if fr.reviewed != reviewed:
-            fr.reviewed = reviewed
+        if self._data.frames[frame].reviewed != reviewed:
+            self._touch(frame).reviewed = reviewed
             self.reviewed_changed.emit(frame)
 
     def _show(self, frame: int) -> None:
@@ -168,6 +227,7 @@ class AnnotationDocument(QObject):
         """Replace the whole content (open/recover): clears the undo stack, emits frames_changed."""
         old_source = self._source
         self._data = data
+        self._reset_tracking()
         self._source = source if source is not None else FrameSource(data)
         if old_source is not self._source:
             old_source.close()

@@ -357,6 +357,14 @@ class Frame:
         """Number of people with at least one labelled joint."""
         return sum(1 for inst in self.instances if inst.num_keypoints > 0)
 
+    def cow_copy(self) -> Frame:
+        """A shallow copy with its own people list (people, crowd regions and unknown fields are
+        shared): what a copy-on-write document changes instead of a frame a snapshot holds."""
+        new = Frame.__new__(Frame)
+        new.__dict__.update(self.__dict__)
+        new.instances = list(self.instances)
+        return new
+
     def copy(self) -> Frame:
         """A deep copy (people, crowd regions and unknown fields copied)."""
         return Frame(

@@ -1,0 +1,176 @@
+"""Copy-on-write snapshots (app.document) and the autosave journal (app.journal, app.autosave)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import journal
+from app.autosave import AutosaveManager, find_recoveries
+from app.commands import AddInstance, DeleteInstance, MoveKeypoint, SetReviewed
+from app.document import AnnotationDocument
+from hrnet.annotations import Frame, Instance, PoseDocument, load_coco
+
+K = 17
+
+
+def person(x: float = 1.0) -> Instance:
+    return Instance(np.c_[np.arange(K) + x, np.arange(K) + 2.0, np.full(K, 2.0)], id=None)
+
+
+_docs: list[AnnotationDocument] = []
+
+
+@pytest.fixture(autouse=True)
+def _release_documents():
+    yield
+    while _docs:  # commands refer to their document: drop them while both are alive
+        doc = _docs.pop()
+        doc.undo_stack.clear()
+        doc.close()
+
+
+def make_doc(n: int = 6) -> AnnotationDocument:
+    data = PoseDocument(frames=[Frame(i + 1, f"/imgs/{i}.png", 40, 30, [person(i)]) for i in range(n)])
+    doc = AnnotationDocument(data)
+    _docs.append(doc)
+    return doc
+
+
+def test_snapshot_is_copy_on_write_per_frame(qtbot) -> None:
+    doc = make_doc()
+    frames_before = list(doc.data.frames)
+    snap = doc.snapshot()
+    frozen = snap.copy()
+    doc.push(MoveKeypoint(doc, 2, 0, 3, (9.5, 8.5)))
+    doc.push(SetReviewed(doc, 4))
+    doc.push(AddInstance(doc, 4, person(7)))
+    assert snap == frozen  # the snapshot did not see the edits
+    # only the edited frames were copied; the others are still shared
+    assert [a is b for a, b in zip(doc.data.frames, snap.frames)] == [True, True, False, True, False, True]
+    assert snap.frames[2] is frames_before[2]
+    # a second edit of the same frame before the next snapshot copies nothing more
+    copy2 = doc.data.frames[2]
+    doc.push(MoveKeypoint(doc, 2, 0, 4, (1.0, 1.0)))
+    assert doc.data.frames[2] is copy2
+    assert doc.changed_since(0) == [2, 4]
+    v = doc.version
+    snap2 = doc.snapshot()
+    doc.push(DeleteInstance(doc, 0, 0))
+    assert doc.changed_since(v) == [0] and len(snap2.frames[0].instances) == 1
+    doc.undo()
+    doc.undo()
+    assert doc.frame(2).instances[0].keypoints[4].tolist() == snap.frames[2].instances[0].keypoints[4].tolist()
+    assert snap == frozen
+
+
+def test_journal_replay_and_compaction(qtbot, tmp_path: Path) -> None:
+    doc = make_doc()
+    autosave = AutosaveManager(doc, directory=tmp_path, delay_ms=10_000)
+    doc.push(SetReviewed(doc, 1))
+    autosave.write_now()  # the first write is a base
+    base = autosave.recovery_path
+    jp = journal.journal_path(base)
+    assert base.is_file() and jp.stat().st_size == 0
+    base_bytes = base.read_bytes()
+    doc.push(MoveKeypoint(doc, 3, 0, 0, (5.0, 6.0)))
+    autosave.write_now()
+    doc.push(AddInstance(doc, 5, person(3)))
+    doc.push(SetReviewed(doc, 5))
+    autosave.write_now()
+    assert base.read_bytes() == base_bytes  # later writes only append
+    assert len(jp.read_bytes().splitlines()) == 2
+    got, token, n = journal.read_recovery(base)
+    assert n == 2 and token is not None
+    assert got == doc.data and got.frames[5].reviewed and len(got.frames[5].instances) == 2
+
+    autosave.compact_bytes = 0  # the journal is "too big": the next write compacts into a new base
+    doc.push(SetReviewed(doc, 0))
+    autosave.write_now()
+    assert jp.stat().st_size == 0
+    got2, token2, n2 = journal.read_recovery(base)
+    assert token2 != token and n2 == 0 and got2 == doc.data
+    autosave.close()
+    assert not base.exists() and not jp.exists()
+
+
+def test_crash_in_the_middle_of_a_journal_write_recovers_the_last_complete_autosave(qtbot, tmp_path: Path) -> None:
+    doc = make_doc()
+    autosave = AutosaveManager(doc, directory=tmp_path, delay_ms=10_000)
+    doc.push(SetReviewed(doc, 1))
+    autosave.write_now()
+    doc.push(MoveKeypoint(doc, 3, 0, 0, (5.0, 6.0)))
+    autosave.write_now()
+    expected = doc.data.copy()
+    doc.push(MoveKeypoint(doc, 2, 0, 0, (7.0, 7.0)))
+    autosave.write_now()
+    jp = journal.journal_path(autosave.recovery_path)
+    lines = jp.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 2
+    for cut in (1, len(lines[1]) // 2, len(lines[1]) - 1):  # the last append torn at several points
+        jp.write_bytes(lines[0] + lines[1][:cut])
+        got, _, n = journal.read_recovery(autosave.recovery_path)
+        assert n == 1 and got == expected
+    damaged = bytearray(lines[1])
+    damaged[20] ^= 1  # a flipped byte: the checksum refuses the record
+    jp.write_bytes(lines[0] + bytes(damaged))
+    got, _, n = journal.read_recovery(autosave.recovery_path)
+    assert n == 1 and got == expected
+    # a journal of an older base (compaction torn before the truncation) is not applied
+    jp.write_bytes(lines[0].replace(lines[0][9:60], lines[0][9:60].replace(b'"t":"', b'"t":"x')))
+    got, _, n = journal.read_recovery(autosave.recovery_path)
+    assert n == 0
+    autosave.close()
+
+
+CHILD = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from PySide6.QtWidgets import QApplication
+    from app.autosave import AutosaveManager
+    from app.commands import MoveKeypoint, SetReviewed
+    from app.document import AnnotationDocument
+    from hrnet.annotations import load_coco
+    app = QApplication([])
+    doc = AnnotationDocument()
+    doc.set_content(load_coco(sys.argv[1]), path=sys.argv[1])
+    autosave = AutosaveManager(doc, directory=sys.argv[2], delay_ms=10_000)
+    for k in range(int(sys.argv[3])):
+        doc.push(MoveKeypoint(doc, k % 6, 0, k % 17, (float(k), float(k) + 0.5)))
+        doc.push(SetReviewed(doc, (k * 5) % 6, k % 2 == 0))
+        autosave.write_now()
+    from hrnet.annotations import save_coco
+    save_coco(doc.data.copy(), sys.argv[4], update_path=False, absolute_paths=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_kill_9_recovers_the_last_autosave_exactly(qtbot, tmp_path: Path) -> None:
+    from hrnet.annotations import save_coco
+
+    doc = make_doc()
+    save_coco(doc.data, tmp_path / "p.json")
+    rec = tmp_path / "rec"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "QT_QPA_PLATFORM": "offscreen"}
+    args = [str(tmp_path / "p.json"), str(rec), "7", str(tmp_path / "want.json")]
+    r = subprocess.run([sys.executable, "-c", CHILD, *args], env=env, timeout=120)
+    assert r.returncode == -9
+    found = find_recoveries(rec)
+    assert len(found) == 1
+    got, _, n = journal.read_recovery(found[0].path)
+    assert n == 6  # one base, then one record per autosave
+    want = load_coco(tmp_path / "want.json")
+    for fr in (*got.frames, *want.frames):
+        for inst in fr.instances:
+            inst.id = None
+    assert got == want
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__]))
