@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.sources import FrameSource, open_paths
-from hrnet import Frame, Instance, PoseDocument, save_coco
+from hrnet import AnnotationError, Frame, Instance, PoseDocument
+from hrnet.annotations import _assign_ids, write_coco_snapshot
 
 __all__ = ["AnnotationDocument"]
 
@@ -49,6 +51,8 @@ class AnnotationDocument(QObject):
     dirty_changed = Signal(bool)
     path_changed = Signal(object)
     saved = Signal(object)
+    save_failed = Signal(object, str)  # (path, message) of a background save that failed
+    _save_done = Signal(object, object, int, object)  # (path, error, undo index, token) from the writer
 
     def __init__(
         self,
@@ -66,6 +70,9 @@ class AnnotationDocument(QObject):
         self._dirty = False
         self._reset_tracking()
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="save")
+        self._save_future: Future | None = None
+        self._save_done.connect(self._on_save_done)  # queued: emitted by the writer thread
 
     # ---------------------------------------------------------------- copy-on-write, change log
     # Frames are shared with snapshots (autosave, background save) and copied before their first
@@ -226,6 +233,8 @@ class AnnotationDocument(QObject):
     ) -> None:
         """Replace the whole content (open/recover): clears the undo stack, emits frames_changed."""
         old_source = self._source
+        self.wait_saved()
+        self._save_token = object()  # the result of a save of the old content is not reported
         self._data = data
         self._reset_tracking()
         self._source = source if source is not None else FrameSource(data)
@@ -254,6 +263,67 @@ class AnnotationDocument(QObject):
         """Open a saved project or COCO JSON (with its images)."""
         self.open([path], image_root=image_root)
 
+    def _prepare_save(self, path: str | os.PathLike[str] | None) -> tuple[Path, PoseDocument]:
+        target = Path(path) if path is not None else self._path
+        if target is None:
+            raise ValueError("The document has no file yet: give a path (Save As)")
+        self._source.ensure_sizes(i for i, f in enumerate(self._data.frames) if f.width <= 0 or f.height <= 0)
+        _assign_ids(self._data)  # ids go into the live document, so that they stay stable across saves
+        return target, self.snapshot()
+
+    def is_saving(self) -> bool:
+        """True while a background save is running."""
+        return self._save_future is not None and not self._save_future.done()
+
+    def wait_saved(self) -> None:
+        """Block until a background save in flight has finished (its result is still delivered)."""
+        fut = self._save_future
+        if fut is not None:
+            fut.result()
+
+    def save_in_background(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Start writing the document to ``path`` (or the current path) on a worker thread.
+
+        The GUI thread only takes a copy-on-write snapshot (:meth:`snapshot`) and numbers new
+        people; editing goes on while the file is written. When it is done, ``saved`` is emitted
+        (and the document is marked clean if nothing changed meanwhile), or ``save_failed`` (the
+        document stays dirty, the previous file intact). Raises ValueError when there is no path.
+        """
+        self.wait_saved()  # one save at a time, in order
+        target, snap = self._prepare_save(path)
+        index = self.undo_stack.index()
+        token = object()
+        self._save_token = token
+
+        def job() -> None:
+            error = None
+            try:
+                write_coco_snapshot(snap, target)
+            except (AnnotationError, OSError) as e:
+                error = str(e)
+            try:
+                self._save_done.emit(target, error, index, token)
+            except RuntimeError:  # the document is gone
+                pass
+
+        self._save_future = self._saver.submit(job)
+        return target
+
+    def _on_save_done(self, target: Path, error: str | None, index: int, token: object) -> None:
+        if token is not getattr(self, "_save_token", None):
+            return  # the content was replaced meanwhile
+        if error is not None:
+            logger.warning("saving %s failed: %s", target, error)
+            self.save_failed.emit(target, error)
+            return
+        if self.undo_stack.index() == index:
+            self.undo_stack.setClean()
+            self._set_dirty(False)
+        self._set_path(target)
+        self._data.path = target
+        logger.info("saved %s (in the background)", target)
+        self.saved.emit(target)
+
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Write the document as COCO JSON (atomically) to ``path`` or the current path.
 
@@ -261,11 +331,11 @@ class AnnotationDocument(QObject):
         Raises ValueError when there is no path, AnnotationError / OSError when writing fails
         (the document stays dirty and the previous file intact).
         """
-        target = Path(path) if path is not None else self._path
-        if target is None:
-            raise ValueError("The document has no file yet: give a path (Save As)")
-        self._source.ensure_sizes(i for i, f in enumerate(self._data.frames) if f.width <= 0 or f.height <= 0)
-        save_coco(self._data, target)
+        self.wait_saved()
+        self._save_token = object()  # a background save still to be reported is superseded
+        target, snap = self._prepare_save(path)
+        write_coco_snapshot(snap, target)
+        self._data.path = target
         self.undo_stack.setClean()
         self._set_dirty(False)
         self._set_path(target)
@@ -279,5 +349,7 @@ class AnnotationDocument(QObject):
             self.path_changed.emit(path)
 
     def close(self) -> None:
-        """Release readers (video files); the document stays usable for reading data."""
+        """Release readers (video files); the document stays usable for reading data.
+        Waits for a background save in flight."""
+        self.wait_saved()
         self._source.close()

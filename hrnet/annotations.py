@@ -875,6 +875,24 @@ def _finite_list(values: np.ndarray, where: str, what: str) -> list[float]:
     return out
 
 
+_ROWS = 8192  # numpy calls on at most this many people at a time: a writer thread holds the GIL briefly
+
+
+def _stack(arrays: list[np.ndarray], shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    out = np.empty((len(arrays), *shape), dtype=dtype)
+    for s in range(0, len(arrays), _ROWS):
+        part = arrays[s:s + _ROWS]
+        out[s:s + len(part)] = part
+    return out
+
+
+def _tolist(arr: np.ndarray) -> list[Any]:
+    out: list[Any] = []
+    for s in range(0, len(arr), _ROWS):
+        out.extend(arr[s:s + _ROWS].tolist())
+    return out
+
+
 def _people_columns(
     frames: Sequence[Frame], K: int, include_app_state: bool
 ) -> tuple[list[Instance], list[list[Any]], list[int], np.ndarray, np.ndarray, list[Any], list[Any], np.ndarray]:
@@ -903,7 +921,7 @@ def _people_columns(
         if kp.shape != (K, 3):
             nj = len(kp)
             raise AnnotationError(f"{where(j)}: has {nj} joints, the category has {K}")
-    kp_all = np.stack(kps).astype(np.float64, copy=False) if n else np.zeros((0, K, 3))
+    kp_all = _stack(kps, (K, 3))
     vis = kp_all[:, :, 2]
     ok = np.isfinite(kp_all).all(axis=(1, 2)) & ((vis == 0.0) | (vis == 1.0) | (vis == 2.0)).all(axis=1)
     if not ok.all():
@@ -911,7 +929,7 @@ def _people_columns(
         kp = kp_all[j]
         _finite_list(kp[:, :2].reshape(-1), where(j), "keypoints")
         raise AnnotationError(f"{where(j)}: visibility must be 0, 1 or 2, got {kp[:, 2].tolist()}")
-    flat = kp_all.reshape(n, 3 * K).tolist()
+    flat = _tolist(kp_all.reshape(n, 3 * K))
     vis_i = vis.astype(np.int64)
     for row, v in zip(flat, vis_i.tolist()):
         row[2::3] = v
@@ -934,7 +952,7 @@ def _people_columns(
     edited: list[Any] = [None] * n
     scores: list[Any] = [None] * n
     if include_app_state:
-        ed = np.stack([inst.edited for inst in insts]) if n else np.zeros((0, K), bool)
+        ed = _stack([inst.edited for inst in insts], (K,), bool)
         for j in np.flatnonzero(ed.any(axis=1)).tolist():
             edited[j] = np.flatnonzero(ed[j]).tolist()
         js_rows = [j for j, inst in enumerate(insts) if inst.joint_scores is not None]
@@ -944,7 +962,7 @@ def _people_columns(
             if not fin.all():
                 j = js_rows[int(np.argmin(fin))]
                 _finite_list(insts[j].joint_scores, where(j), "joint_scores")  # type: ignore[arg-type]
-            for j, row in zip(js_rows, js.tolist()):
+            for j, row in zip(js_rows, _tolist(js)):
                 scores[j] = row
     return insts, flat, num_kp, boxes, auto, edited, scores, owner_a
 
@@ -1147,6 +1165,19 @@ def save_coco(
         raise AnnotationError(f"{path}: cannot write the document: {e}") from e
     if update_path:
         document.path = path
+    logger.debug("wrote %s: %d frames", path, len(document.frames))
+
+
+def write_coco_snapshot(document: PoseDocument, path: str | os.PathLike[str]) -> None:
+    """Write ``document`` like :func:`save_coco` without changing it in any way (people without
+    an id are written without one): for a snapshot that shares its people with a live document,
+    written on another thread. Atomic; raises AnnotationError / OSError like save_coco."""
+    path = Path(path)
+    data = to_coco_dict(document, base_dir=path.parent, assign_ids=False)
+    try:
+        _write_chunks_atomic(fastjson.encode_chunks(data), path)
+    except ValueError as e:
+        raise AnnotationError(f"{path}: cannot write the document: {e}") from e
     logger.debug("wrote %s: %d frames", path, len(document.frames))
 
 

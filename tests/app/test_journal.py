@@ -174,3 +174,25 @@ def test_kill_9_recovers_the_last_autosave_exactly(qtbot, tmp_path: Path) -> Non
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
+
+
+def test_background_save_snapshot_and_results(qtbot, tmp_path: Path) -> None:
+    doc = make_doc()
+    doc.push(SetReviewed(doc, 1))
+    with qtbot.waitSignal(doc.saved, timeout=10000):
+        doc.save_in_background(tmp_path / "a.json")
+    assert not doc.is_dirty and doc.path == tmp_path / "a.json"
+    assert load_coco(tmp_path / "a.json") == doc.data  # ids were numbered in the live document
+    # an edit made while the file is written: the file holds the snapshot, the document stays dirty
+    doc.push(SetReviewed(doc, 2))
+    with qtbot.waitSignal(doc.saved, timeout=10000):
+        doc.save_in_background()
+        doc.push(SetReviewed(doc, 3))
+    assert doc.is_dirty
+    saved = load_coco(tmp_path / "a.json")
+    assert saved.frames[2].reviewed and not saved.frames[3].reviewed and doc.frame(3).reviewed
+    # a failure is reported, the document stays dirty
+    (tmp_path / "dir.json").mkdir()
+    with qtbot.waitSignal(doc.save_failed, timeout=10000) as failed:
+        doc.save_in_background(tmp_path / "dir.json")
+    assert failed.args[0] == tmp_path / "dir.json" and doc.is_dirty and doc.path == tmp_path / "a.json"

@@ -107,7 +107,8 @@ def test_drag_joint_save_and_reload(qtbot, window, project, tmp_path):
     moved = doc.frame(0).instances[0].keypoints[j, :2].copy()
     assert np.hypot(*(moved - (x + 30, y - 20))) <= 3 * view.pixel_size()
     assert doc.undo_stack.count() == 1 and window.isWindowModified()
-    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # saves to the opened JSON
+    with qtbot.waitSignal(doc.saved, timeout=10000):  # Ctrl+S writes on a worker thread
+        key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # saves to the opened JSON
     assert not doc.is_dirty and not window.isWindowModified()
     reloaded = load_coco(ann)
     assert np.allclose(reloaded.frames[0].instances[0].keypoints[j, :2], moved, atol=1e-3)
