@@ -20,7 +20,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.sources import FrameSource, open_paths
 from hrnet import AnnotationError, Frame, Instance, PoseDocument
-from hrnet.annotations import _assign_ids, write_coco_snapshot
+from hrnet.annotations import apply_ids, write_coco_snapshot
 
 __all__ = ["AnnotationDocument"]
 
@@ -268,7 +268,6 @@ class AnnotationDocument(QObject):
         if target is None:
             raise ValueError("The document has no file yet: give a path (Save As)")
         self._source.ensure_sizes(i for i, f in enumerate(self._data.frames) if f.width <= 0 or f.height <= 0)
-        _assign_ids(self._data)  # ids go into the live document, so that they stay stable across saves
         return target, self.snapshot()
 
     def is_saving(self) -> bool:
@@ -296,26 +295,27 @@ class AnnotationDocument(QObject):
         self._save_token = token
 
         def job() -> None:
-            error = None
+            result: object = None
             try:
-                write_coco_snapshot(snap, target)
+                result = write_coco_snapshot(snap, target)  # the plan of new ids
             except (AnnotationError, OSError) as e:
-                error = str(e)
+                result = str(e)
             try:
-                self._save_done.emit(target, error, index, token)
+                self._save_done.emit(target, result, index, token)
             except RuntimeError:  # the document is gone
                 pass
 
         self._save_future = self._saver.submit(job)
         return target
 
-    def _on_save_done(self, target: Path, error: str | None, index: int, token: object) -> None:
+    def _on_save_done(self, target: Path, result: object, index: int, token: object) -> None:
         if token is not getattr(self, "_save_token", None):
             return  # the content was replaced meanwhile
-        if error is not None:
-            logger.warning("saving %s failed: %s", target, error)
-            self.save_failed.emit(target, error)
+        if isinstance(result, str):
+            logger.warning("saving %s failed: %s", target, result)
+            self.save_failed.emit(target, result)
             return
+        apply_ids(result)  # type: ignore[arg-type]  # the ids the file gave new people, so they stay stable
         if self.undo_stack.index() == index:
             self.undo_stack.setClean()
             self._set_dirty(False)
@@ -334,7 +334,7 @@ class AnnotationDocument(QObject):
         self.wait_saved()
         self._save_token = object()  # a background save still to be reported is superseded
         target, snap = self._prepare_save(path)
-        write_coco_snapshot(snap, target)
+        apply_ids(write_coco_snapshot(snap, target))
         self._data.path = target
         self.undo_stack.setClean()
         self._set_dirty(False)

@@ -854,18 +854,36 @@ def load_coco(path: str | os.PathLike[str], image_root: str | os.PathLike[str] |
 # --------------------------------------------------------------------------------------------
 
 
-def _assign_ids(document: PoseDocument) -> None:
-    """Give every instance without an id, or with an id already taken, a fresh id (in place)."""
+def _plan_ids(document: PoseDocument) -> list[tuple[Instance, int | None, int]]:
+    """(person, old id, new id) for every person without an id or with an id already taken,
+    as :func:`_assign_ids` would number them; changes nothing."""
     raw = [c.get("id") for fr in document.frames for c in (*fr.crowd, *fr.other)]
     ids = [inst.id for fr in document.frames for inst in fr.instances]
     next_id = max((i for i in (*raw, *ids) if _is_int(i)), default=0) + 1
     used: set[Any] = set(raw)
+    plan = []
     for fr in document.frames:
         for inst in fr.instances:
-            if inst.id is None or inst.id in used:
-                inst.id = next_id
+            iid = inst.id
+            if iid is None or iid in used:
+                plan.append((inst, iid, next_id))
+                iid = next_id
                 next_id += 1
-            used.add(inst.id)
+            used.add(iid)
+    return plan
+
+
+def apply_ids(plan: Sequence[tuple[Instance, int | None, int]]) -> None:
+    """Give the people of ``plan`` (from :func:`write_coco_snapshot`) their new ids, unless an
+    id was set meanwhile."""
+    for inst, old, new in plan:
+        if inst.id == old:
+            inst.id = new
+
+
+def _assign_ids(document: PoseDocument) -> None:
+    """Give every instance without an id, or with an id already taken, a fresh id (in place)."""
+    apply_ids(_plan_ids(document))
 
 
 def _finite_list(values: np.ndarray, where: str, what: str) -> list[float]:
@@ -1011,12 +1029,14 @@ def to_coco_dict(
     absolute_paths: bool = False,
     include_app_state: bool = True,
     assign_ids: bool = True,
+    new_ids: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
     """The document as a COCO keypoint dict (what :func:`save_coco` writes).
 
     Instances without an id (or with an id used twice) get fresh ids, written into the document.
     With ``assign_ids=False`` the document is only read (safe on a snapshot that shares people
-    with a live document): such instances are written without an ``id``.
+    with a live document): such instances are written with the id ``new_ids`` gives them (keyed
+    by ``id(instance)``), else without an ``id``.
     ``base_dir`` is the folder the file will live in (``image_root`` is stored relative to it
     unless ``absolute_paths``). ``include_app_state=False`` leaves out the ``hrnet_annotator``
     blocks (a plain training export).
@@ -1060,7 +1080,9 @@ def to_coco_dict(
         for j in range(starts[fi], starts[fi + 1]):
             inst = insts[j]
             iid = inst.id
-            if not assign_ids:
+            if new_ids is not None:
+                iid = new_ids.get(id(inst), iid)
+            elif not assign_ids:
                 if iid in used:
                     iid = None  # a duplicate: the next save numbers it
                 elif iid is not None:
@@ -1168,17 +1190,22 @@ def save_coco(
     logger.debug("wrote %s: %d frames", path, len(document.frames))
 
 
-def write_coco_snapshot(document: PoseDocument, path: str | os.PathLike[str]) -> None:
-    """Write ``document`` like :func:`save_coco` without changing it in any way (people without
-    an id are written without one): for a snapshot that shares its people with a live document,
-    written on another thread. Atomic; raises AnnotationError / OSError like save_coco."""
+def write_coco_snapshot(document: PoseDocument, path: str | os.PathLike[str]) -> list[tuple[Instance, int | None, int]]:
+    """Write ``document`` like :func:`save_coco` without changing it in any way: for a snapshot
+    that shares its people with a live document, written on another thread. People without an
+    id (or with one taken) are written with a fresh one; the returned plan of (person, old id,
+    new id) gives them these ids with :func:`apply_ids` (on the live document's thread).
+    Atomic; raises AnnotationError / OSError like save_coco."""
     path = Path(path)
-    data = to_coco_dict(document, base_dir=path.parent, assign_ids=False)
+    plan = _plan_ids(document)
+    data = to_coco_dict(document, base_dir=path.parent, assign_ids=False,
+                        new_ids={id(inst): new for inst, _, new in plan})
     try:
         _write_chunks_atomic(fastjson.encode_chunks(data), path)
     except ValueError as e:
         raise AnnotationError(f"{path}: cannot write the document: {e}") from e
     logger.debug("wrote %s: %d frames", path, len(document.frames))
+    return plan
 
 
 def iter_instances(document: PoseDocument) -> Iterable[tuple[int, int, Instance]]:
