@@ -19,7 +19,7 @@ import logging
 import os
 import struct
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -348,7 +348,7 @@ def _root_candidates(json_path: Path, data: PoseDocument) -> list[Path]:
 
 
 def open_coco(
-    json_path: StrPath, image_root: StrPath | None = None
+    json_path: StrPath, image_root: StrPath | None = None, progress: Callable[[float], None] | None = None
 ) -> tuple[PoseDocument, FrameSource]:
     """A saved project or any COCO keypoint JSON with its images.
 
@@ -356,10 +356,10 @@ def open_coco(
     project, else the first of a few usual places (the JSON's folder, ``images/``, COCO's
     ``images/val2017`` layout, ...) where the first frames' files exist. Missing files are
     reported by ``source.missing()`` (and logged), not fatal. Raises AnnotationError on a
-    malformed file.
+    malformed file. ``progress``: see :func:`hrnet.annotations.load_coco`.
     """
     json_path = Path(json_path)
-    doc = load_coco(json_path, image_root=image_root)
+    doc = load_coco(json_path, image_root=image_root, progress=progress)
     if image_root is None and doc.frames:
         probe = [f.video if f.video is not None else f.file_name for f in doc.frames[:8]]
         best, best_hits = None, -1
@@ -381,7 +381,8 @@ def open_coco(
 
 
 def open_paths(
-    paths: Sequence[StrPath], image_root: StrPath | None = None, recursive: bool = False
+    paths: Sequence[StrPath], image_root: StrPath | None = None, recursive: bool = False,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[PoseDocument, FrameSource]:
     """Open what the user chose: image files, folders, videos, or one COCO JSON (+ its image folder).
 
@@ -398,7 +399,7 @@ def open_paths(
         folders = [p for p in ps if p.is_dir()]
         if len(jsons) > 1 or len(ps) - 1 - len(folders) > 0 or len(folders) > 1:
             raise MediaError("Open one COCO JSON file at a time (optionally with its image folder)")
-        return open_coco(jsons[0], image_root=image_root or (folders[0] if folders else None))
+        return open_coco(jsons[0], image_root=image_root or (folders[0] if folders else None), progress=progress)
     if len(ps) == 1 and ps[0].is_dir():
         return open_folder(ps[0], recursive=recursive)
     items: list[Path] = []

@@ -60,7 +60,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -651,7 +651,8 @@ def _numbers_ok(lists: list[Any], length: int) -> bool:
 
 
 def _build_instances(
-    r: _Reader, people: list[dict[str, Any]], owners: list[Frame], rows: list[int], K: int, cat_id: int
+    r: _Reader, people: list[dict[str, Any]], owners: list[Frame], rows: list[int], K: int, cat_id: int,
+    progress: Callable[[float], None] | None = None,
 ) -> list[Instance]:
     """The people as :class:`Instance` objects, validated column by column (numpy) rather than
     one number at a time. Each person's arrays are rows of one array per field. On any invalid
@@ -743,6 +744,8 @@ def _build_instances(
     keys = _ANN_KEYS
     new = Instance.__new__
     for j, a in enumerate(people):
+        if progress is not None and j % _ROWS == 0:
+            progress(0.4 + 0.6 * j / n)
         extra = {k: v for k, v in a.items() if k not in keys}
         bbox = box_of.get(j)
         if bbox is not None:
@@ -771,8 +774,12 @@ def from_coco_dict(
     source: str = "<COCO data>",
     base_dir: str | os.PathLike[str] | None = None,
     image_root: str | os.PathLike[str] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> PoseDocument:
     """Validate parsed COCO keypoint JSON and build a :class:`PoseDocument`.
+
+    ``progress(fraction)`` is called now and then with the share of the work done (0..1); an
+    exception it raises (e.g. the caller's "cancelled") stops the conversion and propagates.
 
     ``source`` names the data in error messages; ``base_dir`` is the folder a relative
     ``image_root`` stored in the file is resolved against; an explicit ``image_root`` wins.
@@ -813,8 +820,12 @@ def from_coco_dict(
         frames.append(fr)
 
     K = category.num_keypoints
+    if progress is not None:
+        progress(0.1)
     people, owners, rows = _dispatch_annotations(r, data["annotations"], by_id, category.id, known_cats)
-    for fr, inst in zip(owners, _build_instances(r, people, owners, rows, K, category.id)):
+    if progress is not None:
+        progress(0.3)
+    for fr, inst in zip(owners, _build_instances(r, people, owners, rows, K, category.id, progress)):
         fr.instances.append(inst)
 
     app = data.get(APP_KEY, {})
@@ -831,19 +842,30 @@ def from_coco_dict(
     return PoseDocument(frames=frames, category=category, image_root=root, extra=extra, other_categories=others)
 
 
-def load_coco(path: str | os.PathLike[str], image_root: str | os.PathLike[str] | None = None) -> PoseDocument:
+def load_coco(
+    path: str | os.PathLike[str],
+    image_root: str | os.PathLike[str] | None = None,
+    *,
+    progress: Callable[[float], None] | None = None,
+) -> PoseDocument:
     """Read a COCO keypoint JSON file into a :class:`PoseDocument` (validated).
 
+    ``progress(fraction)`` (optional) is called with the share done, 0..1: after reading and
+    parsing the file (0.4 of the work) and then every few thousand people; an exception it
+    raises stops the reading and propagates (how a caller cancels).
     ``image_root`` overrides the image folder stored in the file (default: the stored one,
     resolved against the file's folder; None when the file stores none).
     Raises :class:`AnnotationError` naming the file, the record and the field on bad input.
     """
     path = Path(path)
+    if progress is not None:
+        progress(0.0)
     try:
         data = fastjson.loads(path.read_bytes())
     except (OSError, ValueError):  # let the one reader word the error (missing, a folder, not JSON, ...)
         data = read_json(path, what="Annotation file", error=AnnotationError)
-    doc = from_coco_dict(data, source=str(path), base_dir=path.parent, image_root=image_root)
+    scaled = None if progress is None else (lambda f: progress(0.4 + 0.6 * f))
+    doc = from_coco_dict(data, source=str(path), base_dir=path.parent, image_root=image_root, progress=scaled)
     doc.path = path
     logger.debug("read %s: %d frames, %d people", path, len(doc.frames), sum(len(f.instances) for f in doc.frames))
     return doc

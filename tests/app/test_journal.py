@@ -196,3 +196,34 @@ def test_background_save_snapshot_and_results(qtbot, tmp_path: Path) -> None:
     with qtbot.waitSignal(doc.save_failed, timeout=10000) as failed:
         doc.save_in_background(tmp_path / "dir.json")
     assert failed.args[0] == tmp_path / "dir.json" and doc.is_dirty and doc.path == tmp_path / "a.json"
+
+
+def test_open_worker_reports_progress_and_cancels(qtbot, tmp_path: Path) -> None:
+    from app.project_opener import ProjectOpenWorker, is_big_project
+    from hrnet.annotations import save_coco
+
+    rng = np.random.default_rng(0)
+    data = PoseDocument(frames=[Frame(i + 1, f"{i}.png", 40, 30, [person(float(rng.random())) for _ in range(3)])
+                                for i in range(4000)])
+    save_coco(data, tmp_path / "big.json")
+    assert is_big_project([tmp_path / "big.json"]) and not is_big_project([tmp_path / "nothing.json"])
+
+    worker = ProjectOpenWorker([tmp_path / "big.json"])
+    seen: list[int] = []
+    worker.progress.connect(seen.append)
+    with qtbot.waitSignal(worker.done, timeout=60000) as done:
+        worker.start()
+    worker.wait()
+    opened, source = done.args[0]
+    assert opened == load_coco(tmp_path / "big.json") and seen[0] == 0 and seen == sorted(seen) and len(seen) >= 3
+    source.close()
+
+    worker = ProjectOpenWorker([tmp_path / "big.json"])
+    results: list[object] = []
+    worker.done.connect(results.append)
+    worker.progress.connect(lambda p: worker.cancel() if p >= 40 else None)
+    with qtbot.waitSignal(worker.cancelled, timeout=60000):
+        worker.start()
+    worker.wait()
+    qtbot.wait(50)
+    assert results == []
