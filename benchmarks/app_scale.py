@@ -11,6 +11,8 @@ scores, like "Predict all frames" leaves) is measured in a fresh process:
 - the longest stall of the GUI thread, seen by a 5 ms heartbeat ``QTimer`` (wall-clock gap
   between ticks), from an edit until its autosave has been written (the first autosave writes
   the base, later ones append to the journal), and from Ctrl+S until the save has finished;
+- the frame list and review queue: Weakest (L) the first time (confidences computed) and again,
+  the low-confidence filter, the slowest of 25 scroll steps through the frame list (wall ms);
 - peak memory (``ru_maxrss``) of the process.
 """
 
@@ -108,6 +110,26 @@ def measure_one(n_people: int) -> dict:
     assert ok, "open failed"
     doc = window.document
 
+    # frame list, filters, review queue (wall ms on the GUI thread)
+    from app.widgets.frame_list import FrameListWidget
+
+    flist = window.findChild(FrameListWidget)
+
+    def wall_ms(fn) -> float:
+        t = time.perf_counter()
+        fn()
+        app.processEvents()
+        return 1000 * (time.perf_counter() - t)
+
+    out["weakest_first_ms"] = wall_ms(window.next_low_confidence_frame)
+    out["weakest_next_ms"] = wall_ms(window.next_low_confidence_frame)
+    out["filter_low_ms"] = wall_ms(lambda: flist.set_filter("low"))
+    out["filter_all_ms"] = wall_ms(lambda: flist.set_filter("all"))
+    bar = flist.list.verticalScrollBar()
+    steps = [wall_ms(lambda v=v: (bar.setValue(v), flist.list.viewport().repaint()))
+             for v in np.linspace(0, bar.maximum(), 25).astype(int).tolist()]
+    out["scroll_step_ms"] = max(steps)
+
     ticks: list[float] = []
     beat = QTimer()
     beat.setInterval(5)
@@ -159,7 +181,8 @@ def main() -> int:
         print("RESULT " + json.dumps(measure_one(args.one)), flush=True)
         os._exit(0)  # skip Qt teardown
     print(f"{'people':>8} {'MB':>6} {'json.load':>9} {'load_coco':>9} {'ratio':>6} {'dumps':>7} {'save_coco':>9} "
-          f"{'ratio':>6} {'open s':>7} {'1st edit':>9} {'edit ms':>8} {'Ctrl+S ms':>9} {'peak MB':>8}")
+          f"{'ratio':>6} {'open s':>7} {'1st edit':>9} {'edit ms':>8} {'Ctrl+S ms':>9} {'peak MB':>8} "
+          f"{'weakest':>8} {'again':>6} {'low flt':>7} {'scroll':>6}")
     for n in args.people:
         r = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True)
         line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
@@ -170,9 +193,12 @@ def main() -> int:
         print(f"{n:>8} {o['mb']:>6.1f} {o['json_load']:>9.3f} {o['load_coco']:>9.3f} "
               f"{o['load_coco'] / o['json_load']:>5.2f}x {o['json_dumps']:>7.3f} {o['save_coco']:>9.3f} "
               f"{o['save_coco'] / o['json_dumps']:>5.2f}x {o['open_s']:>7.2f} {o['freeze_first_edit_ms']:>9.0f} "
-              f"{o['freeze_edit_ms']:>8.0f} {o['freeze_ctrl_s_ms']:>9.0f} {o['peak_mb']:>8.0f}", flush=True)
+              f"{o['freeze_edit_ms']:>8.0f} {o['freeze_ctrl_s_ms']:>9.0f} {o['peak_mb']:>8.0f} "
+              f"{o['weakest_first_ms']:>8.0f} {o['weakest_next_ms']:>6.0f} {o['filter_low_ms']:>7.0f} "
+              f"{o['scroll_step_ms']:>6.0f}", flush=True)
     print("times: process CPU s (load/save), wall s (open); freezes: longest gap of a 5 ms heartbeat QTimer "
-          "(1st edit: autosave writes the base; edit: later autosaves, journal appends)")
+          "(1st edit: autosave writes the base; edit: later autosaves, journal appends); weakest (L, first and "
+          "again), low-confidence filter, one scroll step of the frame list: wall ms")
     return 0
 
 

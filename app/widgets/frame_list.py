@@ -28,6 +28,42 @@ FILTERS = (
 )
 
 
+def frame_confidences(frames) -> list[float | None]:
+    """:func:`frame_confidence` of every frame at once, vectorised over all people (150,000
+    people: ~0.2 s instead of ~1.5 s one person at a time). Values equal person_confidence's
+    up to rounding in the last bit (sum/count instead of numpy.mean)."""
+    n = len(frames)
+    owners: list[int] = []
+    kps: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    edited: list[np.ndarray] = []
+    for fi, fr in enumerate(frames):
+        for p in fr.instances:
+            s = p.joint_scores
+            if s is not None:
+                owners.append(fi)
+                kps.append(p.keypoints)
+                scores.append(s)
+                edited.append(p.edited)
+    if not owners:
+        return [None] * n
+    try:
+        kp = np.stack(kps)
+        js = np.stack(scores).astype(np.float64, copy=False)
+        ed = np.stack(edited).astype(bool, copy=False)
+        if js.shape != kp.shape[:2] or ed.shape != kp.shape[:2]:
+            raise ValueError("mixed joint counts")
+    except ValueError:  # people with different joint counts: one at a time
+        return [frame_confidence(fr) for fr in frames]
+    mask = (kp[:, :, 2] > 0) & ~ed
+    count = mask.sum(axis=1)
+    conf = np.where(mask, js, 0.0).sum(axis=1) / np.maximum(count, 1)
+    best = np.full(n, np.inf)
+    ok = count > 0
+    np.minimum.at(best, np.asarray(owners)[ok], conf[ok])
+    return [None if v == np.inf else float(v) for v in best.tolist()]
+
+
 class FrameListModel(QAbstractListModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -57,7 +93,10 @@ class FrameListModel(QAbstractListModel):
 
     def confidence(self, frame: int) -> float | None:
         if frame not in self._conf:
-            self._conf[frame] = frame_confidence(self.document.frame(frame))
+            if len(self._conf) < 64 and self.document.num_frames() > 256:  # cold cache: fill it in one go
+                self._conf.update(enumerate(frame_confidences(self.document.data.frames)))
+            else:
+                self._conf[frame] = frame_confidence(self.document.frame(frame))
         return self._conf[frame]
 
     def row_of(self, frame: int) -> int | None:
