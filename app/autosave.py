@@ -47,6 +47,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from app import journal
 from app.document import AnnotationDocument
+from app.forked_writer import run_forked
 from app.sources import FrameSource
 from hrnet import AnnotationError, write_json
 
@@ -263,7 +264,7 @@ class AutosaveManager(QObject):
                 directory.mkdir(parents=True, exist_ok=True)
                 if full:
                     token = journal.new_token()
-                    size = journal.write_base(snap, path, token)
+                    size = run_forked(lambda: journal.write_base(snap, path, token))  # no GIL contention
                     new = _State(token, version, size, 0)
                 else:
                     added = journal.append_frames(snap, changed, path, state.token) if changed else 0

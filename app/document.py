@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from app.forked_writer import run_forked
 from app.sources import FrameSource, open_paths
 from hrnet import AnnotationError, Frame, Instance, PoseDocument
 from hrnet.annotations import apply_ids, write_coco_snapshot
@@ -294,11 +295,16 @@ class AnnotationDocument(QObject):
         token = object()
         self._save_token = token
 
+        def write() -> list[tuple[int, int, int | None, int]]:  # runs in a forked child (POSIX)
+            plan = write_coco_snapshot(snap, target)
+            where = {id(inst): (fi, ii) for fi, fr in enumerate(snap.frames) for ii, inst in enumerate(fr.instances)}
+            return [(*where[id(inst)], old, new) for inst, old, new in plan]
+
         def job() -> None:
             result: object = None
             try:
-                result = write_coco_snapshot(snap, target)  # the plan of new ids
-            except (AnnotationError, OSError) as e:
+                result = [(snap.frames[fi].instances[ii], old, new) for fi, ii, old, new in run_forked(write)]
+            except (AnnotationError, OSError, RuntimeError) as e:
                 result = str(e)
             try:
                 self._save_done.emit(target, result, index, token)
