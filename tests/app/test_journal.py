@@ -227,3 +227,16 @@ def test_open_worker_reports_progress_and_cancels(qtbot, tmp_path: Path) -> None
     worker.wait()
     qtbot.wait(50)
     assert results == []
+
+
+def test_forked_writer_returns_results_and_raises_errors(tmp_path: Path) -> None:
+    from app.forked_writer import run_forked
+    from hrnet.errors import AnnotationError
+
+    assert run_forked(lambda: (tmp_path / "x").write_text("hi") and [1, 2]) == [1, 2]
+    assert (tmp_path / "x").read_text() == "hi"  # written by the child
+    with pytest.raises(AnnotationError, match="bad"):
+        run_forked(lambda: (_ for _ in ()).throw(AnnotationError("bad value")))
+    with pytest.raises(FileNotFoundError):
+        run_forked(lambda: (tmp_path / "no" / "such").read_text())
+    assert run_forked(lambda: 5, use_fork=False) == 5
