@@ -240,3 +240,23 @@ def test_forked_writer_returns_results_and_raises_errors(tmp_path: Path) -> None
     with pytest.raises(FileNotFoundError):
         run_forked(lambda: (tmp_path / "no" / "such").read_text())
     assert run_forked(lambda: 5, use_fork=False) == 5
+
+
+def test_window_opens_a_big_project_in_the_background(qtbot, tmp_path: Path, monkeypatch) -> None:
+    from app import project_opener
+    from hrnet.annotations import save_coco
+    from tests.app.gui_support import make_window
+
+    data = PoseDocument(frames=[Frame(i + 1, f"{i}.png", 40, 30, [person(1.0)]) for i in range(50)])
+    save_coco(data, tmp_path / "p.json")
+    monkeypatch.setattr(project_opener, "BIG_PROJECT_BYTES", 1)  # this small file counts as big
+    window = make_window(qtbot, tmp_path, monkeypatch)
+    errors = []
+    monkeypatch.setattr(window, "show_error", lambda *a, **k: errors.append(a))
+    with qtbot.waitSignal(window.document.frames_changed, timeout=20000):
+        assert window.open_paths([tmp_path / "p.json"], confirm=False)
+        assert window.document.num_frames() == 0  # still reading
+    assert window.document.num_frames() == 50 and window.document.path == tmp_path / "p.json"
+    assert not window.document.is_dirty
+    window.document.undo_stack.clear()
+    window.close()
