@@ -743,8 +743,9 @@ def _build_instances(
     out: list[Instance] = []
     keys = _ANN_KEYS
     new = Instance.__new__
+    step = _ROWS if progress is not None else n + 1
     for j, a in enumerate(people):
-        if progress is not None and j % _ROWS == 0:
+        if j % step == 0 and progress is not None:
             progress(0.4 + 0.6 * j / n)
         extra = {k: v for k, v in a.items() if k not in keys}
         bbox = box_of.get(j)
@@ -760,10 +761,9 @@ def _build_instances(
         if track_id is not None and not _is_int(track_id):
             raise r.fail(_person_where(rows[j], a, owners[j]), f"'track_id' must be an integer, got {track_id!r}")
         inst = new(Instance)
-        inst.__dict__.update(
-            keypoints=arr[j], bbox=bbox, score=score, track_id=track_id, edited=edited[j],
-            joint_scores=js_of.get(j), id=a.get("id"), category_id=a.get("category_id", cat_id), extra=extra,
-        )
+        inst.__dict__ = {"keypoints": arr[j], "bbox": bbox, "score": score, "track_id": track_id,
+                         "edited": edited[j], "joint_scores": js_of.get(j), "id": a.get("id"),
+                         "category_id": a.get("category_id", cat_id), "extra": extra}
         out.append(inst)
     return out
 
@@ -812,8 +812,20 @@ def from_coco_dict(
 
     frames: list[Frame] = []
     by_id: dict[int, Frame] = {}
+    new_frame = Frame.__new__
     for i, img in enumerate(data["images"]):
-        fr = r.frame(img, i)
+        # fast path for the common image record: an int id, a file name, int sizes >= 0 and
+        # nothing else but our state; anything else goes through the validating reader
+        if (type(img) is dict and type(img.get("id")) is int and type(img.get("file_name")) is str
+                and img["file_name"] and type(img.get("width", 0)) is int and type(img.get("height", 0)) is int
+                and img.get("width", 0) >= 0 and img.get("height", 0) >= 0 and APP_KEY not in img
+                and img.keys() <= _IMAGE_KEYS):
+            fr = new_frame(Frame)
+            fr.__dict__.update(id=img["id"], file_name=img["file_name"], width=img.get("width", 0),
+                               height=img.get("height", 0), instances=[], reviewed=False, video=None,
+                               frame_index=None, crowd=[], extra={}, other=[])
+        else:
+            fr = r.frame(img, i)
         if fr.id in by_id:
             raise r.fail(f"images[{i}]", f"duplicate image id {fr.id}")
         by_id[fr.id] = fr
