@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -178,6 +179,7 @@ def measure_one(n_people: int) -> dict:
     beat.stop()
     window.document.undo_stack.clear()
     window.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
