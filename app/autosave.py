@@ -39,6 +39,7 @@ import uuid
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -225,7 +226,7 @@ class AutosaveManager(QObject):
             self._on_change()
         else:
             self._timer.stop()
-            self.discard()
+            self.discard(wait=False)
 
     def _on_content_replaced(self) -> None:
         if self._adopting:
@@ -333,18 +334,36 @@ class AutosaveManager(QObject):
         self._report(path, error)
         return path
 
-    def discard(self) -> None:
-        """Remove this session's recovery files (nothing left to recover); waits for a write in flight."""
-        self._wait_idle()
+    def discard(self, wait: bool = True) -> None:
+        """Remove this session's recovery files (nothing left to recover).
+
+        A write in flight finishes first. With ``wait=False`` (a save just made the document
+        clean) the GUI thread waits for it at most 50 ms: the removal is then queued behind it on
+        the writer thread, so a big autosave base being written never stalls the window.
+        """
         self._generation += 1
-        self._holder[0] = _State()
-        for p in (self.meta_path, self.recovery_path, journal.journal_path(self.recovery_path)):
+        holder = self._holder
+        files = (self.meta_path, self.recovery_path, journal.journal_path(self.recovery_path))
+
+        def remove() -> None:
+            holder[0] = _State()
+            for p in files:
+                try:
+                    p.unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as e:
+                    logger.warning("cannot remove recovery file %s: %s", p, e)
+
+        fut = self._inflight
+        if not wait and fut is not None and not fut.done():
             try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                logger.warning("cannot remove recovery file %s: %s", p, e)
+                fut.result(timeout=0.05)
+            except FutureTimeoutError:
+                self._inflight = self._executor.submit(remove)
+                return
+        self._wait_idle()
+        remove()
 
     def close(self) -> None:
         """A clean close (the user saved or chose to discard changes): stop and remove the files."""

@@ -260,3 +260,26 @@ def test_window_opens_a_big_project_in_the_background(qtbot, tmp_path: Path, mon
     assert not window.document.is_dirty
     window.document.undo_stack.clear()
     window.close()
+
+
+def test_becoming_clean_does_not_wait_for_a_long_autosave_write(qtbot, tmp_path: Path) -> None:
+    import threading
+
+    doc = make_doc()
+    autosave = AutosaveManager(doc, directory=tmp_path, delay_ms=10_000)
+    doc.push(SetReviewed(doc, 1))
+    autosave.write_now()
+    gate = threading.Event()
+    autosave._inflight = autosave._executor.submit(gate.wait)  # a write that takes long
+    doc.push(SetReviewed(doc, 2))
+    doc.undo()
+    doc.undo()  # clean again: the files go, after the write in flight, without blocking here
+    assert not doc.is_dirty and autosave.recovery_path.exists()
+    gate.set()
+    autosave.wait()
+    assert not autosave.recovery_path.exists() and not autosave.meta_path.exists()
+    doc.push(SetReviewed(doc, 3))
+    autosave.write_now()  # a fresh base, not an append to the removed one
+    got, _, n = journal.read_recovery(autosave.recovery_path)
+    assert n == 0 and got == doc.data
+    autosave.close()
