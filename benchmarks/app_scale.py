@@ -173,6 +173,13 @@ def measure_one(n_people: int) -> dict:
         gaps.append(longest_gap(lambda k=k: doc.push(MoveKeypoint(doc, k, 0, 0, (5.0 + k, 6.0))),
                                 window.autosave.recovery_written, 60_000))
     out["freeze_edit_ms"] = 1000 * max(gaps)
+    # what a restart after kill -9 would recover now: base + journal, read from disk
+    from app.journal import read_recovery
+
+    window.autosave.wait()
+    recovered, _, records = read_recovery(window.autosave.recovery_path)
+    out["recovery_exact"] = bool(recovered == doc.data)
+    out["journal_records"] = records
     out["freeze_ctrl_s_ms"] = 1000 * longest_gap(window.save, doc.saved, 120_000)
     out["saved_clean"] = not doc.is_dirty
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -206,7 +213,8 @@ def main() -> int:
               f"{o['save_coco'] / o['json_dumps']:>5.2f}x {o['open_s']:>7.2f} {o['freeze_first_edit_ms']:>9.0f} "
               f"{o['freeze_edit_ms']:>8.0f} {o['freeze_ctrl_s_ms']:>9.0f} {o['peak_mb']:>8.0f} "
               f"{o['weakest_first_ms']:>8.0f} {o['weakest_next_ms']:>6.0f} {o['filter_low_ms']:>7.0f} "
-              f"{o['scroll_step_ms']:>6.0f} {o['freeze_open_ms']:>8.0f}", flush=True)
+              f"{o['scroll_step_ms']:>6.0f} {o['freeze_open_ms']:>8.0f}  recovery exact: {o['recovery_exact']} "
+              f"({o['journal_records']} journal records)", flush=True)
     print("times: process CPU s (load/save), wall s (open); freezes: longest gap of a 5 ms heartbeat QTimer "
           "(1st edit: autosave writes the base; edit: later autosaves, journal appends); weakest (L, first and "
           "again), low-confidence filter, one scroll step of the frame list: wall ms")
