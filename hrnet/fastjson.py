@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     _encoder = _decoder = None
     HAVE_FAST = False
 
-__all__ = ["HAVE_FAST", "dumps", "encode_chunks", "has_nonfinite", "loads"]
+__all__ = ["HAVE_FAST", "dumps", "encode_chunks", "has_nonfinite", "loads", "loads_in_pieces"]
 
 
 def loads(raw: bytes | str) -> Any:
@@ -47,6 +47,37 @@ def loads(raw: bytes | str) -> Any:
         except (msgspec.DecodeError, msgspec.ValidationError):
             pass  # let json decide (and word the error)
     return json.loads(raw)
+
+
+def loads_in_pieces(raw: bytes, batch: int = 4096, progress: Any = None) -> Any:
+    """:func:`loads` for a big JSON object, parsed a piece at a time: the top level is split into
+    raw values first, long lists are decoded ``batch`` items at a time. The result equals
+    ``loads(raw)``; a parser that holds the interpreter lock per call (both fast parsers and
+    ``json``) then never holds it for long, so a reader thread leaves the GUI its turns.
+    ``progress(fraction)`` is called between batches (it may raise to stop)."""
+    if _decoder is None:
+        return json.loads(raw)
+    try:
+        top = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+        out: dict[str, Any] = {}
+        sizes = {k: len(v) for k, v in top.items()}
+        total, done = max(1, sum(sizes.values())), 0
+        for key, value in top.items():
+            if sizes[key] > (1 << 20) and bytes(memoryview(value)[:1]) == b"[":
+                items = msgspec.json.decode(value, type=list[msgspec.Raw])
+                parts: list[Any] = []
+                for start in range(0, len(items), batch):
+                    chunk = items[start:start + batch]
+                    parts.extend(_decoder.decode(b"[" + b",".join(chunk) + b"]"))
+                    if progress is not None:
+                        progress((done + sizes[key] * min(1.0, (start + batch) / max(1, len(items)))) / total)
+                out[key] = parts
+            else:
+                out[key] = _decoder.decode(value)
+            done += sizes[key]
+        return out
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return loads(raw)  # not an object, or something only json reads: one piece
 
 
 def dumps(value: Any) -> bytes:

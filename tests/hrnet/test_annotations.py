@@ -457,3 +457,21 @@ def test_columnar_writer_and_reader_match_the_per_record_rules(tmp_path: Path) -
     doc.frames[3].extra["weird"] = [1.0, float("nan")]
     with pytest.raises(AnnotationError, match=r"image 4 .*NaN"):
         save_coco(doc, tmp_path / "a.json")
+
+
+def test_parsing_in_pieces_equals_one_piece(tmp_path: Path) -> None:
+    from hrnet import fastjson
+
+    rng = np.random.default_rng(5)
+    doc = PoseDocument(frames=[Frame(i + 1, f"{i}.png", 64, 48, [Instance(_kps(rng)) for _ in range(3)])
+                               for i in range(3000)], extra={"info": {"a": [1, 2.5, None, "é"]}})
+    save_coco(doc, tmp_path / "a.json")
+    raw = (tmp_path / "a.json").read_bytes()
+    assert len(raw) > (1 << 20)
+    seen: list[float] = []
+    assert fastjson.loads_in_pieces(raw, batch=500, progress=seen.append) == json.loads(raw)
+    assert len(seen) > 5 and seen == sorted(seen) and seen[-1] <= 1.0
+    assert fastjson.loads_in_pieces(b"[1, 2]") == [1, 2]
+    steps: list[float] = []
+    assert load_coco(tmp_path / "a.json", progress=steps.append) == doc
+    assert steps[0] == 0.0 and steps == sorted(steps)
