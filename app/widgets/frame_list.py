@@ -99,6 +99,18 @@ class FrameListModel(QAbstractListModel):
                 self._conf[frame] = frame_confidence(self.document.frame(frame))
         return self._conf[frame]
 
+    def confidence_array(self) -> np.ndarray:
+        """:meth:`confidence` of every frame as a float array (NaN where None), for vectorised
+        filters and the review queue."""
+        n = self.document.num_frames() if self.document is not None else 0
+        if n and len(self._conf) < 64:
+            self.confidence(0)  # fills the cache in one go
+        missing = [i for i in range(n) if i not in self._conf] if len(self._conf) < n else []
+        for i in missing:
+            self.confidence(i)
+        return np.fromiter((np.nan if c is None else c for c in map(self._conf.__getitem__, range(n))),
+                           dtype=np.float64, count=n)
+
     def row_of(self, frame: int) -> int | None:
         pos = int(np.searchsorted(self.rows, frame))
         return pos if pos < len(self.rows) and self.rows[pos] == frame else None
@@ -222,7 +234,11 @@ class FrameListWidget(QWidget):
             self.count_label.setText("")
             return
         n = doc.num_frames()
-        rows = filter_frames(doc.data.frames, self.filter_key(), self.model.threshold, self.model.confidence)
+        if self.filter_key() == "low":  # vectorised over the cached confidences (60,000 frames)
+            with np.errstate(invalid="ignore"):
+                rows = np.flatnonzero(self.model.confidence_array() < self.model.threshold).astype(np.int64)
+        else:
+            rows = filter_frames(doc.data.frames, self.filter_key(), self.model.threshold, self.model.confidence)
         self.model.set_rows(rows)
         self.count_label.setText(f"{len(rows)} / {n}")
         self.show_current(doc.current_index())

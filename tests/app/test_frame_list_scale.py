@@ -27,3 +27,4 @@ def test_vectorised_frame_confidences_match_per_frame() -> None:
     assert [g is None for g in got] == [w is None for w in want]
     assert np.allclose([g for g in got if g is not None], [w for w in want if w is not None], rtol=0, atol=1e-12)
     assert any(w is not None for w in want) and any(w is None for w in want)
+
