@@ -85,7 +85,7 @@ class ProjectOpenWorker(QThread):
 
 
 def open_in_background(
-    parent: QWidget,
+    parent: QWidget | None,
     paths: Sequence[str | os.PathLike[str]],
     image_root: str | os.PathLike[str] | None,
     on_done: Callable[[Any, Any], None],
@@ -106,11 +106,11 @@ def open_in_background(
     def finish() -> None:
         dialog.reset()
         dialog.deleteLater()
-        worker.deleteLater()
+
+    worker.finished.connect(worker.deleteLater)  # once its thread has really ended
 
     worker.done.connect(lambda r: (finish(), on_done(*r)))
     worker.failed.connect(lambda m: (finish(), on_failed(m)))
     worker.cancelled.connect(finish)
-    parent._project_open_worker = worker  # type: ignore[attr-defined]  # kept referenced while it runs
     worker.start()
     return worker

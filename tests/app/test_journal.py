@@ -251,8 +251,6 @@ def test_window_opens_a_big_project_in_the_background(qtbot, tmp_path: Path, mon
     save_coco(data, tmp_path / "p.json")
     monkeypatch.setattr(project_opener, "BIG_PROJECT_BYTES", 1)  # this small file counts as big
     window = make_window(qtbot, tmp_path, monkeypatch)
-    errors = []
-    monkeypatch.setattr(window, "show_error", lambda *a, **k: errors.append(a))
     with qtbot.waitSignal(window.document.frames_changed, timeout=20000):
         assert window.open_paths([tmp_path / "p.json"], confirm=False)
         assert window.document.num_frames() == 0  # still reading
