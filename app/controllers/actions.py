@@ -49,7 +49,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "Point the project at the folder that holds its images", needs="doc"),
     A("sample", "Open &sample project", lambda w: w.open_sample(), (), FILE),
     A("save", "&Save", lambda w: w.project.save_in_background(), (SK.Save,), FILE, needs="doc"),  # off the GUI thread
-    A("save_as", "Save &as…", lambda w: w.project.save_as(), ("Ctrl+Shift+S",), FILE, needs="doc"),
+    A("save_as", "Save &as…", lambda w: w.project.save_as(background=True), ("Ctrl+Shift+S",), FILE, needs="doc"),
     A("export", "&Export for training…", lambda w: w.project.export_dialog(), ("Ctrl+E",), FILE,
       "COCO keypoint JSON + images with a train/val split, as hrnet-train reads", needs="doc"),
     A("recover", "&Recover unsaved work…", lambda w: w.project.recover_latest(), (), FILE),

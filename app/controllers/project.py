@@ -264,11 +264,14 @@ class ProjectController(QObject):
         if doc.num_frames() == 0:
             return False
         if doc.path is None:
-            return self.save_as()
+            return self.save_as(background=True)
+        return self._save_in_background(doc.path)
+
+    def _save_in_background(self, path: Path) -> bool:
         try:
-            target = doc.save_in_background()
+            target = self.document.save_in_background(path)
         except (HRNetError, OSError, ValueError) as e:
-            self.error.emit("Cannot save", f"{doc.path}: {describe_error(e)}\nYour changes are still here and in "
+            self.error.emit("Cannot save", f"{path}: {describe_error(e)}\nYour changes are still here and in "
                                            "the autosave recovery file.")
             return False
         self.message.emit(f"Saving {target}…", 0)
@@ -282,7 +285,9 @@ class ProjectController(QObject):
         self.error.emit("Cannot save", f"{path}: {message}\nYour changes are still here and in the autosave "
                                        "recovery file.")
 
-    def save_as(self) -> bool:
+    def save_as(self, background: bool = False) -> bool:
+        """Ask for a file and save there: synchronously (True = saved; saving before closing
+        needs that), or with ``background`` on a worker like Ctrl+S (True = started)."""
         doc = self.document
         if doc.num_frames() == 0:
             return False
@@ -297,6 +302,8 @@ class ProjectController(QObject):
             return False
         if not path.lower().endswith(".json"):
             path += ".json"
+        if background:
+            return self._save_in_background(Path(path))
         return self.save_to(Path(path))
 
     def save_to(self, path: Path) -> bool:

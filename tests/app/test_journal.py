@@ -254,9 +254,22 @@ def test_window_opens_a_big_project_in_the_background(qtbot, tmp_path: Path, mon
     with qtbot.waitSignal(window.document.frames_changed, timeout=20000):
         assert window.open_paths([tmp_path / "p.json"], confirm=False)
         assert window.document.num_frames() == 0  # still reading
-    assert window.document.num_frames() == 50 and window.document.path == tmp_path / "p.json"
-    assert not window.document.is_dirty
-    window.document.undo_stack.clear()
+    doc = window.document
+    assert doc.num_frames() == 50 and doc.path == tmp_path / "p.json"
+    assert not doc.is_dirty
+    # Ctrl+S and Save As from the menu write on a worker
+    doc.push(SetReviewed(doc, 4))
+    with qtbot.waitSignal(doc.saved, timeout=20000):
+        assert window.act_save.trigger() is None and doc.is_dirty  # started, not finished
+    assert not doc.is_dirty and load_coco(tmp_path / "p.json").frames[4].reviewed
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "b"), "")))
+    doc.push(SetReviewed(doc, 5))
+    with qtbot.waitSignal(doc.saved, timeout=20000):
+        window.act_save_as.trigger()
+    assert doc.path == tmp_path / "b.json" and not doc.is_dirty and load_coco(tmp_path / "b.json").frames[5].reviewed
+    doc.undo_stack.clear()
     window.close()
 
 
