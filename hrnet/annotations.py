@@ -668,9 +668,13 @@ def _build_instances(
 
     kl = [a.get("keypoints") for a in people]
     arr = None
-    if _numbers_ok(kl, 3 * K):
+    # in slices of _ROWS people: a reader thread never holds the GIL for long (same cost)
+    if all(_numbers_ok(kl[s:s + _ROWS], 3 * K) for s in range(0, n, _ROWS)):
         try:
-            arr = np.array(kl, dtype=np.float64).reshape(n, K, 3)
+            arr = np.empty((n, 3 * K), dtype=np.float64)
+            for s in range(0, n, _ROWS):
+                arr[s:s + _ROWS] = kl[s:s + _ROWS]
+            arr = arr.reshape(n, K, 3)
         except (ValueError, TypeError, OverflowError):
             arr = None
         if arr is not None:

@@ -92,22 +92,20 @@ class FrameListModel(QAbstractListModel):
             self.dataChanged.emit(idx, idx)
 
     def confidence(self, frame: int) -> float | None:
-        if frame not in self._conf:
-            if len(self._conf) < 64 and self.document.num_frames() > 256:  # cold cache: fill it in one go
-                self._conf.update(enumerate(frame_confidences(self.document.data.frames)))
-            else:
-                self._conf[frame] = frame_confidence(self.document.frame(frame))
+        if frame not in self._conf:  # one frame (painting asks for the visible rows only)
+            self._conf[frame] = frame_confidence(self.document.frame(frame))
         return self._conf[frame]
 
     def confidence_array(self) -> np.ndarray:
         """:meth:`confidence` of every frame as a float array (NaN where None), for vectorised
         filters and the review queue."""
         n = self.document.num_frames() if self.document is not None else 0
-        if n and len(self._conf) < 64:
-            self.confidence(0)  # fills the cache in one go
         missing = [i for i in range(n) if i not in self._conf] if len(self._conf) < n else []
-        for i in missing:
-            self.confidence(i)
+        if len(missing) > 256:  # a cold cache: all frames in one vectorised pass
+            self._conf.update(enumerate(frame_confidences(self.document.data.frames)))
+        else:
+            for i in missing:
+                self.confidence(i)
         return np.fromiter((np.nan if c is None else c for c in map(self._conf.__getitem__, range(n))),
                            dtype=np.float64, count=n)
 
