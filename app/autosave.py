@@ -9,7 +9,7 @@ document, if it has unsaved changes, to its recovery file in the recovery folder
 - ``autosave-<pid>-<random>.json`` — the *base*: the whole document as COCO JSON with absolute
   image/video paths, written atomically;
 - ``autosave-<pid>-<random>.journal`` — after the base, each autosave appends only the frames
-  changed since the previous one (format and crash safety: :mod:`app.journal`); once the journal
+  changed since the previous one (format and crash safety: :mod:`hrnet.journal`); once the journal
   passes ``compact_bytes`` (64 MB) the next autosave writes a new base instead;
 - ``autosave-<pid>-<random>.meta.json`` — original path, time, frame count, pid (written after
   the data, atomically).
@@ -46,11 +46,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
-from app import journal
 from app.document import AnnotationDocument
 from app.forked_writer import run_forked
 from app.sources import FrameSource
-from hrnet import AnnotationError, write_json
+from hrnet import (
+    AnnotationError,
+    append_journal_frames,
+    journal_path,
+    new_journal_token,
+    read_journal_recovery,
+    write_journal_base,
+    write_json,
+)
 
 __all__ = ["AutosaveManager", "Recovery", "default_recovery_dir", "discard_recovery", "find_recoveries"]
 
@@ -153,7 +160,7 @@ def find_recoveries(directory: str | os.PathLike[str] | None = None, include_run
 
 def discard_recovery(recovery: Recovery) -> None:
     """Delete a recovery file (the user declined it)."""
-    for p in (recovery.meta_path, recovery.path, journal.journal_path(recovery.path)):
+    for p in (recovery.meta_path, recovery.path, journal_path(recovery.path)):
         try:
             p.unlink()
         except FileNotFoundError:
@@ -264,11 +271,11 @@ class AutosaveManager(QObject):
             try:
                 directory.mkdir(parents=True, exist_ok=True)
                 if full:
-                    token = journal.new_token()
-                    size = run_forked(lambda: journal.write_base(snap, path, token))  # no GIL contention
+                    token = new_journal_token()
+                    size = run_forked(lambda: write_journal_base(snap, path, token))  # no GIL contention
                     new = _State(token, version, size, 0)
                 else:
-                    added = journal.append_frames(snap, changed, path, state.token) if changed else 0
+                    added = append_journal_frames(snap, changed, path, state.token) if changed else 0
                     new = _State(state.token, version, state.base_bytes, state.journal_bytes + added)
                 write_json(meta_path, meta)
             except (OSError, AnnotationError) as e:
@@ -343,7 +350,7 @@ class AutosaveManager(QObject):
         """
         self._generation += 1
         holder = self._holder
-        files = (self.meta_path, self.recovery_path, journal.journal_path(self.recovery_path))
+        files = (self.meta_path, self.recovery_path, journal_path(self.recovery_path))
 
         def remove() -> None:
             holder[0] = _State()
@@ -386,7 +393,7 @@ class AutosaveManager(QObject):
         This manager takes the recovery file over: it is rewritten on the next change and
         removed on save or clean close. Raises AnnotationError when the file is unreadable.
         """
-        data, token, _ = journal.read_recovery(recovery.path)
+        data, token, _ = read_journal_recovery(recovery.path)
         data.path = recovery.original_path
         self._timer.stop()
         self.discard()  # our own (empty) file
@@ -394,7 +401,7 @@ class AutosaveManager(QObject):
         self.recovery_path = recovery.path
         _live[str(self.recovery_path)] = self
         if token is not None:  # go on appending to the adopted journal
-            jp = journal.journal_path(recovery.path)
+            jp = journal_path(recovery.path)
             self._holder[0] = _State(token, 0, recovery.path.stat().st_size, jp.stat().st_size if jp.exists() else 0)
         self._adopting = True  # set_content must not discard the adopted file
         try:

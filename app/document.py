@@ -20,8 +20,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.forked_writer import run_forked
 from app.sources import FrameSource, open_paths
-from hrnet import AnnotationError, Frame, Instance, PoseDocument
-from hrnet.annotations import apply_ids, write_coco_snapshot
+from hrnet import AnnotationError, Frame, Instance, PoseDocument, apply_ids, write_coco_snapshot
 
 __all__ = ["AnnotationDocument"]
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.model_manager import describe_error
 from app.sources import open_paths
-from hrnet.errors import HRNetError
+from hrnet import HRNetError
 
 __all__ = ["BIG_PROJECT_BYTES", "ProjectOpenWorker", "is_big_project", "open_in_background"]
 

@@ -174,10 +174,10 @@ def measure_one(n_people: int) -> dict:
                                 window.autosave.recovery_written, 60_000))
     out["freeze_edit_ms"] = 1000 * max(gaps)
     # what a restart after kill -9 would recover now: base + journal, read from disk
-    from app.journal import read_recovery
+    from hrnet import read_journal_recovery
 
     window.autosave.wait()
-    recovered, _, records = read_recovery(window.autosave.recovery_path)
+    recovered, _, records = read_journal_recovery(window.autosave.recovery_path)
     out["recovery_exact"] = bool(recovered == doc.data)
     out["journal_records"] = records
     out["freeze_ctrl_s_ms"] = 1000 * longest_gap(window.act_save.trigger, doc.saved, 120_000)  # Ctrl+S

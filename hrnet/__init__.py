@@ -48,6 +48,14 @@ _EXPORTS: dict[str, str] = {
     "read_json": "hrnet.utils.io",
     # the annotation document
     "subset": "hrnet.annotations",
+    "apply_ids": "hrnet.annotations",
+    "write_coco_snapshot": "hrnet.annotations",
+    # the app's autosave files: a base plus an append-only journal of changed frames
+    "write_journal_base": "hrnet.journal",
+    "append_journal_frames": "hrnet.journal",
+    "read_journal_recovery": "hrnet.journal",
+    "journal_path": "hrnet.journal",
+    "new_journal_token": "hrnet.journal",
     # images and videos
     "IMAGE_EXTS": "hrnet.media",
     "VIDEO_EXTS": "hrnet.media",

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import journal
 from app.autosave import AutosaveManager, find_recoveries
 from app.commands import AddInstance, DeleteInstance, MoveKeypoint, SetReviewed
 from app.document import AnnotationDocument
+from hrnet import journal_path, read_journal_recovery
 from hrnet.annotations import Frame, Instance, PoseDocument, load_coco
 
 K = 17
@@ -76,7 +76,7 @@ def test_journal_replay_and_compaction(qtbot, tmp_path: Path) -> None:
     doc.push(SetReviewed(doc, 1))
     autosave.write_now()  # the first write is a base
     base = autosave.recovery_path
-    jp = journal.journal_path(base)
+    jp = journal_path(base)
     assert base.is_file() and jp.stat().st_size == 0
     base_bytes = base.read_bytes()
     doc.push(MoveKeypoint(doc, 3, 0, 0, (5.0, 6.0)))
@@ -86,7 +86,7 @@ def test_journal_replay_and_compaction(qtbot, tmp_path: Path) -> None:
     autosave.write_now()
     assert base.read_bytes() == base_bytes  # later writes only append
     assert len(jp.read_bytes().splitlines()) == 2
-    got, token, n = journal.read_recovery(base)
+    got, token, n = read_journal_recovery(base)
     assert n == 2 and token is not None
     assert got == doc.data and got.frames[5].reviewed and len(got.frames[5].instances) == 2
 
@@ -94,7 +94,7 @@ def test_journal_replay_and_compaction(qtbot, tmp_path: Path) -> None:
     doc.push(SetReviewed(doc, 0))
     autosave.write_now()
     assert jp.stat().st_size == 0
-    got2, token2, n2 = journal.read_recovery(base)
+    got2, token2, n2 = read_journal_recovery(base)
     assert token2 != token and n2 == 0 and got2 == doc.data
     autosave.close()
     assert not base.exists() and not jp.exists()
@@ -110,21 +110,21 @@ def test_crash_in_the_middle_of_a_journal_write_recovers_the_last_complete_autos
     expected = doc.data.copy()
     doc.push(MoveKeypoint(doc, 2, 0, 0, (7.0, 7.0)))
     autosave.write_now()
-    jp = journal.journal_path(autosave.recovery_path)
+    jp = journal_path(autosave.recovery_path)
     lines = jp.read_bytes().splitlines(keepends=True)
     assert len(lines) == 2
     for cut in (1, len(lines[1]) // 2, len(lines[1]) - 1):  # the last append torn at several points
         jp.write_bytes(lines[0] + lines[1][:cut])
-        got, _, n = journal.read_recovery(autosave.recovery_path)
+        got, _, n = read_journal_recovery(autosave.recovery_path)
         assert n == 1 and got == expected
     damaged = bytearray(lines[1])
     damaged[20] ^= 1  # a flipped byte: the checksum refuses the record
     jp.write_bytes(lines[0] + bytes(damaged))
-    got, _, n = journal.read_recovery(autosave.recovery_path)
+    got, _, n = read_journal_recovery(autosave.recovery_path)
     assert n == 1 and got == expected
     # a journal of an older base (compaction torn before the truncation) is not applied
     jp.write_bytes(lines[0].replace(lines[0][9:60], lines[0][9:60].replace(b'"t":"', b'"t":"x')))
-    got, _, n = journal.read_recovery(autosave.recovery_path)
+    got, _, n = read_journal_recovery(autosave.recovery_path)
     assert n == 0
     autosave.close()
 
@@ -163,7 +163,7 @@ def test_kill_9_recovers_the_last_autosave_exactly(qtbot, tmp_path: Path) -> Non
     assert r.returncode == -9
     found = find_recoveries(rec)
     assert len(found) == 1
-    got, _, n = journal.read_recovery(found[0].path)
+    got, _, n = read_journal_recovery(found[0].path)
     assert n == 6  # one base, then one record per autosave
     want = load_coco(tmp_path / "want.json")
     for fr in (*got.frames, *want.frames):
@@ -291,6 +291,6 @@ def test_becoming_clean_does_not_wait_for_a_long_autosave_write(qtbot, tmp_path:
     assert not autosave.recovery_path.exists() and not autosave.meta_path.exists()
     doc.push(SetReviewed(doc, 3))
     autosave.write_now()  # a fresh base, not an append to the removed one
-    got, _, n = journal.read_recovery(autosave.recovery_path)
+    got, _, n = read_journal_recovery(autosave.recovery_path)
     assert n == 0 and got == doc.data
     autosave.close()

@@ -1,4 +1,4 @@
-"""The autosave's files: a full base copy plus an append-only journal of changed frames (Qt-free).
+"""The app's autosave files: a full base copy plus an append-only journal of changed frames (Qt-free).
 
 A recovery is three files next to each other:
 
@@ -11,7 +11,7 @@ A recovery is three files next to each other:
   previous record, in the base's COCO form.
 - ``<name>.meta.json`` (written by :mod:`app.autosave`).
 
-Reading (:func:`read_recovery`) loads the base and applies the journal's records in order.
+Reading (:func:`read_journal_recovery`) loads the base and applies the journal's records in order.
 It stops at the first line that is incomplete, fails its checksum, or names another token, so
 a ``kill -9`` in the middle of an append, or between a new base and the truncation of the old
 journal, recovers the last complete autosave exactly. A new base (compaction) starts a new
@@ -32,7 +32,7 @@ from hrnet.annotations import APP_KEY, Frame, PoseDocument, from_coco_dict, to_c
 from hrnet.annotations import _write_chunks_atomic as write_chunks_atomic
 from hrnet.errors import AnnotationError
 
-__all__ = ["append_frames", "journal_path", "new_token", "read_recovery", "write_base"]
+__all__ = ["append_journal_frames", "journal_path", "new_journal_token", "read_journal_recovery", "write_journal_base"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def journal_path(base: Path) -> Path:
     return base.with_suffix(".journal")
 
 
-def new_token() -> str:
+def new_journal_token() -> str:
     return uuid.uuid4().hex
 
 
@@ -57,7 +57,7 @@ def _fsync_dir(folder: Path) -> None:
             pass
 
 
-def write_base(snapshot: PoseDocument, base: Path, token: str) -> int:
+def write_journal_base(snapshot: PoseDocument, base: Path, token: str) -> int:
     """Write the whole ``snapshot`` as the base for ``token`` and empty the journal.
     Returns the base's size in bytes. Never modifies the snapshot."""
     data = to_coco_dict(snapshot, base_dir=base.parent, absolute_paths=True, assign_ids=False)
@@ -70,7 +70,7 @@ def write_base(snapshot: PoseDocument, base: Path, token: str) -> int:
     return base.stat().st_size
 
 
-def append_frames(snapshot: PoseDocument, indices: list[int], base: Path, token: str) -> int:
+def append_journal_frames(snapshot: PoseDocument, indices: list[int], base: Path, token: str) -> int:
     """Append one record with the current state of frames ``indices`` of ``snapshot``.
     Returns the number of bytes appended."""
     frames = [snapshot.frames[i] for i in indices]
@@ -120,7 +120,7 @@ def _records(path: Path, token: str) -> list[dict[str, Any]]:
     return out
 
 
-def read_recovery(base: str | os.PathLike[str]) -> tuple[PoseDocument, str | None, int]:
+def read_journal_recovery(base: str | os.PathLike[str]) -> tuple[PoseDocument, str | None, int]:
     """The document the recovery files hold: the base with its journal applied.
 
     Returns (document, token, number of journal records applied). Raises AnnotationError
