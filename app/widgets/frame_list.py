@@ -92,7 +92,16 @@ class FrameListModel(QAbstractListModel):
             self.dataChanged.emit(idx, idx)
 
     def confidence(self, frame: int) -> float | None:
-        if frame not in self._conf:  # one frame (painting asks for the visible rows only)
+        if frame not in self._conf:
+            if len(self._conf) < 64 and self.document.num_frames() > 256:  # a cold cache (review queue,
+                self.confidence_array()  # filters ask for every frame): all frames in one vectorised pass
+            else:
+                self._conf[frame] = frame_confidence(self.document.frame(frame))
+        return self._conf[frame]
+
+    def _visible_confidence(self, frame: int) -> float | None:
+        """For painting: the visible rows' frames only, never the whole project at once."""
+        if frame not in self._conf:
             self._conf[frame] = frame_confidence(self.document.frame(frame))
         return self._conf[frame]
 
@@ -105,7 +114,7 @@ class FrameListModel(QAbstractListModel):
             self._conf.update(enumerate(frame_confidences(self.document.data.frames)))
         else:
             for i in missing:
-                self.confidence(i)
+                self._visible_confidence(i)
         return np.fromiter((np.nan if c is None else c for c in map(self._conf.__getitem__, range(n))),
                            dtype=np.float64, count=n)
 
@@ -124,14 +133,14 @@ class FrameListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             name = f"{Path(frame.video).name} #{frame.frame_index}" if frame.video else Path(frame.file_name).name
             n = len(frame.instances)
-            conf = self.confidence(f)
+            conf = self._visible_confidence(f)
             mark = "✓" if frame.reviewed else " "
             conf_text = f"  min {conf:.2f}" if conf is not None else ""
             return f"{mark} {f + 1:>5}  {name}  · {n}{conf_text}"
         if role == Qt.ItemDataRole.ForegroundRole:
             if frame.reviewed:
                 return QBrush(QColor(120, 210, 120))
-            conf = self.confidence(f)
+            conf = self._visible_confidence(f)
             if conf is not None and conf < self.threshold:
                 return QBrush(QColor(255, 150, 90))
             return None
