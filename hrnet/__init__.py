@@ -82,6 +82,12 @@ _EXPORTS: dict[str, str] = {
     "plan_calibration": "hrnet.calibration",
     "read_calibration": "hrnet.calibration",
     "load_calibration": "hrnet.calibration",
+    # keypoint sets
+    "KeypointSet": "hrnet.keypoints",
+    "KeypointSetError": "hrnet.keypoints",
+    "KEYPOINT_TEMPLATES": "hrnet.keypoints",
+    "load_for_keypoint_set": "hrnet.models.checkpoint",
+    "read_keypoint_set": "hrnet.models.checkpoint",
 }
 
 __all__ = ["__version__", *_EXPORTS]

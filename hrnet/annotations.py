@@ -70,6 +70,7 @@ import numpy as np
 
 from hrnet import fastjson
 from hrnet.errors import AnnotationError
+from hrnet.keypoints import APP_KEY, COCO_KEYPOINTS, COCO_SKELETON, KeypointSet, KeypointSetError
 from hrnet.utils.io import atomic_open, read_json, write_json
 
 __all__ = [
@@ -93,21 +94,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The one extra key under which the app's own state is stored (top level, images, annotations).
-APP_KEY = "hrnet_annotator"
+#: APP_KEY (from hrnet.keypoints): the one extra key under which the app's own state is stored
+#: (top level, images, annotations, the keypoint category).
 FORMAT_VERSION = 1
 
-# The 17 COCO person keypoints and the official 0-based COCO skeleton.
-COCO_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-COCO_SKELETON: tuple[tuple[int, int], ...] = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)
+# The 17 COCO person keypoints and the official 0-based COCO skeleton live in hrnet.keypoints
+# (re-exported here for compatibility).
 
 _IMAGE_KEYS = {"id", "file_name", "width", "height", APP_KEY}
 _ANN_KEYS = {"id", "image_id", "category_id", "keypoints", "num_keypoints", "bbox", "iscrowd",
@@ -151,15 +143,35 @@ class Category:
         return len(self.keypoints)
 
     def flip_pairs(self) -> list[tuple[int, int]]:
-        """(left, right) joint index pairs matched by ``left_*`` / ``right_*`` names."""
-        index = {n: i for i, n in enumerate(self.keypoints)}
-        pairs = []
-        for i, n in enumerate(self.keypoints):
-            for lp, rp in (("left_", "right_"), ("l_", "r_"), ("left", "right")):
-                if n.startswith(lp) and n.replace(lp, rp, 1) in index:
-                    pairs.append((i, index[n.replace(lp, rp, 1)]))
-                    break
-        return pairs
+        """(left, right) joint index pairs: those stored under the app's key, else the one
+        left/right rule of :mod:`hrnet.keypoints` applied to the names."""
+        return list(self.keypoint_set().flip_pairs)
+
+    def keypoint_set(self) -> KeypointSet:
+        """The category as a :class:`~hrnet.keypoints.KeypointSet` (names, skeleton, flip pairs,
+        sigmas, colours; the last three from ``extra["hrnet_annotator"]`` when stored there).
+        A malformed stored field is ignored with a warning (the names and skeleton still hold)."""
+        cat = {"name": self.name, "keypoints": list(self.keypoints),
+               "skeleton": [[a + 1, b + 1] for a, b in self.skeleton]}
+        app = self.extra.get(APP_KEY)
+        if isinstance(app, dict):
+            cat[APP_KEY] = app
+        try:
+            return KeypointSet.from_category(cat)
+        except KeypointSetError as e:
+            logger.warning("category %r: %s; using the left/right rule and default sigmas", self.name, e)
+            return KeypointSet.from_names(self.keypoints, self.skeleton, name=self.name)
+
+    def set_keypoint_set(self, kset: KeypointSet) -> None:
+        """Make this category describe ``kset`` (names, skeleton; flip pairs, sigmas and colours
+        under ``extra["hrnet_annotator"]``, other fields kept). The people's joints are not touched."""
+        self.keypoints = list(kset.names)
+        self.skeleton = [tuple(e) for e in kset.skeleton]
+        app = dict(self.extra.get(APP_KEY) or {}) if isinstance(self.extra.get(APP_KEY), dict) else {}
+        for key in ("flip_pairs", "sigmas", "colors", "keypoint_set"):
+            app.pop(key, None)
+        app.update(kset.app_fields())
+        self.extra[APP_KEY] = app
 
 
 def bbox_from_keypoints(

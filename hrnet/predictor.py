@@ -134,29 +134,23 @@ def _int8_device(device: str | torch.device) -> str:
 
 
 def _keypoint_set(cfg: CfgNode) -> Any:
-    """The :class:`~hrnet.dataset.joints_dataset.KeypointSet` of the experiment's dataset."""
-    from hrnet.dataset.coco import COCO_KEYPOINT_SET
-    from hrnet.dataset.joints_dataset import KeypointSet
+    """The :class:`~hrnet.keypoints.KeypointSet` of the experiment's dataset."""
+    from hrnet.keypoints import COCO_17, MPII_16, KeypointSet
 
     name = str(cfg.DATASET.DATASET)
     k = int(cfg.MODEL.NUM_JOINTS)
     kset = None
     if name == "mpii":
-        try:
-            from hrnet.dataset.mpii import MPII_KEYPOINT_SET
-
-            kset = MPII_KEYPOINT_SET
-        except ImportError:  # pragma: no cover - depends on the dataset package
-            kset = None
+        kset = MPII_16
     elif name == "coco_json":
         for key in ("TEST_ANNOTATIONS", "TRAIN_ANNOTATIONS"):
             kset = _keypoint_set_from_file(cfg, str(cfg.DATASET[key]))
             if kset is not None:
                 break
     elif name == "coco":
-        kset = COCO_KEYPOINT_SET
-    if kset is None and k == len(COCO_KEYPOINT_SET.names):
-        kset = COCO_KEYPOINT_SET
+        kset = COCO_17
+    if kset is None and k == len(COCO_17.names):
+        kset = COCO_17
     if kset is None:
         kset = KeypointSet(names=tuple(f"joint_{i}" for i in range(k)))
     if len(kset.names) != k:
@@ -300,9 +294,13 @@ class Predictor:
         if weights_path is None:
             log.warning("Predictor has random weights (no checkpoint given): its keypoints are meaningless")
         else:
-            from hrnet.models.checkpoint import load_checkpoint
+            from hrnet.models.checkpoint import checkpoint_keypoint_set, load_checkpoint
 
-            load_checkpoint(model, weights_path)
+            ck = load_checkpoint(model, weights_path)
+            stored = checkpoint_keypoint_set(ck.metadata)  # what the model predicts, as trained
+            if keypoint_set is None and stored is not None and len(stored) == self.num_joints:
+                self.keypoint_set = stored
+                self.flip_pairs = [tuple(p) for p in stored.flip_pairs]
         model.eval()
         self.channels_last = bool(optimize) and self.device.type in ("cpu", "cuda")
         if optimize:

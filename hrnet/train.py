@@ -593,7 +593,8 @@ def _train(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch
     """The training run proper; returns the end status (completed or stopped)."""
     from hrnet.core.function import TrainingDiverged, train_one_epoch, validate
     from hrnet.distributed import ShardSampler, all_reduce_max, barrier, unwrap
-    from hrnet.models import build_model, load_checkpoint
+    from hrnet.models import build_model
+    from hrnet.models.checkpoint import load_for_keypoint_set
 
     reporter = session.reporter
     explicit_output = bool(args.output_dir)
@@ -642,8 +643,9 @@ def _train(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch
         log.warning("--weights is ignored when resuming (the checkpoint holds the weights)")
         weights = None
     model = build_model(cfg, is_train=not (weights or resume_path))
-    if weights:
-        ck = load_checkpoint(model, weights)
+    keypoint_set = getattr(train_ds, "keypoint_set", None)
+    if weights:  # a model of another keypoint set: what fits is loaded, joints matched by name
+        ck = load_for_keypoint_set(model, weights, keypoint_set).info
         log.info("Initialised the model from %s (%s)", weights, ck.format)
     num_params = sum(p.numel() for p in model.parameters())
     log.info("Model %s: %.2f M parameters, input %dx%d, heatmaps %dx%d", cfg.MODEL.NAME, num_params / 1e6,
@@ -744,8 +746,10 @@ def _train(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch
 
         if info.is_main:
             sd = _plain_state_dict(bare)
-            if is_best:
-                atomic_save(sd, best_file)
+            kset_entry = keypoint_set.to_dict() if keypoint_set is not None else None
+            if is_best:  # the weights + what they predict (load_checkpoint reads both)
+                atomic_save({"state_dict": sd, "keypoint_set": kset_entry, "epoch": epoch + 1, "perf": perf,
+                             "model": cfg.MODEL.NAME}, best_file)
                 state.best_path = str(best_file.resolve())
             atomic_save({
                 "epoch": epoch + 1,
@@ -760,6 +764,7 @@ def _train(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch
                 "metrics": dict(val.metrics),
                 "config": cfg.dump(),
                 "hrnet_version": _version(),
+                "keypoint_set": kset_entry,
             }, ckpt_path)
             log.info("=> saved checkpoint %s (epoch %d%s)", ckpt_path, epoch, ", new best" if is_best else "",
                      extra={"no_event": True})

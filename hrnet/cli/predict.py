@@ -250,7 +250,7 @@ class _Run:
         self.ids: dict[str, int] | None = None
         self.renderer: _Renderer | None = None
         kset = predictor.keypoint_set
-        self.sigmas = np.asarray(kset.sigmas) if getattr(kset, "sigmas", None) else None
+        self.sigmas = np.asarray(kset.oks_sigmas()) if hasattr(kset, "oks_sigmas") else None
         self.oks_thre = float(predictor.cfg.TEST.OKS_THRE)
 
     def _detect(self, images: list[np.ndarray], keys: list[Any]) -> list[Any]:

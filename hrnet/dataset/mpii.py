@@ -22,24 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from hrnet.dataset.joints_dataset import JointsDataset, KeypointSet, Record
+from hrnet.dataset.joints_dataset import JointsDataset, Record
 from hrnet.errors import DatasetError
+from hrnet.keypoints import MPII_16
 from hrnet.utils.io import read_json
 
 __all__ = ["MPII_JOINT_NAMES", "MPII_KEYPOINT_SET", "MPIIDataset", "pckh"]
 
 log = logging.getLogger(__name__)
 
-MPII_KEYPOINT_SET = KeypointSet(
-    names=("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
-           "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
-           "left_wrist"),
-    flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
-    upper_body_ids=(7, 8, 9, 10, 11, 12, 13, 14, 15),
-    parent_ids=(1, 2, 6, 6, 3, 4, 6, 6, 7, 8, 11, 12, 7, 7, 13, 14),
-    skeleton=((0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9), (10, 11), (11, 12),
-              (12, 7), (7, 13), (13, 14), (14, 15)),
-)
+MPII_KEYPOINT_SET = MPII_16  # names, flip pairs, half body, joint tree: hrnet.keypoints
 # The joint names of the official gt_valid.mat ('dataset_joints'), in the same order.
 MPII_JOINT_NAMES: tuple[str, ...] = (
     "rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor", "neck", "head", "rwri", "relb", "rsho", "lsho",

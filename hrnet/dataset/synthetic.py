@@ -36,8 +36,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hrnet.annotations import COCO_KEYPOINTS
 from hrnet.errors import DatasetError, MediaError
+from hrnet.keypoints import COCO_KEYPOINTS, COCO_SKELETON
 from hrnet.utils.io import write_json
 
 __all__ = [
@@ -60,10 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 KEYPOINT_NAMES: tuple[str, ...] = COCO_KEYPOINTS
-SKELETON: tuple[tuple[int, int], ...] = (  # 0-based, the COCO skeleton
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)
+SKELETON: tuple[tuple[int, int], ...] = COCO_SKELETON  # 0-based
 
 # Body proportions as fractions of the standing height.
 _HEAD_R = 0.062
