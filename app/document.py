@@ -20,7 +20,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.forked_writer import run_forked
 from app.sources import FrameSource, open_paths
-from hrnet import AnnotationError, Frame, Instance, PoseDocument, apply_ids, write_coco_snapshot
+from hrnet import AnnotationError, Frame, Instance, KeypointSet, PoseDocument, apply_ids, write_coco_snapshot
 
 __all__ = ["AnnotationDocument"]
 
@@ -41,6 +41,7 @@ class AnnotationDocument(QObject):
     - ``dirty_changed(bool)`` — unsaved changes appeared / disappeared.
     - ``path_changed(object)`` — the file path (Path or None) changed.
     - ``saved(object)`` — the document was written to this path.
+    - ``keypoint_set_changed()`` — the project's keypoint set (names, skeleton, pairs...) changed.
     """
 
     frame_changed = Signal(int)
@@ -53,6 +54,7 @@ class AnnotationDocument(QObject):
     saved = Signal(object)
     save_failed = Signal(object, str)  # (path, message) of a background save that failed
     _save_done = Signal(object, object, int, object)  # (path, error, undo index, token) from the writer
+    keypoint_set_changed = Signal()
 
     def __init__(
         self,
@@ -170,7 +172,11 @@ class AnnotationDocument(QObject):
         return list(self._data.category.skeleton)
 
     def flip_pairs(self) -> list[tuple[int, int]]:
-        return self._data.category.flip_pairs()
+        return list(self.keypoint_set().flip_pairs)
+
+    def keypoint_set(self) -> KeypointSet:
+        """The project's keypoint set (from its COCO category; see :mod:`hrnet.keypoints`)."""
+        return self._data.category.keypoint_set()
 
     # ---------------------------------------------------------------- editing
     def push(self, command: QUndoCommand) -> None:

@@ -49,6 +49,7 @@ from app.controllers.model import ModelController
 from app.controllers.project import ProjectController
 from app.document import AnnotationDocument
 from app.int8_calibration import project_plan
+from app.keypoint_set_controller import KeypointSetController
 from app.model_manager import HOW_TO_GET_WEIGHTS, ModelManager, ModelSpec, demo_spec, describe_error
 from app.settings import AppSettings
 from app.widgets.export_dialog import ExportDialog
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self.edits = EditController(self.document, self.view, self.frame_list.model.confidence, parent=self)
         self.heatmap_overlay = HeatmapOverlay(self.document, self.view, self.heatmap_panel, self.heatmaps,
                                               self.inference, self.settings, parent=self)
+        self.keypoints = KeypointSetController(self)  # new project with a set, set editing, model fit
         self.actions_by_name = actions_table.build_actions(self, self.document.undo_stack)
         self._build_menus_and_toolbar()
         self._connect()
@@ -199,6 +201,7 @@ class MainWindow(QMainWindow):
         d.instances_changed.connect(self._on_people_changed)
         d.instance_changed.connect(lambda f, _i: self._on_people_changed(f))
         d.reviewed_changed.connect(lambda _f: self._update_actions())
+        d.keypoint_set_changed.connect(lambda: (self._on_frames_changed(), self.refresh_person_panel()))
         self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 10000))
 
         p = self.project
@@ -480,7 +483,7 @@ class MainWindow(QMainWindow):
         if frame is None or p is None or p >= len(frame.instances):
             self.person_panel.set_person(None, None)
             return
-        self.person_panel.set_person(self.document.keypoint_names(), frame.instances[p], p,
+        self.person_panel.set_person(self.document.keypoint_set(), frame.instances[p], p,
                                      self.view.selected_joint, self.threshold_spin.value())
 
     def _on_frame_failed(self, index: int, message: str) -> None:
@@ -562,10 +565,7 @@ class MainWindow(QMainWindow):
         self.show_error("Cannot load the model", message)
 
     def _model_fits_document(self) -> bool:
-        mismatch = self.inference.mismatch()
-        if mismatch:
-            self.show_error("Model and project do not match", mismatch)
-        return mismatch is None
+        return self.keypoints.check_model(self.model.predictor)  # says why not, offers to fine-tune
 
     def run_inference(self, scope: str = "current", reuse_boxes: bool = False) -> None:
         """Predict the frames of ``scope`` ('current', 'selected', 'unreviewed', 'all') with the

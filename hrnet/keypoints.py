@@ -12,6 +12,8 @@ predictor, export and the app all take their keypoint facts from here.
   matches, ignoring case, ``left_x``/``right_x``, ``l_x``/``r_x``, ``x_l``/``x_r``,
   ``x_left``/``x_right``, ``LeftX``/``RightX`` (also ``leftX``, ``xLeft``), and a ``left``/
   ``right`` word inside a name (``front_left_paw``); ``_``, ``-``, ``.`` and spaces separate words.
+  Two names that differ only by a bare ``l``/``r`` first letter (``lhand``/``rhand``) are a pair
+  too, but such a name alone has no side (``leg``, ``lip``).
 - OKS sigmas are the set's own when given, else :func:`default_sigma` per name (COCO's sigma of
   the body part the name names, :data:`DEFAULT_SIGMA` otherwise): :meth:`KeypointSet.oks_sigmas`
   is what any evaluation should call.
@@ -133,6 +135,16 @@ def flip_pairs_from_names(names: Sequence[str]) -> list[tuple[int, int]]:
         other = mirror_name(name)
         j = lower.get(other.lower()) if other else None
         if j is not None and j != i and j not in paired:
+            pairs.append((i, j))
+            paired.update((i, j))
+    # ``lhand``/``rhand``: a bare l/r prefix pairs only when both names exist (alone, "leg" or
+    # "lip" say nothing about a side)
+    for i, name in enumerate(names):
+        n = str(name)
+        if i in paired or len(n) < 3 or n[0] not in "lL":
+            continue
+        j = lower.get("r" + n[1:].lower())
+        if j is not None and j != i and j not in paired and str(names[j])[0] in "rR":
             pairs.append((i, j))
             paired.update((i, j))
     return pairs

@@ -67,6 +67,9 @@ def test_pairs_ignore_case_and_centre_joints_have_no_side():
     # unpaired sides and joints in one pair at most
     assert flip_pairs_from_names(["left_only", "tail"]) == []
     assert flip_pairs_from_names(["left_a", "right_a", "l_b"]) == [(0, 1)]
+    # the stickman: lhand/rhand pair, though "leg" alone has no side
+    assert flip_pairs_from_names(["head", "hip", "lhand", "rhand", "neck"]) == [(2, 3)]
+    assert flip_pairs_from_names(["leg", "lip", "neck"]) == [] and side_of("leg") == CENTRE
 
 
 def test_the_dataset_and_the_app_category_use_the_same_rule():

@@ -1,0 +1,110 @@
+"""Keypoint-set actions of the main window: a new project with a chosen set, editing the set of
+the open project (one undo step), and what to do with a model of another set.
+
+The window owns one :class:`KeypointSetController`; its actions go into the menus, and
+:meth:`check_model` replaces a bare refusal of a mismatching model by the reason and an offer
+to fine-tune that model for this project's set.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialog, QMessageBox
+
+from app.document import AnnotationDocument
+from app.keypoint_commands import SetKeypointSet
+from app.keypoint_set_editor import KeypointSetDraft, model_fit
+from hrnet.keypoints import COCO_17, KeypointSet
+
+__all__ = ["KeypointSetController", "apply_new_project_set"]
+
+log = logging.getLogger(__name__)
+
+
+def apply_new_project_set(document: AnnotationDocument, kset: KeypointSet) -> None:
+    """Give a just-opened project without people its keypoint set (not an undo step: the project
+    starts with it). Raises ValueError when the project already has people."""
+    if any(fr.instances for fr in document.data.frames):
+        raise ValueError("the project has people already: edit its keypoint set instead (undoable)")
+    document.data.category.set_keypoint_set(kset)
+    if kset.name and document.data.category.name == "person" and kset.name not in ("COCO-17", "MPII-16"):
+        document.data.category.name = kset.name
+    document.keypoint_set_changed.emit()
+
+
+class KeypointSetController(QObject):
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.act_new_project = QAction("&New project with a keypoint set…", window)
+        self.act_new_project.setStatusTip("Choose the joints (COCO-17, MPII-16, hand-21, AP-10K animal or your own), "
+                                          "then the images or video")
+        self.act_new_project.triggered.connect(self.new_project)
+        self.act_edit_set = QAction("&Keypoint set…", window)
+        self.act_edit_set.setStatusTip("Edit the joints, edges, left/right pairs and sigmas of this project "
+                                       "(one undo step, keeps every label)")
+        self.act_edit_set.triggered.connect(self.edit_keypoint_set)
+
+    @property
+    def document(self) -> AnnotationDocument:
+        return self.window.document
+
+    # -- dialogs -------------------------------------------------------------------------------
+    def _dialog(self, draft: KeypointSetDraft, new_project: bool, labelled: int) -> QDialog:
+        from app.widgets.keypoint_set_dialog import KeypointSetDialog
+
+        return KeypointSetDialog(draft, self.window, new_project=new_project, labelled=labelled)
+
+    def new_project(self) -> None:
+        """Choose a set, then the images / folder / video of the new project."""
+        draft = KeypointSetDraft(COCO_17, keep_origins=False)
+        if self._dialog(draft, True, 0).exec() != QDialog.DialogCode.Accepted:
+            return
+        kset, _ = draft.result()
+        before = self.document.data
+        self.window.open_files_dialog()
+        if self.document.data is before or self.document.path is not None:
+            return  # cancelled, failed, or a saved project was opened: its own set stands
+        try:
+            apply_new_project_set(self.document, kset)
+        except ValueError as e:
+            self.window.show_error("Keypoint set not applied", str(e))
+
+    def edit_keypoint_set(self) -> None:
+        doc = self.document
+        labelled = sum(1 for fr in doc.data.frames for inst in fr.instances if (inst.keypoints[:, 2] > 0).any())
+        draft = KeypointSetDraft(doc.keypoint_set())
+        if self._dialog(draft, False, labelled).exec() != QDialog.DialogCode.Accepted or draft.is_unchanged():
+            return
+        kset, origins = draft.result()
+        doc.push(SetKeypointSet(doc, kset, origins))
+
+    # -- models of another set -------------------------------------------------------------------
+    def model_mismatch(self, predictor: Any) -> str:
+        """Why the loaded model cannot label this project ("" when it can)."""
+        if predictor is None:
+            return ""
+        kset = getattr(predictor, "keypoint_set", None)
+        if not isinstance(kset, KeypointSet):
+            return ""
+        return model_fit(kset, self.document.keypoint_set())
+
+    def check_model(self, predictor: Any) -> bool:
+        """True when the model fits the project; otherwise say why and offer to fine-tune it."""
+        why = self.model_mismatch(predictor)
+        if not why:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Warning, "Model and project do not match",
+                          f"This model cannot label this project: {why}.\n\n"
+                          "Fine-tune it for this project's keypoint set? Training starts from this model: what "
+                          "fits is kept, and joints it knows by name start already trained.", parent=self.window)
+        finetune = box.addButton("Fine-tune for this set…", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is finetune:
+            self.window.open_train_dialog()
+        return False
