@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from app.document import AnnotationDocument
 from app.keypoint_commands import SetKeypointSet
 from app.keypoint_set_editor import KeypointSetDraft, model_fit
-from hrnet.keypoints import COCO_17, KeypointSet
+from hrnet.keypoints import COCO_17, MPII_16, KeypointSet
 
 __all__ = ["KeypointSetController", "apply_new_project_set"]
 
@@ -48,6 +48,13 @@ class KeypointSetController(QObject):
         self.act_edit_set.setStatusTip("Edit the joints, edges, left/right pairs and sigmas of this project "
                                        "(one undo step, keeps every label)")
         self.act_edit_set.triggered.connect(self.edit_keypoint_set)
+        # the model panel says what the model predicts and offers fine-tuning on a mismatch
+        window.model.model_loaded.connect(lambda _spec: self.refresh_model_panel())
+        window.model.model_failed.connect(lambda *_: self.refresh_model_panel())
+        window.document.keypoint_set_changed.connect(self.refresh_model_panel)
+        window.document.frames_changed.connect(self.refresh_model_panel)
+        window.model_panel.finetune_requested.connect(window.open_train_dialog)
+        self.refresh_model_panel()
 
     @property
     def document(self) -> AnnotationDocument:
@@ -92,6 +99,19 @@ class KeypointSetController(QObject):
         if not isinstance(kset, KeypointSet):
             return ""
         return model_fit(kset, self.document.keypoint_set())
+
+    def refresh_model_panel(self) -> None:
+        panel = self.window.model_panel
+        project = self.document.keypoint_set()
+        fits = {name: model_fit(kset, project) for name, kset in (("coco", COCO_17), ("mpii", MPII_16))}
+        panel.mark_registry_sets(fits)
+        predictor = self.window.model.predictor if self.window.model.is_loaded else None
+        kset = getattr(predictor, "keypoint_set", None)
+        if not isinstance(kset, KeypointSet):
+            panel.set_keypoint_fit("", "")
+            return
+        predicts = f"{kset.name} ({len(kset)} joints)" if kset.name else f"{len(kset)} joints"
+        panel.set_keypoint_fit(predicts, model_fit(kset, project))
 
     def check_model(self, predictor: Any) -> bool:
         """True when the model fits the project; otherwise say why and offer to fine-tune it."""

@@ -69,6 +69,7 @@ class ModelPanelWidget(QWidget):
     detector_changed = Signal(str)
     help_requested = Signal()  # "how do I get weights?"
     cancel_load_requested = Signal()  # stop a running int8 calibration
+    finetune_requested = Signal()  # "fine-tune this model for the project's keypoint set"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,6 +88,7 @@ class ModelPanelWidget(QWidget):
         if DEMO_WEIGHTS.is_file():
             self.weights_combo.addItem("Demo: W16 trained on synthetic people (bundled)", str(DEMO_WEIGHTS))
         self._registry = {}
+        self._registry_sets: dict[str, str] = {}  # registry key -> "coco" / "mpii"
         for entry in registry_entries():
             fields = _entry_fields(entry)
             if fields is None:
@@ -94,6 +96,7 @@ class ModelPanelWidget(QWidget):
             label, experiment, weights = fields
             self.weights_combo.addItem(f"{label}", f"registry:{weights}")
             self._registry[f"registry:{weights}"] = (experiment, weights)
+            self._registry_sets[f"registry:{weights}"] = str(getattr(entry, "joint_set", "") or "")
         self.weights_combo.currentIndexChanged.connect(self._on_weights_changed)
         browse_w = QToolButton()
         browse_w.setText("…")
@@ -170,6 +173,12 @@ class ModelPanelWidget(QWidget):
         box_layout.setContentsMargins(0, 0, 0, 0)
         box_layout.addLayout(form)
         box_layout.addWidget(self.status_label)
+        # what the loaded model predicts, against the project's keypoint set
+        self.keypoints_label = QLabel("")
+        self.keypoints_label.setWordWrap(True)
+        self.keypoints_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.keypoints_label.linkActivated.connect(lambda _link: self.finetune_requested.emit())
+        box_layout.addWidget(self.keypoints_label)
 
         model_box.setLayout(box_layout)
         run_box = QGroupBox("Predict")
@@ -298,3 +307,30 @@ class ModelPanelWidget(QWidget):
         spec = self.spec()
         if spec.experiment:
             self.load_requested.emit(spec)
+
+    # -- keypoint sets ------------------------------------------------------------------------------
+    def set_keypoint_fit(self, predicts: str, why_not: str) -> None:
+        """Say what the loaded model predicts (``predicts``; "" = no model) and, when it cannot label
+        this project, why, with a link that offers to fine-tune it for the project's set."""
+        if not predicts:
+            self.keypoints_label.setText("")
+        elif not why_not:
+            self.keypoints_label.setText(f"Predicts {predicts}: matches this project.")
+            self.keypoints_label.setStyleSheet("color: #9c9; padding: 2px;")
+        else:
+            self.keypoints_label.setText(f"⚠ Cannot label this project: {why_not}. "
+                                         "<a href='#finetune'>Fine-tune it for this keypoint set…</a>")
+            self.keypoints_label.setStyleSheet("color: #ffb070; padding: 2px;")
+
+    def mark_registry_sets(self, fits: dict[str, str]) -> None:
+        """Mark the registry weights that predict another keypoint set than the project's:
+        ``fits`` maps a registry joint set (``"coco"``, ``"mpii"``) to why it does not fit ("" = fits)."""
+        for i in range(self.weights_combo.count()):
+            key = self.weights_combo.itemData(i)
+            joint_set = self._registry_sets.get(key) if isinstance(key, str) else None
+            if joint_set is None:
+                continue
+            label = self.weights_combo.itemText(i).split("  ⚠", 1)[0]
+            why = fits.get(joint_set, "")
+            self.weights_combo.setItemText(i, label + (f"  ⚠ other keypoint set ({joint_set.upper()})" if why else ""))
+            self.weights_combo.setItemData(i, why or None, Qt.ItemDataRole.ToolTipRole)

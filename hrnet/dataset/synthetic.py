@@ -659,9 +659,12 @@ def generate_dataset(
     split_name: str = "train",
     image_format: str = "jpg",
     occlusion: float = 0.5,
+    keypoints: str = "coco",
 ) -> Path:
     """Write a COCO keypoint dataset of ``num_images`` rendered images and return the path of its
-    annotation JSON.
+    annotation JSON. ``keypoints``: ``"coco"`` (the default, COCO-17 people) or another set of
+    :mod:`hrnet.dataset.synthetic_sets` (``"body12"``: COCO's body without the face; ``"quadruped"``:
+    four-legged animals).
 
     Layout (the official COCO one, so it also loads as ``DATASET.DATASET: coco`` when
     ``image_format='jpg'``, the default: JPEG (quality 95) decodes several times faster than PNG
@@ -676,6 +679,11 @@ def generate_dataset(
     """
     if num_images < 0:
         raise ValueError("num_images must be >= 0")
+    if keypoints != "coco":
+        from hrnet.dataset.synthetic_sets import generate_set_dataset
+
+        return generate_set_dataset(out_dir, num_images, keypoints, image_size=image_size, seed=seed,
+                                    split_name=split_name, image_format=image_format)
     ext = image_format.lower().lstrip(".")
     if ext not in ("png", "jpg", "jpeg", "bmp"):
         raise ValueError(f"image_format must be png, jpg or bmp, not {image_format!r}")

@@ -227,3 +227,48 @@ def test_new_project_with_a_template(qtbot, tmp_path, monkeypatch):
     with pytest.raises(ValueError):
         doc.data.frames[0].instances.append(Instance(np.zeros((17, 3))))
         apply_new_project_set(doc, COCO_17)
+
+
+# -- models of another set ------------------------------------------------------------------------
+def test_model_panel_says_why_and_offers_fine_tuning(qtbot, tmp_path, monkeypatch):
+    from tests.app.gui_support import make_window
+
+    window = make_window(qtbot, tmp_path, monkeypatch)
+    window.open_paths([stickman_project(tmp_path)])
+    ctl, panel = window.keypoints, window.model_panel
+
+    class FakePredictor:
+        keypoint_set = COCO_17
+
+    monkeypatch.setattr(type(window.model), "is_loaded", property(lambda self: True))
+    window.model.predictor = FakePredictor()
+    ctl.refresh_model_panel()
+    text = panel.keypoints_label.text()
+    assert "COCO-17 (17 joints)" in text and "no head, hip, lhand, rhand, neck" in text and "Fine-tune" in text
+    assert ctl.model_mismatch(window.model.predictor)
+    opened = []
+    monkeypatch.setattr(window, "open_train_dialog", lambda: opened.append(1))
+    panel.finetune_requested.disconnect()
+    panel.finetune_requested.connect(window.open_train_dialog)
+    panel.keypoints_label.linkActivated.emit("#finetune")
+    assert opened == [1]
+    # registry weights of another set are marked, with the reason as tooltip
+    combo = panel.weights_combo
+    coco_items = [i for i in range(combo.count()) if panel._registry_sets.get(combo.itemData(i)) == "coco"]
+    assert coco_items and all("other keypoint set" in combo.itemText(i) for i in coco_items)
+    # a COCO project: the same model fits
+    window.model.predictor = FakePredictor()
+    window.document.data.frames[0].instances.clear()
+    apply_new_project_set(window.document, COCO_17)
+    assert "matches this project" in panel.keypoints_label.text() and not ctl.model_mismatch(window.model.predictor)
+
+
+def test_mpii_project_fits_the_official_mpii_experiments():
+    from hrnet.config import load_config
+    from hrnet.keypoints import MPII_16
+    from hrnet.predictor import _keypoint_set
+
+    for exp in ("mpii/hrnet/w32_256x256_adam_lr1e-3", "mpii/resnet/res50_256x256_d256x3_adam_lr1e-3"):
+        kset = _keypoint_set(load_config(exp))
+        assert kset is MPII_16 and model_fit(kset, TEMPLATES["MPII-16"]) == ""
+    assert model_fit(_keypoint_set(load_config("coco/hrnet/w32_256x192_adam_lr1e-3")), MPII_16)
