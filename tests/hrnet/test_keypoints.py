@@ -253,3 +253,52 @@ def test_predictor_knows_what_a_model_predicts(tmp_path):
     assert p.keypoint_names == ["head", "l_hand", "r_hand"] and p.skeleton == [(0, 1), (0, 2)]
     assert p.flip_pairs == [(1, 2)]
     np.testing.assert_equal(p.keypoint_set.flip_permutation(), [0, 2, 1])
+
+
+# -- synthetic data of other sets, and hrnet-train from a model of another set -----------------------
+def test_synthetic_sets_write_their_keypoint_set(tmp_path):
+    from hrnet.dataset.synthetic import generate_dataset
+    from hrnet.dataset.synthetic_sets import BODY_12, QUADRUPED_15
+
+    for name, kset in (("body12", BODY_12), ("quadruped", QUADRUPED_15)):
+        ann = generate_dataset(tmp_path / name, 3, image_size=(160, 120), keypoints=name)
+        doc = json.loads(ann.read_text())
+        assert keypoint_set_from_category(doc["categories"][0]) == kset
+        assert doc["annotations"] and all(len(a["keypoints"]) == 3 * len(kset) for a in doc["annotations"])
+        assert any(a["num_keypoints"] >= len(kset) // 2 for a in doc["annotations"])
+    assert len(BODY_12) == 12 and len(QUADRUPED_15) == 15
+    assert len(QUADRUPED_15.channel_map(COCO_17)) == 9 and len(BODY_12.channel_map(COCO_17)) == 12
+    # the default output is unchanged: COCO people
+    ann = generate_dataset(tmp_path / "coco", 1, image_size=(160, 120))
+    assert json.loads(ann.read_text())["categories"][0]["keypoints"] == list(COCO_17.names)
+
+
+def test_hrnet_train_starts_a_new_set_from_a_model_of_another(tmp_path, capsys):
+    from hrnet.dataset.synthetic import generate_dataset
+    from hrnet.dataset.synthetic_sets import QUADRUPED_15
+    from hrnet.predictor import Predictor
+    from hrnet.train import main
+    from tests.hrnet.test_train_helpers import EXPERIMENT, TINY_OPTS
+
+    base = tmp_path / "coco.pth"
+    torch.manual_seed(1)
+    coco = build_model(load_config(EXPERIMENT, TINY_OPTS), is_train=False)
+    torch.save(coco.state_dict(), base)
+    train = generate_dataset(tmp_path, 4, image_size=(160, 120), split_name="train", keypoints="quadruped")
+    val = generate_dataset(tmp_path, 2, image_size=(160, 120), split_name="val", keypoints="quadruped")
+    run = tmp_path / "run"
+    code = main(["--cfg", EXPERIMENT, "--device", "cpu", "--output-dir", str(run), "--progress", "jsonl",
+                 "--weights", str(base), *TINY_OPTS, "MODEL.NUM_JOINTS", "15", "TRAIN.END_EPOCH", "1",
+                 "DATASET.TRAIN_ANNOTATIONS", str(train), "DATASET.TRAIN_IMAGES", str(tmp_path / "images" / "train"),
+                 "DATASET.TEST_ANNOTATIONS", str(val), "DATASET.TEST_IMAGES", str(tmp_path / "images" / "val")])
+    out, err = capsys.readouterr()
+    assert code == 0, err + out
+    assert "9 of them copied" in out + err
+    for name in ("checkpoint.pth", "model_best.pth"):
+        assert read_keypoint_set(run / name) == QUADRUPED_15
+    # the model that hrnet-train wrote knows what it predicts, wherever its data went
+    for p in (train, val):
+        p.unlink()
+    cfg = load_config(str(run / "config.yaml"))
+    pred = Predictor(cfg, weights=run / "model_best.pth", device="cpu", optimize=False)
+    assert pred.keypoint_set == QUADRUPED_15 and pred.keypoint_names[0] == "nose"
