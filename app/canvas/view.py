@@ -221,6 +221,9 @@ class PoseView(QGraphicsView):
     def _on_frames_changed(self) -> None:
         if self.document is None:
             return
+        if list(self.document.keypoint_set().names) != self._names or self._skeleton != [
+                tuple(e) for e in self.document.keypoint_set().skeleton]:
+            self._on_keypoint_set_changed()  # another project was opened into this document
         self.loader.set_source(self.document.image, num_frames=self.document.num_frames())
         self.shown_index = -1
         if self.document.num_frames():

@@ -79,6 +79,23 @@ def test_custom_set_is_drawn_with_its_names_and_lines(qtbot, stick_view):
     assert "right_eye" not in texts[-1]
 
 
+def test_opening_a_custom_set_in_the_window_draws_it(qtbot, tmp_path, monkeypatch):
+    """The issue's bug: the window's document was opened into, and the canvas kept COCO's names."""
+    from tests.app.gui_support import make_window
+
+    window = make_window(qtbot, tmp_path, monkeypatch)
+    window.open_paths([stickman_project(tmp_path)])
+    wait_frame(qtbot, window.view, 0)
+    view = window.view
+    assert view.names == STICK_NAMES and view.persons[0].skeleton == [(0, 4), (4, 1), (4, 2), (4, 3)]
+    assert view.joint_description(0, 0).startswith("#1 head")
+    assert window.heatmap_panel._names == STICK_NAMES
+    view.select(0)
+    window._refresh_person_panel_now()
+    panel = window.person_panel.table
+    assert [panel.item(r, 0).text() for r in range(panel.rowCount())] == STICK_NAMES
+
+
 def test_swap_left_right_on_a_custom_set(qtbot, stick_view):
     doc, _ = stick_view
     inst = doc.instance(0, 0)
