@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTableWidgetSelectionRange,
     QVBoxLayout,
     QWidget,
 )
@@ -144,10 +145,7 @@ class KeypointSetDialog(QDialog):
             self.edge_list.clear()
             for a, b in d.edge_rows():
                 self.edge_list.addItem(f"{names[a]} — {names[b]}")
-            self.table.clearSelection()
-            for r in selected:
-                if r < len(d):
-                    self.table.selectRow(r)
+            self.select_rows([r for r in selected if r < len(d)])
         finally:
             self._syncing = False
         problems = d.problems()
@@ -162,6 +160,12 @@ class KeypointSetDialog(QDialog):
 
     def selected_rows(self) -> list[int]:
         return sorted({i.row() for i in self.table.selectedIndexes()})
+
+    def select_rows(self, rows: list[int]) -> None:
+        """Select these joints (what a click / ctrl-click on the rows does)."""
+        self.table.clearSelection()
+        for r in rows:
+            self.table.setRangeSelected(QTableWidgetSelectionRange(r, 0, r, 2), True)
 
     # -- edits ---------------------------------------------------------------------------------
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
@@ -180,7 +184,7 @@ class KeypointSetDialog(QDialog):
         rows = self.selected_rows()
         row = self.draft.add_joint(after=rows[-1] if rows else None)
         self.refresh()
-        self.table.selectRow(row)
+        self.select_rows([row])
 
     def _mirror(self) -> None:
         for r in self.selected_rows():
@@ -197,8 +201,7 @@ class KeypointSetDialog(QDialog):
         if len(rows) == 1:
             self.draft.move_joint(rows[0], rows[0] + step)
             self.refresh()
-            self.table.clearSelection()
-            self.table.selectRow(max(0, min(rows[0] + step, len(self.draft) - 1)))
+            self.select_rows([max(0, min(rows[0] + step, len(self.draft) - 1))])
 
     def _edge(self) -> None:
         rows = self.selected_rows()

@@ -197,7 +197,7 @@ def test_dialog_asks_before_removing_labelled_joints(qtbot):
     qtbot.addWidget(dlg)
     accepted = []
     dlg.accepted.connect(lambda: accepted.append(1))
-    dlg.table.selectRow(1)
+    dlg.select_rows([1])
     dlg.buttons["remove"].click()
     assert draft.names() == ["head", "lhand", "rhand", "neck"]
     dlg.accept()
@@ -209,8 +209,9 @@ def test_dialog_asks_before_removing_labelled_joints(qtbot):
     dlg2.template_combo.setCurrentIndex(dlg2.template_combo.findData("hand-21"))
     dlg2.use_template_button.click()
     assert dlg2.draft.names() == list(HAND_21.names)
-    dlg2.table.selectRow(0)
-    dlg2.table.selectRow(1)
+    dlg2.select_rows([1, 2])  # thumb1-thumb2: already an edge, so this removes it
+    dlg2.buttons["edge"].click()
+    assert (1, 2) not in dlg2.draft.edge_rows() and len(dlg2.draft.edges) == 19
     dlg2.accept()
     assert accepted == [2]
 
