@@ -248,12 +248,13 @@ class SetBox(_InstanceEdit):
 
 
 class SwapLeftRight(_InstanceEdit):
-    """Swap the left and right joints of a person (the category's ``left_*``/``right_*`` pairs)."""
+    """Swap the left and right joints of a person: the project's keypoint-set pairs (stored ones, else
+    the one left/right rule of :mod:`hrnet.keypoints`)."""
 
     def __init__(self, document: AnnotationDocument, frame: int, instance: int,
                  pairs: Sequence[tuple[int, int]] | None = None, parent: QUndoCommand | None = None) -> None:
         super().__init__(document, frame, instance, "Swap left/right", parent)
-        pairs = list(pairs) if pairs is not None else document.data.category.flip_pairs()
+        pairs = list(pairs) if pairs is not None else document.flip_pairs()
         order = np.arange(self.after.num_joints)
         for a, b in pairs:
             order[a], order[b] = b, a
