@@ -1,7 +1,7 @@
 """Keypoint-set actions of the main window: a new project with a chosen set, editing the set of
 the open project (one undo step), and what to do with a model of another set.
 
-The window owns one :class:`KeypointSetController`; its actions go into the menus, and
+The window owns one :class:`KeypointSetController` (the actions table calls it), and
 :meth:`check_model` replaces a bare refusal of a mismatching model by the reason and an offer
 to fine-tune that model for this project's set.
 """
@@ -12,8 +12,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QMessageBox
+from PySide6.QtWidgets import QDialog
 
 from app.document import AnnotationDocument
 from app.keypoint_commands import SetKeypointSet
@@ -40,14 +39,6 @@ class KeypointSetController(QObject):
     def __init__(self, window: Any) -> None:
         super().__init__(window)
         self.window = window
-        self.act_new_project = QAction("&New project with a keypoint set…", window)
-        self.act_new_project.setStatusTip("Choose the joints (COCO-17, MPII-16, hand-21, AP-10K animal or your own), "
-                                          "then the images or video")
-        self.act_new_project.triggered.connect(self.new_project)
-        self.act_edit_set = QAction("&Keypoint set…", window)
-        self.act_edit_set.setStatusTip("Edit the joints, edges, left/right pairs and sigmas of this project "
-                                       "(one undo step, keeps every label)")
-        self.act_edit_set.triggered.connect(self.edit_keypoint_set)
         # the model panel says what the model predicts and offers fine-tuning on a mismatch
         window.model.model_loaded.connect(lambda _spec: self.refresh_model_panel())
         window.model.model_failed.connect(lambda *_: self.refresh_model_panel())
@@ -73,7 +64,7 @@ class KeypointSetController(QObject):
             return
         kset, _ = draft.result()
         before = self.document.data
-        self.window.open_files_dialog()
+        self.window.project.open_files_dialog()
         if self.document.data is before or self.document.path is not None:
             return  # cancelled, failed, or a saved project was opened: its own set stands
         try:
@@ -91,14 +82,10 @@ class KeypointSetController(QObject):
         doc.push(SetKeypointSet(doc, kset, origins))
 
     # -- models of another set -------------------------------------------------------------------
-    def model_mismatch(self, predictor: Any) -> str:
-        """Why the loaded model cannot label this project ("" when it can)."""
-        if predictor is None:
-            return ""
-        kset = getattr(predictor, "keypoint_set", None)
-        if not isinstance(kset, KeypointSet):
-            return ""
-        return model_fit(kset, self.document.keypoint_set())
+    def model_mismatch(self, predictor: Any = None) -> str:
+        """Why the loaded model cannot label this project ("" when it can): the inference
+        controller's one check (joint names of the two keypoint sets, else joint counts)."""
+        return self.window.inference.mismatch() or ""
 
     def refresh_model_panel(self) -> None:
         panel = self.window.model_panel
@@ -113,18 +100,18 @@ class KeypointSetController(QObject):
         predicts = f"{kset.name} ({len(kset)} joints)" if kset.name else f"{len(kset)} joints"
         panel.set_keypoint_fit(predicts, model_fit(kset, project))
 
-    def check_model(self, predictor: Any) -> bool:
-        """True when the model fits the project; otherwise say why and offer to fine-tune it."""
+    def check_model(self, predictor: Any = None) -> bool:
+        """True when the model fits the project; otherwise say why (without blocking) and show the
+        model panel, whose link offers to fine-tune the model for this project's set."""
         why = self.model_mismatch(predictor)
         if not why:
             return True
-        box = QMessageBox(QMessageBox.Icon.Warning, "Model and project do not match",
-                          f"This model cannot label this project: {why}.\n\n"
-                          "Fine-tune it for this project's keypoint set? Training starts from this model: what "
-                          "fits is kept, and joints it knows by name start already trained.", parent=self.window)
-        finetune = box.addButton("Fine-tune for this set…", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        if box.clickedButton() is finetune:
-            self.window.open_train_dialog()
+        self.refresh_model_panel()
+        self.window.show_error("Model and project do not match",
+                               f"{why}\n\nFine-tuning starts from this model: what fits is kept, and joints it "
+                               "knows by name start already trained (Model panel: \u201cFine-tune it for this "
+                               "keypoint set\u2026\u201d).")
+        show = getattr(self.window, "show_model_panel", None)
+        if show is not None:
+            show()
         return False

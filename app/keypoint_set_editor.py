@@ -233,7 +233,7 @@ def _generic(kset: KeypointSet) -> bool:
 def model_fit(model_set: KeypointSet | None, project_set: KeypointSet) -> str:
     """Why a model that predicts ``model_set`` cannot label a project of ``project_set`` ("" when
     it can). A model whose joints are not known by name (``joint_0``...) fits any set of its size."""
-    if model_set is None:
+    if not isinstance(model_set, KeypointSet):
         return ""
     if _generic(model_set):
         if len(model_set) == len(project_set):

@@ -139,8 +139,8 @@ del A
 NUDGE = ("nudge_left", "nudge_right", "nudge_up", "nudge_down")
 # Menus: action names, None = separator, "-docks" = the docks' show/hide actions, "-recent" = Open recent.
 MENUS: tuple[tuple[str, tuple], ...] = (
-    ("&File", ("new_project", "open", "open_folder", "open_video", "open_project", "sample", "-recent", None, "save", "save_as",
-               "export", None, "locate", "recover", "close", "quit")),
+    ("&File", ("new_project", "open", "open_folder", "open_video", "open_project", "sample", "-recent", None, "save",
+               "save_as", "export", None, "locate", "recover", "close", "quit")),
     ("&Edit", ("undo", "redo", None, "add_person", "place", None, "vis_visible", "vis_occluded", "vis_none", None,
                "delete", "delete_person", "swap", "copy_prev", None, *NUDGE, None, "keypoint_set")),
     ("&Review", ("reviewed", "reviewed_next", None, "low_frame", "low_person")),

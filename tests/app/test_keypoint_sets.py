@@ -236,7 +236,7 @@ def test_new_project_with_a_template(qtbot, tmp_path, monkeypatch):
             return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(ctl, "_dialog", lambda draft, new, labelled: FakeDialog(draft))
-    monkeypatch.setattr(window, "open_files_dialog", lambda: window.open_paths([tmp_path]))
+    monkeypatch.setattr(window.project, "open_files_dialog", lambda: window.open_paths([tmp_path]))
     ctl.new_project()
     doc = window.document
     assert doc.num_frames() == 2 and doc.keypoint_set() == TEMPLATES["AP-10K animal-17"]
