@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from hrnet.annotations import Category, Instance
-from hrnet.keypoints import KeypointSet
+from hrnet import Category, Instance, KeypointSet
 
 if TYPE_CHECKING:
     from app.document import AnnotationDocument

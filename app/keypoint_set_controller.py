@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QDialog
 from app.document import AnnotationDocument
 from app.keypoint_commands import SetKeypointSet
 from app.keypoint_set_editor import KeypointSetDraft, model_fit
-from hrnet.keypoints import COCO_17, MPII_16, KeypointSet
+from hrnet import COCO_17, MPII_16, KeypointSet
 
 __all__ = ["KeypointSetController", "apply_new_project_set"]
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from hrnet.keypoints import (
-    TEMPLATES,
+from hrnet import (
+    KEYPOINT_TEMPLATES as TEMPLATES,
+)
+from hrnet import (
     KeypointSet,
     KeypointSetError,
     default_sigma,

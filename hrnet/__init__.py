@@ -86,6 +86,13 @@ _EXPORTS: dict[str, str] = {
     "KeypointSet": "hrnet.keypoints",
     "KeypointSetError": "hrnet.keypoints",
     "KEYPOINT_TEMPLATES": "hrnet.keypoints",
+    "COCO_17": "hrnet.keypoints",
+    "MPII_16": "hrnet.keypoints",
+    "side_of": "hrnet.keypoints",
+    "mirror_name": "hrnet.keypoints",
+    "default_sigma": "hrnet.keypoints",
+    "flip_pairs_from_names": "hrnet.keypoints",
+    "Category": "hrnet.annotations",
     "load_for_keypoint_set": "hrnet.models.checkpoint",
     "read_keypoint_set": "hrnet.models.checkpoint",
 }

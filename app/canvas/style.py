@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 from PySide6.QtGui import QColor
 
-from hrnet.keypoints import CENTRE as K_CENTRE
-from hrnet.keypoints import KeypointSet, side_of
+from hrnet import KeypointSet, side_of
+
+K_CENTRE = "centre"  # hrnet.keypoints.CENTRE
 
 LEFT, RIGHT, CENTRE = "left", "right", "centre"
 

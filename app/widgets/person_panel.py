@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas import style
-from hrnet.keypoints import KeypointSet
+from hrnet import KeypointSet
 
 VISIBILITY_TEXT = {2: "visible", 1: "occluded", 0: "not labelled"}
 COLUMNS = ("Joint", "Visibility", "Conf.", "Source", "x", "y")
