@@ -27,20 +27,18 @@ from pathlib import Path
 
 import torch
 
-from hrnet.errors import CheckpointError, HRNetError
-from hrnet.train import (
+from hrnet.engine.builders import atomic_write_text, build_criterion, build_datasets, build_loader, configure_cudnn
+from hrnet.engine.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     add_official_arguments,
-    atomic_write_text,
-    build_loader,
-    configure_cudnn,
     error_kind,
     error_message,
     parse_args,
     resolve_config,
     run_directory,
 )
+from hrnet.errors import CheckpointError, HRNetError
 
 __all__ = ["build_parser", "main"]
 
@@ -73,7 +71,6 @@ def _evaluate(args: argparse.Namespace, handlers: list[logging.Handler]) -> dict
     from hrnet.core.function import validate
     from hrnet.distributed import ShardSampler, init_distributed
     from hrnet.models import build_model, load_checkpoint
-    from hrnet.train import build_criterion, build_datasets
 
     cfg = resolve_config(args)
     info, device = init_distributed(args.device)

@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+import hrnet.engine.fit as fit_module
 import hrnet.train as train_module
 from hrnet.config import load_config
 from hrnet.models import build_model, load_checkpoint
@@ -159,7 +160,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, data_opts
     assert code == 0, err
     before = (run / "checkpoint.pth").read_bytes()
     best_before = (run / "model_best.pth").read_bytes()
-    monkeypatch.setattr(train_module, "build_criterion", lambda cfg: _NaNLoss())
+    monkeypatch.setattr(fit_module, "build_criterion", lambda cfg: _NaNLoss())
     code, events, _, err = _train(capsys, run, data_opts, "--resume", "TRAIN.END_EPOCH", "3")
     assert code == train_module.EXIT_DIVERGED
     error = of_kind(events, "error")[0]
