@@ -54,7 +54,7 @@ from hrnet.engine.common import (
     resolve_config,
 )
 from hrnet.engine.fit import StopRequest, TrainingState, fit
-from hrnet.errors import HRNetError
+from hrnet.errors import ConfigError, HRNetError
 
 __all__ = ["build_parser", "main"]
 
@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_official_arguments(parser)
     parser.add_argument("--weights", default=None, help="initialise the whole pose model from this checkpoint "
                         "(fine-tuning)")
+    parser.add_argument("--finetune", action="store_true",
+                        help="fine-tune trained pose weights (--weights) with the fine-tuning recipe: base "
+                        "validation, lower LR with warm-up and cosine decay, steps scaled to the data, frozen "
+                        "BatchNorm statistics, early stopping (see hrnet.finetune_overrides); KEY VALUE options "
+                        "still override it")
     parser.add_argument("--resume", nargs="?", const="", default=None, metavar="CKPT",
                         help="resume from CKPT (default: RUN_DIR/checkpoint.pth): weights, optimizer, LR "
                         "schedule, epoch and best metric")
@@ -193,6 +198,27 @@ def _usage_error_events(argv: Sequence[str], code: int) -> None:
         reporter.end(status="failed", epochs_done=0, best_metric=None, best_path=None, final_path=None)
 
 
+def apply_finetune_recipe(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """Put the recipe's ``KEY VALUE`` pairs before the explicit ones in ``args.opts`` (so the
+    user's win); returns the recipe. Raises :class:`ConfigError` without trained weights."""
+    from hrnet.engine.builders import build_datasets
+    from hrnet.engine.finetune import finetune_overrides
+
+    if not args.weights and args.resume is None:
+        raise ConfigError("--finetune needs --weights BASE.pth: the trained pose model to fine-tune "
+                          "(to train from ImageNet or random weights, leave --finetune out)")
+    cfg = resolve_config(args)  # the experiment with the explicit options (e.g. the batch size)
+    train_ds, _ = build_datasets(cfg)
+    recipe = finetune_overrides(cfg, len(train_ds))
+    explicit = {str(k) for k in list(args.opts or [])[0::2]}
+    log.info("Fine-tuning recipe for %d training samples: %s%s", len(train_ds),
+             " ".join(f"{k} {v}" for k, v in recipe),
+             f" (overridden here: {', '.join(sorted(explicit & {k for k, _ in recipe}))})"
+             if explicit & {k for k, _ in recipe} else "")
+    args.opts = [x for kv in recipe for x in kv] + list(args.opts or [])
+    return recipe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``hrnet-train``; returns the exit code (the console script exits with it)."""
     parser = build_parser()
@@ -218,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with stop.installed():
             try:
+                if args.finetune:
+                    apply_finetune_recipe(args)
                 cfg = resolve_config(args)
                 check_training_sizes(cfg)
                 info, device = init_distributed(args.device)
@@ -253,9 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if kind == "nan" and state.last_epoch_done is not None:
                     log.warning("The last good checkpoint (epoch %d) is kept; resume it with a lower TRAIN.LR",
                                 state.last_epoch_done, extra={"no_event": True})
-            reporter.end(status=status, epochs_done=state.epochs_done,
-                         best_metric=state.best_perf if state.best_path else None,
-                         best_path=state.best_path, final_path=state.final_path)
+            reporter.end(status=status, epochs_done=state.epochs_done, final_path=state.final_path,
+                         **state.end_fields())
     finally:
         session.close()
         cleanup()

@@ -42,7 +42,13 @@ def build_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer:
     raise ConfigError(f"TRAIN.OPTIMIZER must be 'adam' or 'sgd', not {cfg.TRAIN.OPTIMIZER!r}")
 
 
-def build_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.MultiStepLR:
+def build_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    """The epoch schedule, stepped at the start of every epoch (:func:`step_scheduler`): official
+    ``MultiStepLR(LR_STEP, LR_FACTOR)``, or with ``TRAIN.LR_SCHEDULE cosine`` a cosine decay from
+    ``LR`` to ``LR * LR_FACTOR`` reached in the last epoch (``END_EPOCH - 1``)."""
+    if str(cfg.TRAIN.LR_SCHEDULE) == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(1, int(cfg.TRAIN.END_EPOCH)), eta_min=float(cfg.TRAIN.LR) * float(cfg.TRAIN.LR_FACTOR))
     steps = [int(s) for s in cfg.TRAIN.LR_STEP]
     if steps != sorted(steps):
         raise ConfigError(f"TRAIN.LR_STEP must be increasing, not {list(cfg.TRAIN.LR_STEP)}")

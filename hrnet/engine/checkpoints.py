@@ -59,7 +59,7 @@ def load_training_checkpoint(
 
 
 def restore_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer, ckpt: dict[str, Any], begin_epoch: int
-                       ) -> torch.optim.lr_scheduler.MultiStepLR:
+                       ) -> torch.optim.lr_scheduler.LRScheduler:
     """The scheduler of a resumed run, so that every epoch runs at the LR of an uninterrupted run.
 
     This project's checkpoints carry the scheduler state. For official checkpoints (no scheduler
@@ -72,7 +72,7 @@ def restore_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer, ckpt: dict
         scheduler = build_scheduler(cfg, optimizer)
         scheduler.load_state_dict(sched_state)
         ck_steps = sorted(int(m) for m in dict(sched_state.get("milestones", {})).keys())
-        if ck_steps != [int(s) for s in cfg.TRAIN.LR_STEP]:
+        if "milestones" in sched_state and ck_steps != [int(s) for s in cfg.TRAIN.LR_STEP]:
             log.warning("TRAIN.LR_STEP %s differs from the checkpoint's %s; continuing with the checkpoint's "
                         "schedule", list(cfg.TRAIN.LR_STEP), ck_steps)
         return scheduler

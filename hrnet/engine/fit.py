@@ -37,6 +37,7 @@ from hrnet.engine.builders import (
 )
 from hrnet.engine.checkpoints import checkpoint_path_for_resume, load_training_checkpoint, restore_scheduler
 from hrnet.engine.common import run_directory, tensorboard_directory
+from hrnet.engine.evaluation import main_metric, validate_with_config
 
 __all__ = ["StopRequest", "TrainingState", "fit"]
 
@@ -111,12 +112,22 @@ class TrainingState:
     best_path: str | None = None
     final_path: str | None = None
     resumed_from: str | None = None
+    base_perf: float | None = None  # the starting weights' main metric (TRAIN.VALIDATE_BASE)
+    best_epoch: int | None = None  # 0-based epoch held by model_best.pth (None: the base, or none yet)
+    best_is_base: bool = False  # model_best.pth holds the validated starting weights
+    epochs_since_best: int = 0
+
+    def end_fields(self) -> dict[str, Any]:
+        """The ``end`` event's fields about model_best.pth."""
+        return {"best_metric": self.best_perf if self.best_path else None, "best_path": self.best_path,
+                "metric_name": self.best_metric_name, "best_epoch": self.best_epoch,
+                "best_is_base": bool(self.best_is_base and self.best_path), "base_metric": self.base_perf}
 
 
 def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.device, session: Any,
-           stop: StopRequest, command: str, state: TrainingState) -> str:
+        stop: StopRequest, command: str, state: TrainingState) -> str:
     """The training run proper; returns the end status (completed or stopped)."""
-    from hrnet.core.function import TrainingDiverged, train_one_epoch, validate
+    from hrnet.core.function import TrainingDiverged, train_one_epoch
     from hrnet.distributed import ShardSampler, all_reduce_max, barrier, unwrap
     from hrnet.models import build_model, load_checkpoint
 
@@ -148,17 +159,18 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
     train_ds, val_ds = build_datasets(cfg)
     from torch.utils.data.distributed import DistributedSampler
 
-    train_sampler = (DistributedSampler(train_ds, num_replicas=info.world_size, rank=info.rank,
+    repeats = max(1, int(cfg.TRAIN.EPOCH_REPEATS))
+    epoch_ds = torch.utils.data.ConcatDataset([train_ds] * repeats) if repeats > 1 else train_ds
+    train_sampler = (DistributedSampler(epoch_ds, num_replicas=info.world_size, rank=info.rank,
                                         shuffle=bool(cfg.TRAIN.SHUFFLE), seed=max(0, int(cfg.TRAIN.SEED)))
                      if info.distributed else None)
-    train_loader = build_loader(train_ds, batch_size=cfg.TRAIN.BATCH_SIZE_PER_GPU, workers=cfg.WORKERS,
+    train_loader = build_loader(epoch_ds, batch_size=cfg.TRAIN.BATCH_SIZE_PER_GPU, workers=cfg.WORKERS,
                                 shuffle=bool(cfg.TRAIN.SHUFFLE), device=device, pin_memory=cfg.PIN_MEMORY,
                                 sampler=train_sampler,
                                 seed=int(cfg.TRAIN.SEED) + info.rank if cfg.TRAIN.SEED >= 0 else None)
     val_sampler = ShardSampler(len(val_ds), info.rank, info.world_size)
     val_loader = build_loader(val_ds, batch_size=cfg.TEST.BATCH_SIZE_PER_GPU, workers=cfg.WORKERS, shuffle=False,
                               device=device, pin_memory=cfg.PIN_MEMORY, sampler=val_sampler)
-    flip_pairs = getattr(val_ds, "flip_pairs", [])
 
     # model, loss, optimizer
     resume_path = checkpoint_path_for_resume(args, cfg, run_dir)
@@ -194,6 +206,12 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
         begin_epoch = int(ckpt["epoch"])
         state.best_perf = float(ckpt.get("best_perf", ckpt.get("perf", 0.0)))
         state.best_metric_name = str(ckpt.get("best_metric_name", ""))
+        base = ckpt.get("base_perf")
+        state.base_perf = float(base) if base is not None else None
+        best_epoch = ckpt.get("best_epoch")
+        state.best_epoch = int(best_epoch) if best_epoch is not None else None
+        state.best_is_base = bool(ckpt.get("best_is_base", False))
+        state.epochs_since_best = int(ckpt.get("epochs_since_best", 0))
         scheduler = restore_scheduler(cfg, optimizer, ckpt, begin_epoch)
         state.resumed_from = str(resume_path)
         if (run_dir / "model_best.pth").is_file():
@@ -229,9 +247,34 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
     status = "completed"
     ckpt_path = run_dir / "checkpoint.pth"
     best_file = run_dir / "model_best.pth"
+
+    def run_validation() -> Any:
+        return validate_with_config(cfg, bare, val_loader, val_ds, device, criterion=criterion,
+                                    output_dir=str(run_dir), channels_last=channels_last)
+
+    if bool(cfg.TRAIN.VALIDATE_BASE) and resume_path is None:
+        # "after 0 epochs": the starting weights compete for model_best.pth like every epoch
+        t_base = time.perf_counter()
+        val = run_validation()
+        state.base_perf = state.best_perf = float(val.perf_indicator)
+        state.best_metric_name = main_metric(val.metrics)
+        state.best_is_base, state.best_epoch = True, None
+        if info.is_main:
+            atomic_save(_plain_state_dict(bare), best_file)
+            state.best_path = str(best_file.resolve())
+        barrier()
+        log.info("Starting weights: %s %.4f (saved as model_best.pth until an epoch beats them)",
+                 state.best_metric_name, state.base_perf)
+        reporter.base_validation(metrics=val.metrics, val_loss=val.loss, metric_name=state.best_metric_name,
+                                 metric=state.base_perf, time_s=time.perf_counter() - t_base)
+    strictly_better = state.base_perf is not None  # the base is kept on ties
+    patience = int(cfg.TRAIN.EARLY_STOP_PATIENCE)
+    warmup = WarmUp(optimizer, int(cfg.TRAIN.WARMUP_STEPS), float(cfg.TRAIN.WARMUP_FACTOR),
+                    done=begin_epoch * steps_per_epoch)
     global_step = 0
     for epoch in range(begin_epoch, end_epoch):
         step_scheduler(scheduler)
+        warmup.epoch_started()
         if train_sampler is not None:
             train_sampler.set_epoch(epoch)
         t_epoch = time.perf_counter()
@@ -250,22 +293,22 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
         train_res = train_one_epoch(
             model, train_loader, criterion, optimizer, device, epoch, scaler=scaler, amp=use_amp,
             channels_last=channels_last, print_freq=int(cfg.PRINT_FREQ), on_step=on_step,
+            before_step=warmup.before_step if warmup.steps else None, freeze_bn=bool(cfg.TRAIN.FREEZE_BN),
         )
-        val = validate(
-            bare, val_loader, val_ds, device, flip_test=bool(cfg.TEST.FLIP_TEST),
-            shift_heatmap=bool(cfg.TEST.SHIFT_HEATMAP), flip_pairs=flip_pairs, criterion=criterion,
-            post_process=bool(cfg.TEST.POST_PROCESS), decode=str(cfg.TEST.DECODE), sigma=float(cfg.MODEL.SIGMA),
-            output_dir=str(run_dir), amp=use_amp, channels_last=channels_last, arch_name=cfg.MODEL.NAME,
-        )
+        warmup.epoch_finished()
+        val = run_validation()
         if not _all_finite(bare):
             raise TrainingDiverged(f"Training diverged: the weights became NaN/inf in epoch {epoch}; "
                                    "try a lower TRAIN.LR", epoch=epoch, step=train_res.steps)
         perf = float(val.perf_indicator)
-        metric_name = "AP" if "AP" in val.metrics else next(iter(val.metrics), "PCK")
-        is_best = perf >= state.best_perf
+        is_best = perf > state.best_perf if strictly_better else perf >= state.best_perf
         if is_best:
             state.best_perf = perf
-            state.best_metric_name = metric_name
+            state.best_metric_name = main_metric(val.metrics)
+            state.best_epoch, state.best_is_base = epoch, False
+            state.epochs_since_best = 0
+        else:
+            state.epochs_since_best += 1
 
         if info.is_main:
             sd = _plain_state_dict(bare)
@@ -282,6 +325,10 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
                 "perf": perf,
                 "best_perf": state.best_perf,
                 "best_metric_name": state.best_metric_name,
+                "base_perf": state.base_perf,
+                "best_epoch": state.best_epoch,
+                "best_is_base": state.best_is_base,
+                "epochs_since_best": state.epochs_since_best,
                 "metrics": dict(val.metrics),
                 "config": cfg.dump(),
                 "hrnet_version": _version(),
@@ -309,6 +356,10 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
             log.warning("Stopping after epoch %d (%s); resume with --resume", epoch,
                         stop.reason() if stop.requested else "another process asked to stop")
             status = "stopped"
+            break
+        if patience > 0 and state.epochs_since_best >= patience and epoch + 1 < end_epoch:
+            log.info("Early stop after epoch %d: no new best in %d epoch(s) (TRAIN.EARLY_STOP_PATIENCE %d)",
+                     epoch, state.epochs_since_best, patience)
             break
 
     if status == "completed" and info.is_main:
@@ -338,13 +389,16 @@ class _StepWindow:
         self.interval = interval
         self.loss_sum = 0.0
         self.count = 0
+        self.last_loss = math.nan
         self.images = 0
         self.time = 0.0
         self.last_emit = -math.inf
 
     def __call__(self, s: Any) -> None:
-        self.loss_sum += s.loss
-        self.count += 1
+        if math.isfinite(s.loss):  # on CUDA the loss is read on print steps only (NaN between)
+            self.loss_sum += s.loss
+            self.count += 1
+            self.last_loss = s.loss
         self.images += s.batch_size
         self.time += s.step_time
         now = time.monotonic()
@@ -353,7 +407,8 @@ class _StepWindow:
             return
         self.last_emit = now
         self.reporter.step(
-            epoch=s.epoch, step=s.step, steps=s.steps, loss=self.loss_sum / max(1, self.count), lr=s.lr,
+            epoch=s.epoch, step=s.step, steps=s.steps,
+            loss=self.loss_sum / self.count if self.count else self.last_loss, lr=s.lr,
             images_per_s=self.images / self.time if self.time > 0 else 0.0,
             eta_s=self.eta.eta(s.step + 1), force=True,
         )
@@ -372,3 +427,32 @@ def _tensorboard_writer(cfg: CfgNode, args: argparse.Namespace, run_dir: Path, e
     return SummaryWriter(log_dir=str(tb_dir))
 
 
+
+
+class WarmUp:
+    """Linear learning-rate warm-up over the first ``steps`` optimizer steps of the run, from
+    ``factor`` x the scheduled LR to the scheduled LR, on top of the epoch schedule (which
+    :meth:`epoch_finished` restores, so the scheduler never sees a warmed-up LR)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, steps: int, factor: float, done: int = 0) -> None:
+        self.optimizer = optimizer
+        self.steps = max(0, int(steps))
+        self.factor = float(factor)
+        self.done = int(done)
+        self._scheduled: list[float] = []
+
+    def epoch_started(self) -> None:
+        self._scheduled = [float(g["lr"]) for g in self.optimizer.param_groups]
+
+    def before_step(self, step: int) -> None:
+        if self.done < self.steps:
+            scale = self.factor + (1.0 - self.factor) * self.done / self.steps
+            for group, lr in zip(self.optimizer.param_groups, self._scheduled):
+                group["lr"] = lr * scale
+        elif self.done == self.steps:
+            self.epoch_finished()
+        self.done += 1
+
+    def epoch_finished(self) -> None:
+        for group, lr in zip(self.optimizer.param_groups, self._scheduled):
+            group["lr"] = lr
