@@ -3,7 +3,7 @@
 ::
 
     hrnet-train --cfg EXPERIMENT [--device auto|cpu|cuda|cuda:N|mps] [--output-dir DIR]
-                [--weights POSE_CKPT] [--resume [CKPT]] [--progress bar|jsonl] [--stop-file PATH]
+                [--weights POSE_CKPT [--finetune]] [--resume [CKPT]] [--progress bar|jsonl] [--stop-file PATH]
                 [--modelDir D] [--logDir D] [--dataDir D] [KEY VALUE ...]
     torchrun --nproc_per_node=N [--nnodes ...] -m hrnet.train --cfg EXPERIMENT ...
 
@@ -22,6 +22,11 @@ writes, graceful stop (``--stop-file`` or the first SIGINT/SIGTERM: finish the e
 with status ``stopped``), NaN detection (status ``diverged``; the last good checkpoint is kept),
 and ``--progress jsonl``: one JSON object per stdout line for the app (events start, step,
 epoch_end, checkpoint, log, error, end; see :mod:`hrnet.core.progress`).
+
+``--finetune`` (with ``--weights`` of a trained pose model) applies the fine-tuning recipe of
+:mod:`hrnet.engine.finetune` before the explicit ``KEY VALUE`` options: base validation (the
+starting weights compete for ``model_best.pth``), a lower LR with warm-up and cosine decay, steps
+scaled to the training set, frozen BatchNorm statistics and early stopping.
 
 Exit codes: 0 completed or stopped, 1 failed, 2 bad config / arguments, 3 diverged, 130 aborted.
 """

@@ -18,7 +18,8 @@ The recipe:
   destroyed by the from-scratch LR in a few steps);
 - **steps scaled to the data**: ``STEPS_PER_SAMPLE`` optimizer steps per training sample,
   clamped to ``[MIN_STEPS, MAX_STEPS]``, spread over ``EPOCHS`` validation points through
-  ``TRAIN.EPOCH_REPEATS`` (8 frames: many passes per epoch; 800 frames: about a pass);
+  ``TRAIN.EPOCH_REPEATS`` (8 frames: many passes per epoch; 800 frames: about a pass; a set
+  larger than ``MAX_STEPS`` batches gets one epoch of one pass);
 - **small batches** (at most the number of samples) with **frozen BatchNorm statistics**
   (``TRAIN.FREEZE_BN``): the base's statistics are better estimates than those of 4 crops;
 - **early stopping** after ``PATIENCE`` epochs without a new best;
@@ -40,7 +41,7 @@ STEPS_PER_SAMPLE = 1.5  # optimizer steps per training sample, before clamping
 MIN_STEPS = 120
 MAX_STEPS = 3000
 WARMUP_FRACTION = 0.1  # of the run's steps
-MAX_BATCH = 16
+MAX_BATCH = 8
 PATIENCE = 4  # epochs without a new best before stopping
 
 
@@ -53,14 +54,16 @@ def finetune_overrides(cfg: CfgNode, num_train_images: int) -> list[tuple[str, s
     batch = max(1, min(int(cfg.TRAIN.BATCH_SIZE_PER_GPU), MAX_BATCH, n))
     steps_per_pass = math.ceil(n / batch)
     total_steps = int(min(MAX_STEPS, max(MIN_STEPS, round(STEPS_PER_SAMPLE * n))))
-    repeats = max(1, round(total_steps / (EPOCHS * steps_per_pass)))
-    steps = repeats * steps_per_pass * EPOCHS
+    # EPOCHS validation points; a large set (more than MAX_STEPS per pass) still gets one full pass
+    epochs = max(1, min(EPOCHS, round(total_steps / steps_per_pass)))
+    repeats = max(1, round(total_steps / (epochs * steps_per_pass)))
+    steps = repeats * steps_per_pass * epochs
     warmup = max(1, round(WARMUP_FRACTION * steps))
     lr = float(cfg.TRAIN.LR) * LR_SCALE
     return [
         ("TRAIN.VALIDATE_BASE", "True"),
         ("TRAIN.BEGIN_EPOCH", "0"),
-        ("TRAIN.END_EPOCH", str(EPOCHS)),
+        ("TRAIN.END_EPOCH", str(epochs)),
         ("TRAIN.BATCH_SIZE_PER_GPU", str(batch)),
         ("TRAIN.EPOCH_REPEATS", str(repeats)),
         ("TRAIN.LR", repr(lr)),
