@@ -154,6 +154,7 @@ def train_one_epoch(
     max_skipped_steps: int = 5,
     before_step: Callable[[int], None] | None = None,
     freeze_bn: bool = False,
+    lazy_loss: bool | None = None,
 ) -> TrainResult:
     """Train ``model`` for one pass over ``loader`` (official ``train``).
 
@@ -169,6 +170,7 @@ def train_one_epoch(
     ranks) only on print steps and at the end of the epoch; a non-finite loss is caught there, and
     the optimizer step of such a step is skipped on the device by the ``GradScaler`` (used for
     fp32 too, at scale 1). On the CPU, where reading a value costs nothing, every step is checked.
+    ``lazy_loss`` forces one behaviour or the other (``None``: lazy on CUDA only).
 
     Raises :class:`TrainingDiverged` when the loss is NaN/inf (with AMP, after
     ``max_skipped_steps`` consecutive non-finite steps; single ones are skipped as the scaler
@@ -179,10 +181,10 @@ def train_one_epoch(
     use_amp = use_amp and device.type == "cuda"
     if use_amp and scaler is None:
         scaler = torch.amp.GradScaler("cuda")
-    lazy = device.type == "cuda"  # no host sync per step (see above)
+    lazy = device.type == "cuda" if lazy_loss is None else bool(lazy_loss)  # no host sync per step (see above)
     if lazy and scaler is None:
-        # fp32 on CUDA: a scale-1 GradScaler skips non-finite steps on the device
-        scaler = torch.amp.GradScaler("cuda", init_scale=1.0, growth_interval=2**30)
+        # fp32: a scale-1 GradScaler skips non-finite steps on the device
+        scaler = torch.amp.GradScaler(device.type, init_scale=1.0, growth_interval=2**30)
     model.train()
     if freeze_bn:
         for m in model.modules():

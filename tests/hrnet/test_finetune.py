@@ -137,3 +137,47 @@ def test_warmup_ramps_then_restores_the_scheduled_lr() -> None:
     w2.before_step(0)
     w2.epoch_finished()  # the scheduler never sees a warmed-up LR
     assert opt.param_groups[0]["lr"] == 1.0
+
+
+def test_lazy_loss_reading_matches_and_still_catches_divergence() -> None:
+    """The CUDA loop (loss kept on the device, read on print steps only) run on the CPU: same
+    mean loss as reading every step, and a non-finite loss still stops the run with finite weights."""
+    from hrnet.core.function import TrainingDiverged, train_one_epoch
+    from hrnet.core.loss import JointsMSELoss
+
+    def data(n: int = 6) -> list:
+        g = torch.Generator().manual_seed(0)
+        return [(torch.randn(2, 3, 16, 16, generator=g), torch.rand(2, 2, 16, 16, generator=g),
+                 torch.ones(2, 2, 1), {}) for _ in range(n)]
+
+    def run(lazy: bool, criterion: torch.nn.Module) -> tuple[float, torch.nn.Module]:
+        torch.manual_seed(0)
+        model = torch.nn.Conv2d(3, 2, 3, padding=1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        res = train_one_epoch(model, data(), criterion, opt, "cpu", 0, print_freq=4, lazy_loss=lazy)
+        return res.loss, model
+
+    crit = JointsMSELoss(use_target_weight=True)
+    eager_loss, eager_model = run(False, crit)
+    lazy_loss, lazy_model = run(True, crit)
+    assert lazy_loss == pytest.approx(eager_loss, rel=1e-6)
+    for a, b in zip(eager_model.parameters(), lazy_model.parameters()):
+        assert torch.allclose(a, b)
+
+    class NaNAfter(torch.nn.Module):
+        calls = 0
+
+        def forward(self, out, target, weight):
+            NaNAfter.calls += 1
+            loss = crit(out, target, weight)
+            return loss * float("nan") if NaNAfter.calls >= 2 else loss
+
+    with pytest.raises(TrainingDiverged):
+        _, model = run(True, NaNAfter())
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(3, 2, 3, padding=1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    NaNAfter.calls = 0
+    with pytest.raises(TrainingDiverged):
+        train_one_epoch(model, data(), NaNAfter(), opt, "cpu", 0, print_freq=4, lazy_loss=True)
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # the non-finite steps were skipped

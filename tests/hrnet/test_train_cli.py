@@ -70,7 +70,9 @@ def test_jsonl_run_writes_the_protocol_and_the_run_folder(tmp_path, data_opts, c
     end = main_events[-1]
     assert end == {"event": "end", "status": "completed", "epochs_done": 2, "best_metric": ends[-1]["best_metric"],
                    "best_path": str((run / "model_best.pth").resolve()),
-                   "final_path": str((run / "final_state.pth").resolve())}
+                   "final_path": str((run / "final_state.pth").resolve()), "metric_name": "AP",
+                   "best_epoch": max(e["epoch"] for e in ends if e["is_best"]), "best_is_base": False,
+                   "base_metric": None}  # no base validation without TRAIN.VALIDATE_BASE
 
     # the run folder
     assert sorted(p.name for p in run.iterdir() if not p.name.startswith("tensorboard")) == [
