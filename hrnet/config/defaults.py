@@ -132,6 +132,7 @@ _C.TRAIN.WARMUP_FACTOR = 0.1
 _C.TRAIN.FREEZE_BN = False  # BatchNorm layers keep their running statistics while training (affine still learns)
 _C.TRAIN.EPOCH_REPEATS = 1  # passes over the training set per epoch (small sets: fewer, longer epochs)
 _C.TRAIN.VALIDATE_BASE = False  # validate the starting weights first; they compete for model_best.pth
+_C.TRAIN.BASE_MIN_DELTA = 0.0  # an epoch replaces the validated base only if its main metric is higher by more
 _C.TRAIN.EARLY_STOP_PATIENCE = 0  # stop after this many epochs without a new best (0: never)
 # Evaluation precision: fp32 unless asked (TRAIN.AMP is for training only). fp16 autocast on CUDA.
 _C.TEST.AMP = False

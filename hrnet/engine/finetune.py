@@ -12,7 +12,9 @@ The recipe:
 
 - **base validation** (``TRAIN.VALIDATE_BASE``): the starting weights are validated before any
   update and compete for ``model_best.pth``; a run that makes nothing better leaves the base
-  weights there, and its ``end`` event says ``best_is_base``;
+  weights there, and its ``end`` event says ``best_is_base``. An epoch replaces the base only when
+  it beats it by more than ``BASE_MIN_DELTA`` (0.02 AP) on the validation frames: on 8 frames of
+  the demo model's own domain, a +0.013 validation gain was a -0.020 loss on 100 held-out frames;
 - **a lower learning rate with warm-up and cosine decay**: ``LR_SCALE`` x the experiment's LR,
   linear warm-up from 10 %, cosine to 1 % by the last epoch (a trained model's features are
   destroyed by the from-scratch LR in a few steps);
@@ -33,7 +35,8 @@ import math
 
 from yacs.config import CfgNode
 
-__all__ = ["EPOCHS", "LR_SCALE", "MAX_STEPS", "MIN_STEPS", "PATIENCE", "STEPS_PER_SAMPLE", "finetune_overrides"]
+__all__ = ["BASE_MIN_DELTA", "EPOCHS", "LR_SCALE", "MAX_STEPS", "MIN_STEPS", "PATIENCE", "STEPS_PER_SAMPLE",
+           "finetune_overrides"]
 
 LR_SCALE = 0.25  # fine-tuning LR = LR_SCALE x the experiment's TRAIN.LR
 EPOCHS = 10  # validation points of a fine-tuning run
@@ -43,6 +46,7 @@ MAX_STEPS = 3000
 WARMUP_FRACTION = 0.1  # of the run's steps
 MAX_BATCH = 8
 PATIENCE = 4  # epochs without a new best before stopping
+BASE_MIN_DELTA = 0.02  # main-metric gain (AP) an epoch needs on the validation frames to replace the base
 
 
 def finetune_overrides(cfg: CfgNode, num_train_images: int) -> list[tuple[str, str]]:
@@ -62,6 +66,7 @@ def finetune_overrides(cfg: CfgNode, num_train_images: int) -> list[tuple[str, s
     lr = float(cfg.TRAIN.LR) * LR_SCALE
     return [
         ("TRAIN.VALIDATE_BASE", "True"),
+        ("TRAIN.BASE_MIN_DELTA", repr(BASE_MIN_DELTA)),
         ("TRAIN.BEGIN_EPOCH", "0"),
         ("TRAIN.END_EPOCH", str(epochs)),
         ("TRAIN.BATCH_SIZE_PER_GPU", str(batch)),

@@ -301,7 +301,10 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
             raise TrainingDiverged(f"Training diverged: the weights became NaN/inf in epoch {epoch}; "
                                    "try a lower TRAIN.LR", epoch=epoch, step=train_res.steps)
         perf = float(val.perf_indicator)
-        is_best = perf > state.best_perf if strictly_better else perf >= state.best_perf
+        if state.best_is_base:  # small validation sets are noisy: the base yields only to a clear gain
+            is_best = perf > state.best_perf + float(cfg.TRAIN.BASE_MIN_DELTA)
+        else:
+            is_best = perf > state.best_perf if strictly_better else perf >= state.best_perf
         if is_best:
             state.best_perf = perf
             state.best_metric_name = main_metric(val.metrics)
