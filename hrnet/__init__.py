@@ -95,6 +95,22 @@ _EXPORTS: dict[str, str] = {
     "Category": "hrnet.annotations",
     "load_for_keypoint_set": "hrnet.models.checkpoint",
     "read_keypoint_set": "hrnet.models.checkpoint",
+    # fine-tuning, evaluation and the training progress protocol
+    "finetune_overrides": "hrnet.engine.finetune",
+    "evaluate_model": "hrnet.engine.evaluation",
+    "EvaluationResult": "hrnet.engine.evaluation",
+    "EvaluationCancelled": "hrnet.engine.evaluation",
+    "SUMMARY_METRICS": "hrnet.engine.evaluation",
+    "parse_progress_event": "hrnet.core.events",
+    "ProgressEvent": "hrnet.core.events",
+    "RunStarted": "hrnet.core.events",
+    "BaseValidated": "hrnet.core.events",
+    "StepProgress": "hrnet.core.events",
+    "EpochEnded": "hrnet.core.events",
+    "CheckpointWritten": "hrnet.core.events",
+    "LogMessage": "hrnet.core.events",
+    "TrainError": "hrnet.core.events",
+    "RunFinished": "hrnet.core.events",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -7,6 +7,8 @@
 
 Loads ``TEST.MODEL_FILE`` (or the run folder's ``final_state.pth``, as official), runs the
 validation set (``DATASET.TEST_SET``) with flip test and the heatmap shift when configured,
+in fp32 (``TEST.AMP True`` asks for fp16 on CUDA; ``TRAIN.AMP`` does not apply), through
+:func:`hrnet.engine.evaluation.validate_with_config` (the evaluation training and the app use),
 decodes with the quarter-pixel offset (``TEST.POST_PROCESS``) or DARK (``TEST.DECODE dark``),
 then the dataset's evaluation: for COCO-like data OKS rescoring + OKS NMS (soft with
 ``TEST.SOFT_NMS``), the results JSON ``DIR/results/keypoints_<set>_results_0.json`` and the
@@ -27,20 +29,18 @@ from pathlib import Path
 
 import torch
 
-from hrnet.errors import CheckpointError, HRNetError
-from hrnet.train import (
+from hrnet.engine.builders import atomic_write_text, build_criterion, build_datasets, build_loader, configure_cudnn
+from hrnet.engine.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     add_official_arguments,
-    atomic_write_text,
-    build_loader,
-    configure_cudnn,
     error_kind,
     error_message,
     parse_args,
     resolve_config,
     run_directory,
 )
+from hrnet.errors import CheckpointError, HRNetError
 
 __all__ = ["build_parser", "main"]
 
@@ -70,10 +70,9 @@ def _setup_logging(debug: bool, is_main: bool) -> list[logging.Handler]:
 
 def _evaluate(args: argparse.Namespace, handlers: list[logging.Handler]) -> dict[str, float]:
     """Evaluate as ``args`` say; returns the metrics (dataset metrics, then ``PCK``) on every rank."""
-    from hrnet.core.function import validate
     from hrnet.distributed import ShardSampler, init_distributed
+    from hrnet.engine.evaluation import validate_with_config
     from hrnet.models import build_model, load_checkpoint
-    from hrnet.train import build_criterion, build_datasets
 
     cfg = resolve_config(args)
     info, device = init_distributed(args.device)
@@ -104,13 +103,9 @@ def _evaluate(args: argparse.Namespace, handlers: list[logging.Handler]) -> dict
                           sampler=ShardSampler(len(dataset), info.rank, info.world_size))
     log.info("Evaluating %d samples on %s (flip test %s, decode %s)", len(dataset), device,
              "on" if cfg.TEST.FLIP_TEST else "off", cfg.TEST.DECODE if cfg.TEST.POST_PROCESS else "arg-max")
-    result = validate(
-        model, loader, dataset, device, flip_test=bool(cfg.TEST.FLIP_TEST),
-        shift_heatmap=bool(cfg.TEST.SHIFT_HEATMAP), flip_pairs=getattr(dataset, "flip_pairs", []),
-        criterion=build_criterion(cfg).to(device), post_process=bool(cfg.TEST.POST_PROCESS),
-        decode=str(cfg.TEST.DECODE), sigma=float(cfg.MODEL.SIGMA), output_dir=str(run_dir),
-        amp=bool(cfg.TRAIN.AMP) and device.type == "cuda", channels_last=channels_last,
-        print_freq=int(cfg.PRINT_FREQ), arch_name=cfg.MODEL.NAME,
+    result = validate_with_config(
+        cfg, model, loader, dataset, device, criterion=build_criterion(cfg).to(device), output_dir=str(run_dir),
+        channels_last=channels_last, print_freq=int(cfg.PRINT_FREQ),
     )
     if info.is_main:
         results = sorted((run_dir / "results").glob("keypoints_*_results_*.json"))

@@ -146,6 +146,11 @@ def _check_values(cfg: CfgNode, source: str) -> None:
         raise ConfigError(f"{source}: MODEL.NUM_JOINTS must be positive, not {cfg.MODEL.NUM_JOINTS}")
     if cfg.TEST.DECODE not in ("default", "dark"):
         raise ConfigError(f"{source}: TEST.DECODE must be 'default' or 'dark', not {cfg.TEST.DECODE!r}")
+    if cfg.TRAIN.LR_SCHEDULE not in ("multistep", "cosine"):
+        raise ConfigError(f"{source}: TRAIN.LR_SCHEDULE must be 'multistep' or 'cosine', not {cfg.TRAIN.LR_SCHEDULE!r}")
+    for key, low in (("WARMUP_STEPS", 0), ("EPOCH_REPEATS", 1), ("EARLY_STOP_PATIENCE", 0)):
+        if int(cfg.TRAIN[key]) < low:
+            raise ConfigError(f"{source}: TRAIN.{key} must be at least {low}, not {cfg.TRAIN[key]}")
 
 
 def load_config(

@@ -123,6 +123,19 @@ _C.TRAIN.AMP = True  # mixed precision on CUDA only
 _C.TRAIN.CHANNELS_LAST = True
 _C.TRAIN.SYNC_BN = False
 _C.TRAIN.SEED = -1  # < 0: not seeded
+# Schedule and fine-tuning (``hrnet-train --finetune`` sets these through
+# hrnet.finetune_overrides; each one can be given as KEY VALUE too). The defaults are the official
+# schedule: no warm-up, MultiStepLR, BatchNorm statistics updated, no base validation, no early stop.
+_C.TRAIN.LR_SCHEDULE = "multistep"  # 'multistep' (LR_STEP / LR_FACTOR) or 'cosine' (LR -> LR * LR_FACTOR at END_EPOCH)
+_C.TRAIN.WARMUP_STEPS = 0  # linear LR warm-up over this many optimizer steps, from LR * WARMUP_FACTOR
+_C.TRAIN.WARMUP_FACTOR = 0.1
+_C.TRAIN.FREEZE_BN = False  # BatchNorm layers keep their running statistics while training (affine still learns)
+_C.TRAIN.EPOCH_REPEATS = 1  # passes over the training set per epoch (small sets: fewer, longer epochs)
+_C.TRAIN.VALIDATE_BASE = False  # validate the starting weights first; they compete for model_best.pth
+_C.TRAIN.BASE_MIN_DELTA = 0.0  # an epoch replaces the validated base only if its main metric is higher by more
+_C.TRAIN.EARLY_STOP_PATIENCE = 0  # stop after this many epochs without a new best (0: never)
+# Evaluation precision: fp32 unless asked (TRAIN.AMP is for training only). fp16 autocast on CUDA.
+_C.TEST.AMP = False
 
 
 # Model extras, exactly as the official lib/config/models.py.

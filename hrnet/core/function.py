@@ -152,13 +152,25 @@ def train_one_epoch(
     print_freq: int = 20,
     on_step: Callable[[StepInfo], None] | None = None,
     max_skipped_steps: int = 5,
+    before_step: Callable[[int], None] | None = None,
+    freeze_bn: bool = False,
+    lazy_loss: bool | None = None,
 ) -> TrainResult:
     """Train ``model`` for one pass over ``loader`` (official ``train``).
 
     ``loader`` yields ``(input, target, target_weight, meta)``. A model returning a list of
     heatmaps is supervised on every element (loss summed, as official). ``scaler`` (a CUDA
     ``GradScaler``) turns on mixed precision unless ``amp`` says otherwise; without it, AMP is
-    off. ``on_step`` is called after every step with a :class:`StepInfo`.
+    off. ``on_step`` is called after every step with a :class:`StepInfo`; ``before_step(i)``
+    just before the optimizer step (the LR warm-up sets the LR there). ``freeze_bn`` keeps the
+    BatchNorm layers in eval mode: their running statistics stay those of the starting weights
+    (small fine-tuning batches give noisy statistics), their affine parameters still learn.
+
+    Host syncs: on CUDA the loss stays on the device and is read (``.item()``, all-reduced over
+    ranks) only on print steps and at the end of the epoch; a non-finite loss is caught there, and
+    the optimizer step of such a step is skipped on the device by the ``GradScaler`` (used for
+    fp32 too, at scale 1). On the CPU, where reading a value costs nothing, every step is checked.
+    ``lazy_loss`` forces one behaviour or the other (``None``: lazy on CUDA only).
 
     Raises :class:`TrainingDiverged` when the loss is NaN/inf (with AMP, after
     ``max_skipped_steps`` consecutive non-finite steps; single ones are skipped as the scaler
@@ -169,7 +181,15 @@ def train_one_epoch(
     use_amp = use_amp and device.type == "cuda"
     if use_amp and scaler is None:
         scaler = torch.amp.GradScaler("cuda")
+    lazy = device.type == "cuda" if lazy_loss is None else bool(lazy_loss)  # no host sync per step (see above)
+    if lazy and scaler is None:
+        # fp32: a scale-1 GradScaler skips non-finite steps on the device
+        scaler = torch.amp.GradScaler(device.type, init_scale=1.0, growth_interval=2**30)
     model.train()
+    if freeze_bn:
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
     try:
         steps = len(loader)
     except TypeError:
@@ -181,6 +201,9 @@ def train_one_epoch(
     images = 0
     skipped = 0
     consecutive_bad = 0
+    pending_loss = torch.zeros((), device=device)  # lazy: sum of loss * n since the last read
+    pending_n = 0
+    pending_bad = torch.zeros((), device=device)
     t_epoch = time.perf_counter()
     end = t_epoch
     i = -1
@@ -199,9 +222,49 @@ def train_one_epoch(
             else:
                 loss = criterion(outputs, target, target_weight)
 
-        # One sync per step: the loss (averaged over ranks) for logging and the divergence check,
-        # agreed on by every rank so that they stop together.
         n = int(input_.shape[0])
+        if lazy:
+            detached = loss.detach().float()
+            finite = torch.isfinite(detached)
+            pending_loss += torch.where(finite, detached, torch.zeros_like(detached)) * n
+            pending_bad += (~finite).float()
+            pending_n += n
+            optimizer.zero_grad(set_to_none=True)
+            assert scaler is not None
+            scaler.scale(loss).backward()
+            if before_step is not None:
+                before_step(i)
+            scaler.step(optimizer)  # skipped on the device when a gradient is not finite
+            scaler.update()
+            loss_value = math.nan
+            total_n = n
+            if (print_freq > 0 and i % print_freq == 0) or i == steps - 1:
+                total_loss, total_n, bad = all_reduce_sum([float(pending_loss), pending_n, float(pending_bad)])
+                loss_value = total_loss / max(total_n, 1) if total_n else math.nan
+                skipped += int(bad)
+                if bad and (not use_amp or bad > max_skipped_steps):
+                    raise TrainingDiverged(
+                        f"Training diverged: the loss was not finite in {int(bad)} step(s) up to epoch {epoch}, "
+                        f"step {i} (lr {optimizer.param_groups[0]['lr']:.3g}); try a lower TRAIN.LR",
+                        epoch=epoch, step=i,
+                    )
+                pending_loss.zero_()
+                pending_bad.zero_()
+                pending_n = 0
+                losses.update(loss_value, total_n)
+            images += n
+            batch_time.update(time.perf_counter() - end)
+            lr = float(optimizer.param_groups[0]["lr"])
+            if print_freq > 0 and i % print_freq == 0:
+                _log_step(outputs, target, acc, losses, batch_time, data_time, epoch, i, steps, total_n)
+            if on_step is not None:
+                on_step(StepInfo(epoch=epoch, step=i, steps=steps, loss=loss_value, batch_size=n,
+                                 step_time=batch_time.val, data_time=data_time.val, lr=lr))
+            end = time.perf_counter()
+            continue
+
+        # CPU / MPS: the loss of every step (averaged over ranks) for logging and the divergence
+        # check, agreed on by every rank so that they stop together.
         local = loss.detach().float().item()
         total_loss, total_n, bad = all_reduce_sum([local * n if math.isfinite(local) else 0.0, n,
                                                    0.0 if math.isfinite(local) else 1.0])
@@ -223,13 +286,10 @@ def train_one_epoch(
         consecutive_bad = 0
 
         optimizer.zero_grad(set_to_none=True)
-        if use_amp and scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        loss.backward()
+        if before_step is not None:
+            before_step(i)
+        optimizer.step()
 
         losses.update(loss_value, total_n)
         images += int(total_n)
@@ -237,16 +297,7 @@ def train_one_epoch(
         lr = float(optimizer.param_groups[0]["lr"])
 
         if print_freq > 0 and i % print_freq == 0:
-            output = _heatmaps(outputs).detach().float().cpu().numpy()
-            _, avg_acc, cnt, _ = accuracy(output, target.detach().float().cpu().numpy())
-            acc.update(avg_acc, cnt)
-            if is_main_process():
-                logger.info(
-                    "Epoch: [%d][%d/%d]\tTime %.3fs (%.3fs)\tSpeed %.1f samples/s\tData %.3fs (%.3fs)\t"
-                    "Loss %.5f (%.5f)\tAccuracy %.3f (%.3f)",
-                    epoch, i, steps, batch_time.val, batch_time.avg, total_n / max(batch_time.val, 1e-9),
-                    data_time.val, data_time.avg, losses.val, losses.avg, acc.val, acc.avg,
-                )
+            _log_step(outputs, target, acc, losses, batch_time, data_time, epoch, i, steps, total_n)
         if on_step is not None:
             on_step(StepInfo(epoch=epoch, step=i, steps=steps, loss=loss_value, batch_size=int(total_n),
                              step_time=batch_time.val, data_time=data_time.val, lr=lr))
@@ -254,6 +305,21 @@ def train_one_epoch(
 
     return TrainResult(epoch=epoch, loss=losses.avg, steps=i + 1, images=images,
                        time_s=time.perf_counter() - t_epoch, skipped_steps=skipped)
+
+
+def _log_step(outputs: Any, target: torch.Tensor, acc: AverageMeter, losses: AverageMeter, batch_time: AverageMeter,
+              data_time: AverageMeter, epoch: int, i: int, steps: int, total_n: float) -> None:
+    """The official per-print-step line (with the training PCK, computed on these steps only)."""
+    output = _heatmaps(outputs).detach().float().cpu().numpy()
+    _, avg_acc, cnt, _ = accuracy(output, target.detach().float().cpu().numpy())
+    acc.update(avg_acc, cnt)
+    if is_main_process():
+        logger.info(
+            "Epoch: [%d][%d/%d]\tTime %.3fs (%.3fs)\tSpeed %.1f samples/s\tData %.3fs (%.3fs)\t"
+            "Loss %.5f (%.5f)\tAccuracy %.3f (%.3f)",
+            epoch, i, steps, batch_time.val, batch_time.avg, total_n / max(batch_time.val, 1e-9),
+            data_time.val, data_time.avg, losses.val, losses.avg, acc.val, acc.avg,
+        )
 
 
 def _name_value_table(name_value: Mapping[str, float], arch: str) -> str:

@@ -5,8 +5,9 @@ The trainer talks to one :class:`ProgressReporter`; which one is chosen by ``--p
 - :class:`BarReporter` (default) draws a one-line bar with loss, learning rate, speed and the ETA
   of the whole run on stderr (or prints a plain line now and then when stderr is not a terminal).
 - :class:`JsonlReporter` writes exactly one JSON object per line, each with an ``"event"`` key
-  (``start``, ``step``, ``epoch_end``, ``checkpoint``, ``log``, ``error``, ``end``); this is the
-  protocol the app's training dialog reads (see the team's CONTRACTS.md). Non-finite floats are
+  (``start``, ``base_validation``, ``step``, ``epoch_end``, ``checkpoint``, ``log``, ``error``,
+  ``end``): the protocol of :mod:`hrnet.core.events` (fields documented there), whose dataclasses
+  it builds and serialises, so writer and reader share one definition. Non-finite floats are
   written as ``null`` so that every line is strict JSON.
 - :class:`ProgressReporter` itself reports nothing (used on non-zero ranks).
 
@@ -32,6 +33,8 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any, TextIO
+
+from hrnet.core import events as ev
 
 __all__ = [
     "BarReporter",
@@ -116,6 +119,10 @@ class ProgressReporter:
     def start(self, **info: Any) -> None:
         """Run begins: run_dir, begin_epoch, end_epoch, steps_per_epoch, samples, device, command."""
 
+    def base_validation(self, *, metrics: Mapping[str, float], val_loss: float | None, metric_name: str,
+                        metric: float | None, time_s: float) -> None:
+        """The starting weights were validated before any update (``TRAIN.VALIDATE_BASE``)."""
+
     def step(self, *, epoch: int, step: int, steps: int, loss: float, lr: float, images_per_s: float,
              eta_s: float | None, force: bool = False) -> None:
         """A training step finished (``step`` is 0-based; ``force`` bypasses rate limiting)."""
@@ -134,7 +141,8 @@ class ProgressReporter:
         """The run failed or diverged (``kind``: config, data, checkpoint, oom, nan, other)."""
 
     def end(self, *, status: str, epochs_done: int, best_metric: float | None, best_path: str | None,
-            final_path: str | None) -> None:
+            final_path: str | None, metric_name: str = "", best_epoch: int | None = None,
+            best_is_base: bool = False, base_metric: float | None = None) -> None:
         """The run ended (``status``: completed, stopped, diverged, failed)."""
 
     def close(self) -> None:
@@ -150,14 +158,19 @@ class JsonlReporter(ProgressReporter):
         self._last_step_emit = -math.inf
         self._lock = threading.RLock()
 
-    def emit(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"event": event, **_clean(fields)}, allow_nan=False)
+    def emit(self, event: ev.Event) -> None:
+        line = json.dumps(_clean(ev.to_wire(event)), allow_nan=False)
         with self._lock:
             self.stream.write(line + "\n")
             self.stream.flush()
 
     def start(self, **info: Any) -> None:
-        self.emit("start", **info)
+        self.emit(ev.RunStarted(**{f: info.get(f) for f in ev.RunStarted.__dataclass_fields__}))
+
+    def base_validation(self, *, metrics: Mapping[str, float], val_loss: float | None, metric_name: str,
+                        metric: float | None, time_s: float) -> None:
+        self.emit(ev.BaseValidated(metrics=dict(metrics), val_loss=val_loss, metric_name=metric_name, metric=metric,
+                                   time_s=time_s))
 
     def step(self, *, epoch: int, step: int, steps: int, loss: float, lr: float, images_per_s: float,
              eta_s: float | None, force: bool = False) -> None:
@@ -165,27 +178,29 @@ class JsonlReporter(ProgressReporter):
         if not (force or step == 0 or step == steps - 1 or now - self._last_step_emit >= self.min_interval):
             return
         self._last_step_emit = now
-        self.emit("step", epoch=epoch, step=step, steps=steps, loss=loss, lr=lr, images_per_s=images_per_s,
-                  eta_s=eta_s)
+        self.emit(ev.StepProgress(epoch=epoch, step=step, steps=steps, loss=loss, lr=lr, images_per_s=images_per_s,
+                                  eta_s=eta_s))
 
     def epoch_end(self, *, epoch: int, train_loss: float, val_loss: float | None, metrics: Mapping[str, float],
                   best_metric: float | None, is_best: bool, time_s: float) -> None:
-        self.emit("epoch_end", epoch=epoch, train_loss=train_loss, val_loss=val_loss, metrics=dict(metrics),
-                  best_metric=best_metric, is_best=is_best, time_s=time_s)
+        self.emit(ev.EpochEnded(epoch=epoch, train_loss=train_loss, val_loss=val_loss, metrics=dict(metrics),
+                                best_metric=best_metric, is_best=is_best, time_s=time_s))
 
     def checkpoint(self, *, epoch: int, path: str, best_path: str | None) -> None:
-        self.emit("checkpoint", epoch=epoch, path=path, best_path=best_path)
+        self.emit(ev.CheckpointWritten(epoch=epoch, path=path, best_path=best_path))
 
     def log(self, level: str, message: str) -> None:
-        self.emit("log", level=level, message=message)
+        self.emit(ev.LogMessage(level=level, message=message))
 
     def error(self, kind: str, message: str) -> None:
-        self.emit("error", kind=kind, message=message)
+        self.emit(ev.TrainError(kind=kind, message=message))
 
     def end(self, *, status: str, epochs_done: int, best_metric: float | None, best_path: str | None,
-            final_path: str | None) -> None:
-        self.emit("end", status=status, epochs_done=epochs_done, best_metric=best_metric, best_path=best_path,
-                  final_path=final_path)
+            final_path: str | None, metric_name: str = "", best_epoch: int | None = None,
+            best_is_base: bool = False, base_metric: float | None = None) -> None:
+        self.emit(ev.RunFinished(status=status, epochs_done=epochs_done, best_metric=best_metric, best_path=best_path,
+                                 final_path=final_path, metric_name=metric_name, best_epoch=best_epoch,
+                                 best_is_base=best_is_base, base_metric=base_metric))
 
 
 class BarReporter(ProgressReporter):
@@ -248,6 +263,11 @@ class BarReporter(ProgressReporter):
             f"{info.get('steps_per_epoch')} steps per epoch -> {info.get('run_dir')}"
         )
 
+    def base_validation(self, *, metrics: Mapping[str, float], val_loss: float | None, metric_name: str,
+                        metric: float | None, time_s: float) -> None:
+        value = f"{metric:.4f}" if metric is not None else "?"
+        self.print_line(f"Starting weights (before any update): {metric_name or 'metric'} {value}")
+
     def step(self, *, epoch: int, step: int, steps: int, loss: float, lr: float, images_per_s: float,
              eta_s: float | None, force: bool = False) -> None:
         now = time.monotonic()
@@ -292,8 +312,11 @@ class BarReporter(ProgressReporter):
         self.print_line(f"ERROR: {message}")
 
     def end(self, *, status: str, epochs_done: int, best_metric: float | None, best_path: str | None,
-            final_path: str | None) -> None:
+            final_path: str | None, metric_name: str = "", best_epoch: int | None = None,
+            best_is_base: bool = False, base_metric: float | None = None) -> None:
         best = f", best metric {best_metric:.4f} ({best_path})" if best_metric is not None and best_path else ""
+        if best_is_base and best_path:
+            best += "; no epoch beat the starting weights, so model_best.pth holds them unchanged"
         self.print_line(f"Training {status} after {epochs_done} epoch(s){best}")
 
     def close(self) -> None:

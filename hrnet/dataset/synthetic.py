@@ -45,7 +45,9 @@ __all__ = [
     "SKELETON",
     "Appearance",
     "Pose",
+    "RenderStyle",
     "RenderedPerson",
+    "STYLES",
     "Scene",
     "SyntheticVideo",
     "coco_category",
@@ -179,16 +181,64 @@ def _hsv_color(h: float, s: float, v: float) -> tuple[int, int, int]:
     return int(b), int(g), int(r)
 
 
-def random_appearance(rng: np.random.Generator) -> Appearance:
-    """Random clothes and skin; left limbs cool coloured, right limbs warm coloured."""
+@dataclass(frozen=True)
+class RenderStyle:
+    """Options that change the look of the rendered people and scenes (another "domain"), e.g. to
+    measure fine-tuning on data the demo model was not trained on. The default changes nothing.
+
+    ``limb_width`` / ``build`` multiply the limb thickness and the shoulder / hip width;
+    ``left_hue`` / ``right_hue`` (OpenCV hue ranges, 0-180) replace the clothes' colour families;
+    ``background`` ``"plain"`` draws a flat, slightly noisy background without clutter.
+    """
+
+    limb_width: float = 1.0
+    build: float = 1.0
+    left_hue: tuple[float, float] | None = None
+    right_hue: tuple[float, float] | None = None
+    background: str = "default"
+
+
+# Named styles: "default" (the demo model's domain) and "thin" (thin limbs, green / purple clothes,
+# plain backgrounds: a domain where the demo model does poorly).
+STYLES: dict[str, RenderStyle] = {
+    "default": RenderStyle(),
+    "thin": RenderStyle(limb_width=0.35, build=0.8, left_hue=(40, 70), right_hue=(135, 165), background="plain"),
+}
+
+
+def _style(style: RenderStyle | str | None) -> RenderStyle:
+    if style is None:
+        return STYLES["default"]
+    if isinstance(style, str):
+        if style not in STYLES:
+            raise ValueError(f"unknown style {style!r}; choose one of {sorted(STYLES)}")
+        return STYLES[style]
+    return style
+
+
+def _styled(rng: np.random.Generator, a: Appearance, style: RenderStyle) -> Appearance:
+    if style == STYLES["default"]:
+        return a
+    left, right = a.left, a.right
+    if style.left_hue is not None:
+        left = _hsv_color(rng.uniform(*style.left_hue), rng.uniform(150, 255), rng.uniform(140, 255))
+    if style.right_hue is not None:
+        right = _hsv_color(rng.uniform(*style.right_hue), rng.uniform(150, 255), rng.uniform(140, 255))
+    return replace(a, left=left, right=right, width=a.width * style.limb_width, build=a.build * style.build)
+
+
+def random_appearance(rng: np.random.Generator, style: RenderStyle | str | None = None) -> Appearance:
+    """Random clothes and skin; left limbs cool coloured, right limbs warm coloured (unless
+    ``style`` says otherwise, see :class:`RenderStyle`)."""
     left = _hsv_color(rng.uniform(92, 128), rng.uniform(150, 255), rng.uniform(140, 255))
     right_h = rng.uniform(-8, 22)
     right = _hsv_color(right_h, rng.uniform(150, 255), rng.uniform(150, 255))
     torso = _hsv_color(rng.uniform(0, 180), rng.uniform(0, 200), rng.uniform(50, 240))
     skin = _hsv_color(rng.uniform(5, 20), rng.uniform(60, 160), rng.uniform(90, 250))
     hair = _hsv_color(rng.uniform(0, 30), rng.uniform(0, 200), rng.uniform(10, 120))
-    return Appearance(left=left, right=right, torso=torso, skin=skin, hair=hair,
-                      width=float(rng.uniform(0.8, 1.25)), build=float(rng.uniform(0.85, 1.2)))
+    a = Appearance(left=left, right=right, torso=torso, skin=skin, hair=hair,
+                   width=float(rng.uniform(0.8, 1.25)), build=float(rng.uniform(0.85, 1.2)))
+    return _styled(rng, a, _style(style))
 
 
 def random_pose(rng: np.random.Generator, x: float, y: float, height: float) -> Pose:
@@ -447,7 +497,11 @@ def render_person(image: np.ndarray, pose: Pose, appearance: Appearance) -> tupl
 # ---------------------------------------------------------------------------------------------
 # Backgrounds, occluders, scenes
 # ---------------------------------------------------------------------------------------------
-def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+def _background(rng: np.random.Generator, w: int, h: int, style: RenderStyle | None = None) -> np.ndarray:
+    if style is not None and style.background == "plain":
+        base = rng.uniform(20, 235, size=3).astype(np.float32)
+        noise = rng.normal(0, 6, size=(h, w, 1)).astype(np.float32)
+        return np.clip(base[None, None, :] + noise, 0, 255).astype(np.uint8)
     cells = (int(rng.integers(2, 7)), int(rng.integers(2, 6)))
     field_ = rng.uniform(0, 255, size=(cells[1], cells[0], 3)).astype(np.float32)
     image = cv2.resize(field_, (w, h), interpolation=cv2.INTER_CUBIC)
@@ -603,19 +657,22 @@ def render_scene(
     image_size: tuple[int, int] = (320, 240),
     people: int | tuple[int, int] = (1, 3),
     occlusion: float = 0.5,
+    style: RenderStyle | str | None = None,
 ) -> Scene:
     """Render one image of ``people`` persons (a count or an inclusive ``(min, max)`` range) on a
     random background, with occluders with probability ``occlusion``. ``rng`` is a numpy
-    Generator or a seed. Returns a :class:`Scene` (BGR image + per-person ground truth)."""
+    Generator or a seed; ``style`` a :class:`RenderStyle` or a name in :data:`STYLES`. Returns a
+    :class:`Scene` (BGR image + per-person ground truth)."""
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     w, h = int(image_size[0]), int(image_size[1])
     if w < 16 or h < 16:
         raise ValueError(f"image_size must be at least 16x16, not {image_size}")
     lo, hi = (people, people) if isinstance(people, int) else people
     count = int(rng.integers(lo, hi + 1))
-    background = _background(rng, w, h)
+    look = _style(style)
+    background = _background(rng, w, h, look)
     poses = _place_people(rng, w, h, count)
-    persons = [(p, random_appearance(rng)) for p in poses]
+    persons = [(p, random_appearance(rng, look)) for p in poses]
     occluders = []
     if poses and rng.random() < occlusion:
         for _ in range(int(rng.integers(1, 3))):
@@ -660,6 +717,7 @@ def generate_dataset(
     image_format: str = "jpg",
     occlusion: float = 0.5,
     keypoints: str = "coco",
+    style: RenderStyle | str | None = None,
 ) -> Path:
     """Write a COCO keypoint dataset of ``num_images`` rendered images and return the path of its
     annotation JSON. ``keypoints``: ``"coco"`` (the default, COCO-17 people) or another set of
@@ -680,6 +738,8 @@ def generate_dataset(
     if num_images < 0:
         raise ValueError("num_images must be >= 0")
     if keypoints != "coco":
+        if style is not None:
+            raise ValueError("style= renders COCO people only; it cannot be combined with keypoints=" + repr(keypoints))
         from hrnet.dataset.synthetic_sets import generate_set_dataset
 
         return generate_set_dataset(out_dir, num_images, keypoints, image_size=image_size, seed=seed,
@@ -695,7 +755,7 @@ def generate_dataset(
     w, h = int(image_size[0]), int(image_size[1])
     for i in range(num_images):
         image_id = i + 1
-        scene = render_scene(np.random.default_rng([base, i]), (w, h), people)
+        scene = render_scene(np.random.default_rng([base, i]), (w, h), people, style=style)
         file_name = f"{image_id:012d}.{ext}"
         _write_image(image_dir / file_name, scene.image)
         images.append({"id": image_id, "file_name": file_name, "width": w, "height": h})

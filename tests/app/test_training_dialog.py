@@ -262,44 +262,32 @@ def test_train_stop_resume_compare_and_rerun(qtbot, project: AnnotationDocument,
     dlg.shutdown()
 
 
-def test_evaluation_metrics(project: AnnotationDocument, tmp_path: Path, monkeypatch) -> None:
-    """The comparison's AP / PCK: perfect predictions score 1, shifted ones less, ordered."""
-    import json
+def test_evaluation_metrics(project: AnnotationDocument, tmp_path: Path) -> None:
+    """The comparison is hrnet's one evaluation on the exported validation frames: the same
+    numbers as hrnet.evaluate_model (which hrnet-train validates with), under hrnet's names."""
+    import torch
 
     import hrnet
     from app.training.data import export_reviewed
-    from app.training.evaluation import evaluate_model
+    from app.training.evaluation import METRIC_NAMES, evaluate_model
 
     data = export_reviewed(project, tmp_path / "data", 0.3, 0)
-    val = json.loads(data.val_json.read_text())
-    gt = {tuple(np.round(a["bbox"], 3)): np.asarray(a["keypoints"], float).reshape(-1, 3)
-          for a in val["annotations"]}
-
-    class FakePredictor:
-        shift = 0.0
-
-        def __init__(self, experiment, weights=None, device="auto", **kw) -> None:
-            pass
-
-        def predict(self, image, boxes, **kw):
-            out = []
-            for b in np.asarray(boxes, float):
-                kp = gt[tuple(np.round([b[0], b[1], b[2] - b[0], b[3] - b[1]], 3))].copy()
-                kp[:, 0] += self.shift * (b[2] - b[0])
-                kp[:, 2] = 1.0
-                out.append(type("R", (), {"keypoints": kp, "score": 1.0})())
-            return out
-
-    monkeypatch.setattr(hrnet, "Predictor", FakePredictor)
-    perfect = evaluate_model(EXPERIMENT, None, data.val_json, data.images_dir)
-    assert perfect.metrics["AP"] == pytest.approx(1.0) and perfect.metrics["PCK"] == pytest.approx(1.0)
-    assert perfect.num_images == len(data.val) and perfect.num_people == data.val_people
-    FakePredictor.shift = 0.03
-    near = evaluate_model(EXPERIMENT, None, data.val_json, data.images_dir)
-    FakePredictor.shift = 0.2
-    far = evaluate_model(EXPERIMENT, None, data.val_json, data.images_dir)
-    assert 1.0 >= near.metrics["AP"] > far.metrics["AP"] and near.metrics["PCK"] > far.metrics["PCK"]
-    assert far.metrics["PCK"] < 0.5
+    torch.manual_seed(0)
+    weights = tmp_path / "w.pth"
+    torch.save(hrnet.build_model(hrnet.load_config(EXPERIMENT)).state_dict(), weights)
+    calls: list[tuple[int, int]] = []
+    result = evaluate_model(EXPERIMENT, str(weights), data.val_json, data.images_dir, device="cpu",
+                            progress=lambda done, total: calls.append((done, total)))
+    direct = hrnet.evaluate_model(EXPERIMENT, weights, device="cpu", opts=[
+        ("DATASET.DATASET", "coco_json"), ("DATASET.TEST_ANNOTATIONS", str(data.val_json)),
+        ("DATASET.TEST_IMAGES", str(data.images_dir)), ("TEST.USE_GT_BBOX", "True")])
+    assert result.metrics == direct.metrics
+    assert set(METRIC_NAMES) <= set(result.metrics) and METRIC_NAMES[:2] == ("AP", "AP .5")
+    assert result.num_images == len(data.val) and result.num_people == data.val_people
+    assert calls and calls[-1][0] == calls[-1][1]
+    with pytest.raises(hrnet.EvaluationCancelled):
+        evaluate_model(EXPERIMENT, str(weights), data.val_json, data.images_dir, device="cpu",
+                       should_stop=lambda: True)
 
 
 def test_rerun_glue_keeps_hand_edits(qtbot, project: AnnotationDocument, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+import hrnet.engine.fit as fit_module
 import hrnet.train as train_module
 from hrnet.config import load_config
 from hrnet.models import build_model, load_checkpoint
@@ -69,7 +70,9 @@ def test_jsonl_run_writes_the_protocol_and_the_run_folder(tmp_path, data_opts, c
     end = main_events[-1]
     assert end == {"event": "end", "status": "completed", "epochs_done": 2, "best_metric": ends[-1]["best_metric"],
                    "best_path": str((run / "model_best.pth").resolve()),
-                   "final_path": str((run / "final_state.pth").resolve())}
+                   "final_path": str((run / "final_state.pth").resolve()), "metric_name": "AP",
+                   "best_epoch": max(e["epoch"] for e in ends if e["is_best"]), "best_is_base": False,
+                   "base_metric": None}  # no base validation without TRAIN.VALIDATE_BASE
 
     # the run folder
     assert sorted(p.name for p in run.iterdir() if not p.name.startswith("tensorboard")) == [
@@ -159,7 +162,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, data_opts
     assert code == 0, err
     before = (run / "checkpoint.pth").read_bytes()
     best_before = (run / "model_best.pth").read_bytes()
-    monkeypatch.setattr(train_module, "build_criterion", lambda cfg: _NaNLoss())
+    monkeypatch.setattr(fit_module, "build_criterion", lambda cfg: _NaNLoss())
     code, events, _, err = _train(capsys, run, data_opts, "--resume", "TRAIN.END_EPOCH", "3")
     assert code == train_module.EXIT_DIVERGED
     error = of_kind(events, "error")[0]
