@@ -29,7 +29,7 @@ import numpy as np
 from PySide6.QtGui import QUndoCommand
 
 from app.document import AnnotationDocument
-from hrnet.annotations import Instance
+from hrnet import Instance
 
 __all__ = [
     "AddInstance",
@@ -107,7 +107,8 @@ class _DocumentCommand(QUndoCommand):
 
 
 class _InstanceEdit(_DocumentCommand):
-    """Replaces the values of one person (in place: the Instance object stays the same)."""
+    """Replaces the values of one person (in place, unless a snapshot shares the Instance object:
+    then the document puts a copy in its place first, see AnnotationDocument.snapshot)."""
 
     def __init__(self, document: AnnotationDocument, frame: int, instance: int, text: str,
                  parent: QUndoCommand | None = None) -> None:
@@ -118,7 +119,7 @@ class _InstanceEdit(_DocumentCommand):
         self.after = self.before.copy()
 
     def _apply(self, values: Instance) -> None:
-        _assign(self.document.instance(self.frame, self.index), values)
+        _assign(self.document._writable_instance(self.frame, self.index), values)
         self.document.instance_changed.emit(self.frame, self.index)
 
     def redo(self) -> None:
@@ -247,12 +248,13 @@ class SetBox(_InstanceEdit):
 
 
 class SwapLeftRight(_InstanceEdit):
-    """Swap the left and right joints of a person (the category's ``left_*``/``right_*`` pairs)."""
+    """Swap the left and right joints of a person: the project's keypoint-set pairs (stored ones, else
+    the one left/right rule of :mod:`hrnet.keypoints`)."""
 
     def __init__(self, document: AnnotationDocument, frame: int, instance: int,
                  pairs: Sequence[tuple[int, int]] | None = None, parent: QUndoCommand | None = None) -> None:
         super().__init__(document, frame, instance, "Swap left/right", parent)
-        pairs = list(pairs) if pairs is not None else document.data.category.flip_pairs()
+        pairs = list(pairs) if pairs is not None else document.flip_pairs()
         order = np.arange(self.after.num_joints)
         for a, b in pairs:
             order[a], order[b] = b, a

@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from app.forked_writer import run_forked
 from app.sources import FrameSource, open_paths
-from hrnet.annotations import Frame, Instance, PoseDocument, save_coco
+from hrnet import AnnotationError, Frame, Instance, KeypointSet, PoseDocument, apply_ids, write_coco_snapshot
 
 __all__ = ["AnnotationDocument"]
 
@@ -39,6 +41,7 @@ class AnnotationDocument(QObject):
     - ``dirty_changed(bool)`` — unsaved changes appeared / disappeared.
     - ``path_changed(object)`` — the file path (Path or None) changed.
     - ``saved(object)`` — the document was written to this path.
+    - ``keypoint_set_changed()`` — the project's keypoint set (names, skeleton, pairs...) changed.
     """
 
     frame_changed = Signal(int)
@@ -49,6 +52,9 @@ class AnnotationDocument(QObject):
     dirty_changed = Signal(bool)
     path_changed = Signal(object)
     saved = Signal(object)
+    save_failed = Signal(object, str)  # (path, message) of a background save that failed
+    _save_done = Signal(object, object, int, object)  # (path, error, undo index, token) from the writer
+    keypoint_set_changed = Signal()
 
     def __init__(
         self,
@@ -64,7 +70,57 @@ class AnnotationDocument(QObject):
         self._path: Path | None = Path(path) if path is not None else None
         self._current = 0
         self._dirty = False
+        self._reset_tracking()
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="save")
+        self._save_future: Future | None = None
+        self._save_done.connect(self._on_save_done)  # queued: emitted by the writer thread
+
+    # ---------------------------------------------------------------- copy-on-write, change log
+    # Frames are shared with snapshots (autosave, background save) and copied before their first
+    # change after a snapshot, so a snapshot costs a list copy and an edit costs one frame copy.
+    # Every change is logged with a version number, so writers can ask what changed since.
+    def _reset_tracking(self) -> None:
+        self._shared = False  # True once a snapshot shares the current frame objects
+        self._private: set[int] = set()  # frames copied since the last snapshot (safe to change)
+        self._own_people: dict[int, Instance] = {}  # people copied since the last snapshot, by id()
+        self._version = 0  # bumped by every change
+        self._changed: dict[int, int] = {}  # frame index -> version of its last change
+
+    def _touch(self, frame: int) -> Frame:
+        """The frame ``frame``, made private (copied if a snapshot shares it), logged as changed."""
+        frames = self._data.frames
+        fr = frames[frame]
+        if self._shared and frame not in self._private:
+            fr = fr.cow_copy()
+            frames[frame] = fr
+            self._private.add(frame)
+        self._version += 1
+        self._changed[frame] = self._version
+        return fr
+
+    @property
+    def version(self) -> int:
+        """A number that grows with every change of the content (0 after open)."""
+        return self._version
+
+    def changed_since(self, version: int) -> list[int]:
+        """Indices of the frames changed after ``version`` (see :attr:`version`), sorted."""
+        if version >= self._version:
+            return []
+        return sorted(i for i, v in self._changed.items() if v > version)
+
+    def snapshot(self) -> PoseDocument:
+        """A consistent read-only copy of the content for another thread, in O(frames) pointer
+        copies: it shares frames and people with this document, which copies a frame before its
+        next change. Readers must not modify it (use ``to_coco_dict(..., assign_ids=False)``)."""
+        d = self._data
+        snap = PoseDocument(frames=list(d.frames), category=d.category, image_root=d.image_root, path=d.path,
+                            extra=d.extra, other_categories=d.other_categories)
+        self._shared = True
+        self._private = set()
+        self._own_people = {}
+        return snap
 
     # ---------------------------------------------------------------- state
     @property
@@ -116,7 +172,11 @@ class AnnotationDocument(QObject):
         return list(self._data.category.skeleton)
 
     def flip_pairs(self) -> list[tuple[int, int]]:
-        return self._data.category.flip_pairs()
+        return list(self.keypoint_set().flip_pairs)
+
+    def keypoint_set(self) -> KeypointSet:
+        """The project's keypoint set (from its COCO category; see :mod:`hrnet.keypoints`)."""
+        return self._data.category.keypoint_set()
 
     # ---------------------------------------------------------------- editing
     def push(self, command: QUndoCommand) -> None:
@@ -143,14 +203,26 @@ class AnnotationDocument(QObject):
         self._set_dirty(True)
 
     # Raw mutations for app.commands only (no undo); they emit the narrow signals.
+    def _writable_instance(self, frame: int, index: int) -> Instance:
+        """Person (frame, index) ready to be changed in place: when a snapshot may share it, a
+        shallow copy takes its place first (its arrays are replaced, not written, by commands).
+        The caller emits ``instance_changed``."""
+        fr = self._touch(frame)
+        inst = fr.instances[index]
+        if self._shared and id(inst) not in self._own_people:
+            new = Instance.__new__(Instance)
+            new.__dict__.update(inst.__dict__)
+            fr.instances[index] = inst = new
+            self._own_people[id(inst)] = inst
+        return inst
+
     def _set_instances(self, frame: int, instances: list[Instance]) -> None:
-        self._data.frames[frame].instances = instances
+        self._touch(frame).instances = list(instances)
         self.instances_changed.emit(frame)
 
     def _set_reviewed(self, frame: int, reviewed: bool) -> None:
-        fr = self._data.frames[frame]
-        if fr.reviewed != reviewed:
-            fr.reviewed = reviewed
+        if self._data.frames[frame].reviewed != reviewed:
+            self._touch(frame).reviewed = reviewed
             self.reviewed_changed.emit(frame)
 
     def _show(self, frame: int) -> None:
@@ -167,7 +239,10 @@ class AnnotationDocument(QObject):
     ) -> None:
         """Replace the whole content (open/recover): clears the undo stack, emits frames_changed."""
         old_source = self._source
+        self.wait_saved()
+        self._save_token = object()  # the result of a save of the old content is not reported
         self._data = data
+        self._reset_tracking()
         self._source = source if source is not None else FrameSource(data)
         if old_source is not self._source:
             old_source.close()
@@ -194,6 +269,72 @@ class AnnotationDocument(QObject):
         """Open a saved project or COCO JSON (with its images)."""
         self.open([path], image_root=image_root)
 
+    def _prepare_save(self, path: str | os.PathLike[str] | None) -> tuple[Path, PoseDocument]:
+        target = Path(path) if path is not None else self._path
+        if target is None:
+            raise ValueError("The document has no file yet: give a path (Save As)")
+        self._source.ensure_sizes(i for i, f in enumerate(self._data.frames) if f.width <= 0 or f.height <= 0)
+        return target, self.snapshot()
+
+    def is_saving(self) -> bool:
+        """True while a background save is running."""
+        return self._save_future is not None and not self._save_future.done()
+
+    def wait_saved(self) -> None:
+        """Block until a background save in flight has finished (its result is still delivered)."""
+        fut = self._save_future
+        if fut is not None:
+            fut.result()
+
+    def save_in_background(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Start writing the document to ``path`` (or the current path) on a worker thread.
+
+        The GUI thread only takes a copy-on-write snapshot (:meth:`snapshot`) and numbers new
+        people; editing goes on while the file is written. When it is done, ``saved`` is emitted
+        (and the document is marked clean if nothing changed meanwhile), or ``save_failed`` (the
+        document stays dirty, the previous file intact). Raises ValueError when there is no path.
+        """
+        self.wait_saved()  # one save at a time, in order
+        target, snap = self._prepare_save(path)
+        index = self.undo_stack.index()
+        token = object()
+        self._save_token = token
+
+        def write() -> list[tuple[int, int, int | None, int]]:  # runs in a forked child (POSIX)
+            plan = write_coco_snapshot(snap, target)
+            where = {id(inst): (fi, ii) for fi, fr in enumerate(snap.frames) for ii, inst in enumerate(fr.instances)}
+            return [(*where[id(inst)], old, new) for inst, old, new in plan]
+
+        def job() -> None:
+            result: object = None
+            try:
+                result = [(snap.frames[fi].instances[ii], old, new) for fi, ii, old, new in run_forked(write)]
+            except (AnnotationError, OSError, RuntimeError) as e:
+                result = str(e)
+            try:
+                self._save_done.emit(target, result, index, token)
+            except RuntimeError:  # the document is gone
+                pass
+
+        self._save_future = self._saver.submit(job)
+        return target
+
+    def _on_save_done(self, target: Path, result: object, index: int, token: object) -> None:
+        if token is not getattr(self, "_save_token", None):
+            return  # the content was replaced meanwhile
+        if isinstance(result, str):
+            logger.warning("saving %s failed: %s", target, result)
+            self.save_failed.emit(target, result)
+            return
+        apply_ids(result)  # type: ignore[arg-type]  # the ids the file gave new people, so they stay stable
+        if self.undo_stack.index() == index:
+            self.undo_stack.setClean()
+            self._set_dirty(False)
+        self._set_path(target)
+        self._data.path = target
+        logger.info("saved %s (in the background)", target)
+        self.saved.emit(target)
+
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Write the document as COCO JSON (atomically) to ``path`` or the current path.
 
@@ -201,11 +342,11 @@ class AnnotationDocument(QObject):
         Raises ValueError when there is no path, AnnotationError / OSError when writing fails
         (the document stays dirty and the previous file intact).
         """
-        target = Path(path) if path is not None else self._path
-        if target is None:
-            raise ValueError("The document has no file yet: give a path (Save As)")
-        self._source.ensure_sizes(i for i, f in enumerate(self._data.frames) if f.width <= 0 or f.height <= 0)
-        save_coco(self._data, target)
+        self.wait_saved()
+        self._save_token = object()  # a background save still to be reported is superseded
+        target, snap = self._prepare_save(path)
+        apply_ids(write_coco_snapshot(snap, target))
+        self._data.path = target
         self.undo_stack.setClean()
         self._set_dirty(False)
         self._set_path(target)
@@ -219,5 +360,7 @@ class AnnotationDocument(QObject):
             self.path_changed.emit(path)
 
     def close(self) -> None:
-        """Release readers (video files); the document stays usable for reading data."""
+        """Release readers (video files); the document stays usable for reading data.
+        Waits for a background save in flight."""
+        self.wait_saved()
         self._source.close()

@@ -44,8 +44,7 @@ import cv2
 import numpy as np
 
 from app.sources import FrameSource, video_frame_name
-from hrnet.annotations import PoseDocument, save_coco, subset
-from hrnet.errors import MediaError
+from hrnet import MediaError, PoseDocument, save_coco, subset
 
 __all__ = ["ExportResult", "export_for_training", "split_frames"]
 

@@ -48,6 +48,8 @@ from app.controllers.inference import InferenceController
 from app.controllers.model import ModelController
 from app.controllers.project import ProjectController
 from app.document import AnnotationDocument
+from app.int8_calibration import project_plan
+from app.keypoint_set_controller import KeypointSetController
 from app.model_manager import HOW_TO_GET_WEIGHTS, ModelManager, ModelSpec, demo_spec, describe_error
 from app.settings import AppSettings
 from app.widgets.export_dialog import ExportDialog
@@ -105,6 +107,7 @@ class MainWindow(QMainWindow):
         self.edits = EditController(self.document, self.view, self.frame_list.model.confidence, parent=self)
         self.heatmap_overlay = HeatmapOverlay(self.document, self.view, self.heatmap_panel, self.heatmaps,
                                               self.inference, self.settings, parent=self)
+        self.keypoints = KeypointSetController(self)  # new project with a set, set editing, model fit
         self.actions_by_name = actions_table.build_actions(self, self.document.undo_stack)
         self._build_menus_and_toolbar()
         self._connect()
@@ -198,6 +201,7 @@ class MainWindow(QMainWindow):
         d.instances_changed.connect(self._on_people_changed)
         d.instance_changed.connect(lambda f, _i: self._on_people_changed(f))
         d.reviewed_changed.connect(lambda _f: self._update_actions())
+        d.keypoint_set_changed.connect(lambda: (self._on_frames_changed(), self.refresh_person_panel()))
         self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 10000))
 
         p = self.project
@@ -242,6 +246,9 @@ class MainWindow(QMainWindow):
         self.models.failed.connect(self._on_model_failed)
         self.models.predict_requested.connect(lambda scope, reuse: self.run_inference(scope, reuse_boxes=reuse))
         self.models.error.connect(self.show_error)
+        self.model.loading_progress.connect(self.model_panel.set_loading_progress)  # int8 calibration
+        self.model_panel.cancel_load_requested.connect(self.model.cancel_loading)
+        self.model.calibration_provider = lambda: project_plan(self.document.data)
 
         pp = self.person_panel
         pp.joint_selected.connect(lambda j: self.view.select(self.view.selected_person, j))
@@ -312,7 +319,7 @@ class MainWindow(QMainWindow):
                 "(autosave keeps a recovery copy). Please save your work and report this error.")
         try:
             self.show_error("Unexpected error", text, details)
-        except Exception:  # noqa: BLE001 - never raise from the excepthook
+        except Exception:  # never raise from the excepthook
             log.exception("Cannot show the error dialog")
 
     # ================================================================== title / state
@@ -476,7 +483,7 @@ class MainWindow(QMainWindow):
         if frame is None or p is None or p >= len(frame.instances):
             self.person_panel.set_person(None, None)
             return
-        self.person_panel.set_person(self.document.keypoint_names(), frame.instances[p], p,
+        self.person_panel.set_person(self.document.keypoint_set(), frame.instances[p], p,
                                      self.view.selected_joint, self.threshold_spin.value())
 
     def _on_frame_failed(self, index: int, message: str) -> None:
@@ -558,10 +565,7 @@ class MainWindow(QMainWindow):
         self.show_error("Cannot load the model", message)
 
     def _model_fits_document(self) -> bool:
-        mismatch = self.inference.mismatch()
-        if mismatch:
-            self.show_error("Model and project do not match", mismatch)
-        return mismatch is None
+        return self.keypoints.check_model(self.model.predictor)  # says why not, offers to fine-tune
 
     def run_inference(self, scope: str = "current", reuse_boxes: bool = False) -> None:
         """Predict the frames of ``scope`` ('current', 'selected', 'unreviewed', 'all') with the
@@ -610,7 +614,7 @@ class MainWindow(QMainWindow):
         if self.train_dialog is None:
             try:
                 self.train_dialog = TrainDialog(self.document, self.model.spec, self)
-            except Exception as e:  # noqa: BLE001 - a broken dialog must not take the app down
+            except Exception as e:  # a broken dialog must not take the app down
                 log.exception("TrainDialog failed")
                 self.show_error("Training unavailable", describe_error(e))
                 return

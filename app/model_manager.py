@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from app.bundled import DEMO_EXPERIMENT, demo_weights
+
 log = logging.getLogger(__name__)
 
 # Shown wherever the app has no model; keep in sync with the README.
@@ -32,8 +34,7 @@ HOW_TO_GET_WEIGHTS = (
 # A small HRNet (experiment synthetic/hrnet_w16_128x96) trained by hrnet-train on the synthetic
 # people of hrnet.dataset.synthetic, bundled so that a new user sees real predictions on the sample
 # project at once. It knows only rendered stick figures: on photos it is no substitute for COCO weights.
-DEMO_EXPERIMENT = "synthetic/hrnet_w16_128x96"
-DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "resources" / "models" / "hrnet_w16_synthetic.pth"
+DEMO_WEIGHTS = demo_weights()
 
 
 def demo_spec(device: str = "auto") -> ModelSpec | None:
@@ -41,13 +42,18 @@ def demo_spec(device: str = "auto") -> ModelSpec | None:
     return ModelSpec(DEMO_EXPERIMENT, str(DEMO_WEIGHTS), device) if DEMO_WEIGHTS.is_file() else None
 
 
+PRECISIONS = ("fp32", "int8")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A pose model: experiment (name or YAML path), weights file (None = random init), device."""
+    """A pose model: experiment (name or YAML path), weights file (None = random init), device,
+    precision (``fp32`` = standard; ``int8`` = fast on the CPU, calibrated on the project's frames)."""
 
     experiment: str
     weights: str | None = None
     device: str = "auto"
+    precision: str = "fp32"
     # what users read instead of the experiment (e.g. a run's "config.yaml"): not part of the identity
     name: str = field(default="", compare=False)
 
@@ -64,16 +70,18 @@ class ModelSpec:
 
     def label(self) -> str:
         weights = "RANDOM weights (demo)" if self.is_random else Path(str(self.weights)).name
-        return f"{self.title} — {weights}"
+        return f"{self.title} — {weights}" + (" — fast (int8, CPU)" if self.precision == "int8" else "")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
-        return cls(str(d["experiment"]), d.get("weights") or None, str(d.get("device") or "auto"))
+        precision = str(d.get("precision") or "fp32")
+        return cls(str(d["experiment"]), d.get("weights") or None, str(d.get("device") or "auto"),
+                   precision if precision in PRECISIONS else "fp32")
 
 
 def list_experiments() -> list[str]:
     try:
-        from hrnet.config import list_experiments as _list
+        from hrnet import list_experiments as _list
     except ImportError:  # pragma: no cover
         return []
     try:
@@ -86,31 +94,34 @@ def list_experiments() -> list[str]:
 def registry_entries() -> list[Any]:
     """Known downloadable checkpoints from :mod:`hrnet.weights` (empty when unavailable)."""
     try:
-        from hrnet import weights as registry
+        from hrnet import list_weights
     except ImportError:
         return []
     try:
-        return list(registry.list_weights())
+        return list(list_weights())
     except Exception as e:  # noqa: BLE001 - a broken registry must not break the model panel
         log.warning("Cannot list the weights registry: %s", e)
         return []
 
 
-def load_predictor(spec: ModelSpec, flip_test: bool = False):
-    """Build a :class:`hrnet.predictor.Predictor` for ``spec`` (blocking: call it on a worker)."""
-    from hrnet.predictor import Predictor
+def load_predictor(spec: ModelSpec, flip_test: bool = False, calibration: Any = None,
+                   progress: Any = None):
+    """Build a :class:`hrnet.predictor.Predictor` for ``spec`` (blocking: call it on a worker).
+    For ``int8``: ``calibration`` gives the project's frames (see :mod:`app.int8_calibration`),
+    ``progress(stage, fraction)`` reports the first-time calibration."""
+    from hrnet import Predictor
 
-    experiment: str | None = spec.experiment
+    extra: dict[str, Any] = {}
+    if spec.precision == "int8":
+        extra = {"precision": "int8", "calibration": calibration, "calibration_progress": progress}
+
     if spec.weights and not Path(spec.weights).expanduser().is_file():
-        try:  # a registry name: let the registry supply its experiment AND its overrides
-            from hrnet.weights import find_entry
+        from hrnet import find_entry
 
-            entry = find_entry(spec.weights)
-        except ImportError:
-            entry = None
-        if entry is not None and entry.experiment == spec.experiment and getattr(entry, "opts", ()):
-            experiment = None
-    return Predictor(experiment, weights=spec.weights, device=spec.device, flip_test=flip_test)
+        entry = find_entry(spec.weights)
+        if entry is not None and entry.experiment == spec.experiment:  # a named model, as the registry defines it
+            return Predictor.from_pretrained(entry.name, device=spec.device, flip_test=flip_test, **extra)
+    return Predictor(spec.experiment, weights=spec.weights, device=spec.device, flip_test=flip_test, **extra)
 
 
 _RUNNING: set[QThread] = set()
@@ -121,15 +132,29 @@ class LoadPredictorThread(QThread):
 
     loaded = Signal(object, object)  # spec, predictor
     failed = Signal(object, str)  # spec, message
+    progressed = Signal(str, float)  # int8 calibration: stage, fraction
 
-    def __init__(self, spec: ModelSpec, parent: QObject | None = None) -> None:
+    def __init__(self, spec: ModelSpec, parent: QObject | None = None, calibration_plan: Any = None) -> None:
         super().__init__(parent)
         self.spec = spec
+        self.calibration_plan = calibration_plan
+
+    def _progress(self, stage: str, fraction: float) -> None:
+        if self.isInterruptionRequested():
+            from hrnet import HRNetError
+
+            raise HRNetError("int8 calibration cancelled")
+        self.progressed.emit(stage, float(fraction))
 
     def run(self) -> None:
         try:
-            predictor = load_predictor(self.spec)
-        except Exception as e:  # noqa: BLE001 - reported to the GUI as a message
+            calibration = None
+            if self.spec.precision == "int8":
+                from app.int8_calibration import calibration_reader
+
+                calibration = calibration_reader(self.calibration_plan, self._progress)
+            predictor = load_predictor(self.spec, calibration=calibration, progress=self._progress)
+        except Exception as e:  # reported to the GUI as a message
             log.exception("Loading model %s failed", self.spec)
             self.failed.emit(self.spec, describe_error(e))
             return
@@ -152,6 +177,7 @@ class ModelManager(QObject):
     """Holds the current model; :meth:`load` replaces it asynchronously."""
 
     loading_started = Signal(object)  # ModelSpec
+    loading_progress = Signal(str, float)  # int8 calibration: stage, fraction
     model_loaded = Signal(object)  # ModelSpec
     model_failed = Signal(object, str)  # ModelSpec, message
     model_cleared = Signal()
@@ -162,6 +188,9 @@ class ModelManager(QObject):
         self.predictor = None
         self._threads: list[LoadPredictorThread] = []
         self._pending: ModelSpec | None = None
+        # int8: a callable giving the project's calibration plan (GUI thread, cheap; images are
+        # read on the loading thread)
+        self.calibration_provider: Any = None
 
     @property
     def is_loaded(self) -> bool:
@@ -179,14 +208,20 @@ class ModelManager(QObject):
     def device_text(self) -> str:
         if self.predictor is None:
             return "no model"
-        return str(getattr(self.predictor, "device", "?"))
+        from app.int8_calibration import precision_text
+
+        return str(getattr(self.predictor, "device", "?")) + precision_text(self.predictor)
 
     def load(self, spec: ModelSpec) -> None:
         self._pending = spec
         # No Qt parent: a running thread must never be destroyed with its manager; _RUNNING keeps
         # it alive until it has finished.
-        thread = LoadPredictorThread(spec)
+        plan = None
+        if spec.precision == "int8" and self.calibration_provider is not None:
+            plan = self.calibration_provider()
+        thread = LoadPredictorThread(spec, calibration_plan=plan)
         _RUNNING.add(thread)
+        thread.progressed.connect(self.loading_progress)
         thread.loaded.connect(self._on_loaded)
         thread.failed.connect(self._on_failed)
         thread.finished.connect(lambda t=thread: self._forget(t))
@@ -194,6 +229,11 @@ class ModelManager(QObject):
         self._threads.append(thread)
         self.loading_started.emit(spec)
         thread.start()
+
+    def cancel_loading(self) -> None:
+        """Stop a running int8 calibration (the load then fails with 'cancelled')."""
+        for t in self._threads:
+            t.requestInterruption()
 
     def set_predictor(self, spec: ModelSpec, predictor) -> None:
         """Use an already-built predictor (tests, or a model handed over by another component)."""

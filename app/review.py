@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hrnet.annotations import Frame, Instance
+from hrnet import Frame, Instance
 
 SCOPES = ("current", "selected", "unreviewed", "all")
 FILTER_KEYS = ("all", "unreviewed", "reviewed", "low", "people", "empty")
@@ -20,7 +20,7 @@ FILTER_KEYS = ("all", "unreviewed", "reviewed", "low", "people", "empty")
 
 def person_confidence(instance: Instance) -> float | None:
     """Mean model confidence of a person's labelled, not hand-edited joints (None: no prediction)."""
-    scores = getattr(instance, "joint_scores", None)
+    scores = instance.joint_scores
     if scores is None:
         return None
     mask = (instance.keypoints[:, 2] > 0) & ~np.asarray(instance.edited, bool)

@@ -19,20 +19,30 @@ import logging
 import os
 import struct
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from hrnet.annotations import Frame, PoseDocument, load_coco
-from hrnet.errors import MediaError
-from hrnet.media import IMAGE_EXTS, VideoReader, is_image, is_video, natural_sort_key, read_image
+from hrnet import (
+    IMAGE_EXTS,
+    VIDEO_EXTS,
+    Frame,
+    MediaError,
+    PoseDocument,
+    VideoReader,
+    is_image,
+    is_video,
+    list_image_names,
+    list_images,
+    load_coco,
+    read_image,
+)
 
 __all__ = [
     "FrameSource",
     "image_size_from_header",
-    "list_image_files",
     "open_coco",
     "open_folder",
     "open_images",
@@ -42,6 +52,19 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def _patterns(exts: Iterable[str]) -> str:
+    return " ".join(f"*{e}" for e in sorted(exts))
+
+
+# The open dialog's filter, from hrnet.media's extension lists (the one place they are defined).
+VIDEO_FILTER = f"Videos ({_patterns(VIDEO_EXTS)})"
+PROJECT_FILTER = "COCO JSON / project (*.json)"
+OPEN_FILTER = (
+    f"Images, videos and projects ({_patterns(IMAGE_EXTS | VIDEO_EXTS)} *.json);;"
+    f"Images ({_patterns(IMAGE_EXTS)});;{VIDEO_FILTER};;{PROJECT_FILTER};;All files (*)"
+)
 
 StrPath = str | os.PathLike[str]
 
@@ -118,38 +141,6 @@ def image_size_from_header(path: StrPath) -> tuple[int, int] | None:
     except (OSError, struct.error):
         return None
     return None
-
-
-def _image_names(root: Path, recursive: bool) -> list[str]:
-    """Relative POSIX names of the image files under ``root`` (by extension), naturally sorted.
-
-    Strings only (no pathlib per file): listing 5,000 files takes milliseconds.
-    """
-    names: list[str] = []
-    try:
-        stack = [("", str(root))]
-        while stack:
-            prefix, d = stack.pop()
-            with os.scandir(d) as it:
-                for e in it:
-                    if os.path.splitext(e.name)[1].lower() in IMAGE_EXTS:
-                        if e.is_file():
-                            names.append(prefix + e.name)
-                    elif recursive and e.is_dir():
-                        stack.append((prefix + e.name + "/", e.path))
-    except OSError as e:
-        raise MediaError(f"Cannot list folder {root}: {e.strerror or e}") from e
-    names.sort(key=natural_sort_key)
-    return names
-
-
-def list_image_files(folder: StrPath, recursive: bool = False) -> list[Path]:
-    """Image files of ``folder`` by extension, naturally sorted; only lists (``scandir``).
-
-    Raises :class:`MediaError` when the folder cannot be listed.
-    """
-    root = Path(folder)
-    return [root / n for n in _image_names(root, recursive)]
 
 
 def video_frame_name(video: StrPath, index: int, ext: str = ".png") -> str:
@@ -332,7 +323,7 @@ def open_images(paths: Sequence[StrPath]) -> tuple[PoseDocument, FrameSource]:
 def open_folder(folder: StrPath, recursive: bool = False) -> tuple[PoseDocument, FrameSource]:
     """Every image of ``folder`` (natural order) as a new document. Only lists the folder."""
     root = Path(folder).absolute()
-    names = _image_names(root, recursive=recursive)
+    names = list_image_names(root, recursive=recursive)
     if not names:
         raise MediaError(f"No images in folder {root}")
     doc = PoseDocument(image_root=root)
@@ -357,7 +348,7 @@ def _root_candidates(json_path: Path, data: PoseDocument) -> list[Path]:
 
 
 def open_coco(
-    json_path: StrPath, image_root: StrPath | None = None
+    json_path: StrPath, image_root: StrPath | None = None, progress: Callable[[float], None] | None = None
 ) -> tuple[PoseDocument, FrameSource]:
     """A saved project or any COCO keypoint JSON with its images.
 
@@ -365,10 +356,10 @@ def open_coco(
     project, else the first of a few usual places (the JSON's folder, ``images/``, COCO's
     ``images/val2017`` layout, ...) where the first frames' files exist. Missing files are
     reported by ``source.missing()`` (and logged), not fatal. Raises AnnotationError on a
-    malformed file.
+    malformed file. ``progress``: see :func:`hrnet.annotations.load_coco`.
     """
     json_path = Path(json_path)
-    doc = load_coco(json_path, image_root=image_root)
+    doc = load_coco(json_path, image_root=image_root, progress=progress)
     if image_root is None and doc.frames:
         probe = [f.video if f.video is not None else f.file_name for f in doc.frames[:8]]
         best, best_hits = None, -1
@@ -390,7 +381,8 @@ def open_coco(
 
 
 def open_paths(
-    paths: Sequence[StrPath], image_root: StrPath | None = None, recursive: bool = False
+    paths: Sequence[StrPath], image_root: StrPath | None = None, recursive: bool = False,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[PoseDocument, FrameSource]:
     """Open what the user chose: image files, folders, videos, or one COCO JSON (+ its image folder).
 
@@ -407,13 +399,13 @@ def open_paths(
         folders = [p for p in ps if p.is_dir()]
         if len(jsons) > 1 or len(ps) - 1 - len(folders) > 0 or len(folders) > 1:
             raise MediaError("Open one COCO JSON file at a time (optionally with its image folder)")
-        return open_coco(jsons[0], image_root=image_root or (folders[0] if folders else None))
+        return open_coco(jsons[0], image_root=image_root or (folders[0] if folders else None), progress=progress)
     if len(ps) == 1 and ps[0].is_dir():
         return open_folder(ps[0], recursive=recursive)
     items: list[Path] = []
     for p in ps:
         if p.is_dir():
-            items += list_image_files(p, recursive=recursive)
+            items += list_images(p, recursive=recursive)
         elif is_image(p) or is_video(p):
             items.append(p)
         else:

@@ -72,7 +72,7 @@ class InferenceWorker(QThread):
         total = len(self.jobs)
         try:
             self._run(total)
-        except Exception as e:  # noqa: BLE001 - every error becomes a message, the app stays alive
+        except Exception as e:  # every error becomes a message, the app stays alive
             log.exception("Inference failed")
             self.error = str(e) if isinstance(e, DetectorUnavailable) else describe_error(e)
             self.failed.emit(self.error)
@@ -111,7 +111,7 @@ class InferenceWorker(QThread):
             self.progress.emit(self.frames_done, len(self.jobs), "loading the person detector")
             try:
                 self.detector = self.detector_factory()
-            except Exception as e:  # noqa: BLE001 - say which part failed and what to do instead
+            except Exception as e:  # say which part failed and what to do instead
                 raise DetectorUnavailable(
                     f"The person detector cannot be loaded: {e}\n\nChoose 'Whole image = one person' or "
                     "'Existing boxes only' in the Model panel, or draw a box around a person (B) to "
@@ -146,7 +146,7 @@ class FunctionWorker(QThread):
         t0 = time.perf_counter()
         try:
             result = self.fn(*self.args, **self.kwargs)
-        except Exception as e:  # noqa: BLE001 - reported as a message
+        except Exception as e:  # reported as a message
             log.exception("%s failed", getattr(self.fn, "__name__", "task"))
             self.elapsed_s = time.perf_counter() - t0
             self.failed.emit(describe_error(e))

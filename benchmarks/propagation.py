@@ -9,7 +9,7 @@ R-CNN R50-FPN v2 call on a 1080p frame (measured here with random weights: its c
 depend on them; no weights can be downloaded here). ``--w32`` adds the same sums for HRNet-W32
 (0.13 s per person, measured by benchmarks/predictor_cpu.py) instead of the small demo model.
 
-    python benchmarks/propagation.py [--frames 60] [--people 3] [--detect-every 30]
+    python benchmarks/propagation.py [--frames 60] [--people 3] [--detect-every 30 10]
 """
 
 from __future__ import annotations
@@ -75,22 +75,32 @@ def coco_ap(video, results):
     return float(ev.stats[0])
 
 
-def run(mode, video, frames, predictor, detect_every):
+def run(mode, video, frames, predictor, detect_every, enlarge=1.1):
+    """``mode`` "every frame": the detector's boxes on every frame, nothing propagated (today's
+    predict-all-frames); else VideoPoseTracker with ``detect_every``."""
     oracle = OracleDetector(video)
-    vt = VideoPoseTracker(predictor, oracle, detect_every=detect_every)
+    vt = VideoPoseTracker(predictor, oracle, detect_every=detect_every, box_enlarge=enlarge)
     results = []
     pose_cpu = 0.0
     people = 0
+    calls = 0
     for t, image in enumerate(frames):
         oracle.frame = t
         t0 = time.process_time()
-        out = vt.process(image, force_detection=(mode == "every frame"))
+        if mode == "every frame":
+            dets = oracle(image)
+            calls += 1
+            out = predictor.predict(image, dets.boxes, dets.scores) if len(dets) else []
+        else:
+            out = [p.result for p in vt.process(image)]
         pose_cpu += time.process_time() - t0
         people += len(out)
-        for p in out:
-            results.append({"image_id": t + 1, "category_id": 1, "score": float(p.result.score),
-                            "keypoints": [float(v) for v in p.result.keypoints.reshape(-1)]})
-    return results, pose_cpu, vt.stats, people
+        for r in out:
+            results.append({"image_id": t + 1, "category_id": 1, "score": float(r.score),
+                            "keypoints": [float(v) for v in r.keypoints.reshape(-1)]})
+    if mode != "every frame":
+        calls = vt.stats.detector_calls
+    return results, pose_cpu, calls, dict(vt.stats.reasons), people
 
 
 def main() -> None:
@@ -98,7 +108,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--fps", type=float, default=15)
     ap.add_argument("--people", type=int, default=3)
-    ap.add_argument("--detect-every", type=int, default=30)
+    ap.add_argument("--detect-every", type=int, nargs="+", default=[30, 10])
+    ap.add_argument("--enlarge", type=float, nargs="+", default=[1.1])
     ap.add_argument("--scenario", default="crossing")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -125,16 +136,20 @@ def main() -> None:
     print(f"{len(frames)} frames 1920x1080 '{args.scenario}', {args.people} people; Faster R-CNN R50 v2 "
           f"{det_seconds:.2f} s CPU per frame (1 thread)")
     rows = {}
-    for mode in ("every frame", "propagation"):
-        results, pose_cpu, stats, people = run(mode, video, frames, predictor, args.detect_every)
+    modes = [("every frame", 0, 0)] + [(f"propagation, every {n}, box x{e:g}", n, e)
+                                      for n in args.detect_every for e in args.enlarge]
+    for mode, every, enlarge in modes:
+        results, pose_cpu, calls, reasons, people = run(mode, video, frames, predictor, every, enlarge)
         ap_ = coco_ap(video, results)
-        total = pose_cpu + stats.detector_calls * det_seconds
-        w32 = people * W32_SECONDS_PER_PERSON + stats.detector_calls * det_seconds
-        rows[mode] = (ap_, stats.detector_calls, pose_cpu, total, w32)
-        print(f"{mode:<12} AP {ap_:.3f}  detector calls {stats.detector_calls:3d} {dict(stats.reasons)}  "
+        total = pose_cpu + calls * det_seconds
+        w32 = people * W32_SECONDS_PER_PERSON + calls * det_seconds
+        rows[mode] = (ap_, calls, pose_cpu, total, w32)
+        print(f"{mode:<34} AP {ap_:.3f}  detector calls {calls:3d} {reasons}  "
               f"pose CPU {pose_cpu:6.1f} s  total {total:7.1f} s  (with W32: {w32:7.1f} s)")
-    e, p = rows["every frame"], rows["propagation"]
-    print(f"propagation: {e[3] / p[3]:.1f}x faster ({e[4] / p[4]:.1f}x with W32), AP {p[0] - e[0]:+.3f}")
+    e = rows["every frame"]
+    for mode, p in rows.items():
+        if mode != "every frame":
+            print(f"{mode}: {e[3] / p[3]:.1f}x faster ({e[4] / p[4]:.1f}x with W32), AP {p[0] - e[0]:+.3f}")
 
 
 if __name__ == "__main__":

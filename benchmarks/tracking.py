@@ -7,7 +7,8 @@ entering and leaving, a 30 px/frame camera pan. Poses come from
 - ``--poses model`` (default): the bundled demo HRNet run on every person box of the truth (as a
   perfect detector would give), people with fewer than 3 visible joints missed (a detector does
   not see someone behind a pillar), 5 % of the others missed at random, and ~0.5 false boxes per
-  frame at random places whose poses the model scores low;
+  frame at random places; duplicates removed by OKS NMS as the app does; a pose's true identity is
+  the person it lands on (OKS >= 0.5), None when it lands on nobody;
 - ``--poses sim``: the truth with 2 % noise, scores by visibility, the same misses and false poses.
 
 ``--sweep`` also scores a grid of tracker options, which is how the defaults were chosen.
@@ -29,7 +30,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hrnet.dataset.synthetic import write_video  # noqa: E402
+from hrnet.nms import COCO_SIGMAS as _SIGMAS  # noqa: E402
+from hrnet.nms import oks_nms  # noqa: E402
 from hrnet.tracking import identity_metrics, track_poses  # noqa: E402
+
+COCO_SIGMAS = np.asarray(_SIGMAS)
 
 SCENARIOS = ["walk", "crossing", "occlusion", "enter_exit", "pan"]
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "models" / "hrnet_w16_synthetic.pth"
@@ -50,6 +55,20 @@ def true_identities(video):
             ids.append((p.track_id, epoch.get(p.track_id, 0)))
         out.append(ids)
     return out
+
+
+def _identity_by_oks(kp, people, identities):
+    best, best_oks = None, 0.5
+    for p, ident in zip(people, identities):
+        vis = p.keypoints[:, 2] > 0
+        if vis.sum() < 3:
+            continue
+        area = p.bbox[2] * p.bbox[3] * 0.53
+        d2 = ((kp[vis, :2] - p.keypoints[vis, :2]) ** 2).sum(axis=1)
+        oks = float(np.mean(np.exp(-d2 / (2 * area * (2 * COCO_SIGMAS[vis]) ** 2 + 1e-9))))
+        if oks > best_oks:
+            best, best_oks = ident, oks
+    return best
 
 
 def detections(video, rng, mode, predictor=None, frames_bgr=None):
@@ -78,8 +97,17 @@ def detections(video, rng, mode, predictor=None, frames_bgr=None):
             out_ids.append([])
             continue
         if mode == "model":
+            # as the app and hrnet-predict do: poses of every box, duplicates removed by OKS NMS; the
+            # true identity of a pose is the person it lands on (OKS >= 0.5), not the box it came from
+            # (in a crossing both boxes hold both people, and a pose can be the other person's)
             res = predictor.predict(frames_bgr[t], np.array(boxes, dtype=np.float64))
             kp = np.stack([r.keypoints for r in res])
+            db = [{"keypoints": k, "score": float(k[:, 2].mean()), "area": float((b[2] - b[0]) * (b[3] - b[1]))}
+                  for k, b in zip(kp, boxes)]
+            keep = sorted(oks_nms(db, 0.7))
+            kp = kp[keep]
+            ids = [_identity_by_oks(k, people, identities[t]) for k in kp]
+            boxes = [boxes[i] for i in keep]
         else:
             kp = np.zeros((len(boxes), 17, 3))
             for i, (b, g) in enumerate(zip(boxes, gts)):

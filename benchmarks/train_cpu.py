@@ -80,7 +80,7 @@ def main() -> None:
 
     cfg = load_config(args.cfg, ["MODEL.PRETRAINED", ""])
     torch.manual_seed(0)
-    base = build_model(cfg)  # official random init
+    base = build_model(cfg, is_train=True)  # official random init
     batches = _batches(cfg, args.batch, args.steps)
     criterion = JointsMSELoss(use_target_weight=True)
     device = torch.device("cpu")

@@ -64,7 +64,7 @@ def main() -> int:
     extra: list[int] = []
     if args.extra:  # review a few more frames by accepting the demo model's predictions on them
         predictor = Predictor(DEMO_EXPERIMENT, weights=str(DEMO_WEIGHTS), device="cpu")
-        from hrnet.media import read_image
+        from hrnet import read_image
 
         candidates = [i for i, f in enumerate(doc.data.frames) if f.num_labelled == 0 and f.video is None
                       and f.file_name.startswith("walk_")][: args.extra]
@@ -74,7 +74,7 @@ def main() -> int:
             image = read_image(sample / "images" / f.file_name)
             h, w = image.shape[:2]
             people = predictor.predict(image, [[0, 0, w, h]])
-            from hrnet.annotations import Instance
+            from hrnet import Instance
 
             preds[i] = [Instance.from_prediction(p.keypoints, score=p.score, min_confidence=0.3) for p in people]
         doc.push(ApplyPredictions(doc, preds))
@@ -117,13 +117,14 @@ def main() -> int:
         print("  epochs 1..: AP " + " ".join(f"{e.metrics.get('AP', float('nan')):.3f}" for e in epochs))
         print(f"  end: {end.status} after {end.epochs_done} epochs, best {end.metric_name} {end.best_metric:.3f}, "
               f"best_is_base {end.best_is_base}, wall {wall:.0f} s")
-        old = evaluate_model(DEMO_EXPERIMENT, str(DEMO_WEIGHTS), data.val_json, data.images_dir, device="cpu")
-        new = evaluate_model(str(plan.run_dir / "config.yaml"), end.best_path, data.val_json, data.images_dir,
-                             device="cpu")
+        # as the dialog does: both models with the run's config.yaml (like for like)
+        models = plan.comparison_models(str(plan.run_dir / "config.yaml"), str(end.best_path))
+        old, new = (evaluate_model(*models[k], data.val_json, data.images_dir, device="cpu") for k in ("old", "new"))
         verdict = TrainingVerdict(old.metrics, new.metrics, num_val_frames=new.num_images,
                                   best_is_base=end.best_is_base, few_frames=len(data.train) < 4)
+        base_ap = base.metrics.get("AP", float("nan")) if base else float("nan")
         print(f"  comparison: current AP {old.metrics['AP']:.3f} -> new AP {new.metrics['AP']:.3f} "
-              f"(training log's best {end.best_metric:.3f})")
+              f"(training log: base {base_ap:.3f}, best {end.best_metric:.3f})")
         print(f"  verdict: {verdict.summary()}  default: {verdict.default_action}")
         rows.append((seed, old.metrics["AP"], new.metrics["AP"], end.best_is_base, wall))
     print("\nseed  current_AP  new_AP  best_is_base  wall_s")

@@ -124,7 +124,7 @@ def main() -> None:
     torch.set_flush_denormal(True)
     cfg = load_config(args.cfg, ["MODEL.PRETRAINED", ""])
     torch.manual_seed(0)
-    base_state = build_model(cfg).state_dict()
+    base_state = build_model(cfg, is_train=True).state_dict()
     criterion = JointsMSELoss(use_target_weight=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"{args.cfg}: input {cfg.MODEL.IMAGE_SIZE[0]}x{cfg.MODEL.IMAGE_SIZE[1]} on {name}, "

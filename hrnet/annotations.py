@@ -60,15 +60,18 @@ import json
 import logging
 import math
 import os
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hrnet import fastjson
 from hrnet.errors import AnnotationError
+from hrnet.keypoints import APP_KEY, COCO_KEYPOINTS, COCO_SKELETON, KeypointSet, KeypointSetError
+from hrnet.utils.io import atomic_open, read_json, write_json
 
 __all__ = [
     "APP_KEY",
@@ -91,21 +94,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The one extra key under which the app's own state is stored (top level, images, annotations).
-APP_KEY = "hrnet_annotator"
+#: APP_KEY (from hrnet.keypoints): the one extra key under which the app's own state is stored
+#: (top level, images, annotations, the keypoint category).
 FORMAT_VERSION = 1
 
-# The 17 COCO person keypoints and the official 0-based COCO skeleton.
-COCO_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-COCO_SKELETON: tuple[tuple[int, int], ...] = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)
+# The 17 COCO person keypoints and the official 0-based COCO skeleton live in hrnet.keypoints
+# (re-exported here for compatibility).
 
 _IMAGE_KEYS = {"id", "file_name", "width", "height", APP_KEY}
 _ANN_KEYS = {"id", "image_id", "category_id", "keypoints", "num_keypoints", "bbox", "iscrowd",
@@ -149,15 +143,35 @@ class Category:
         return len(self.keypoints)
 
     def flip_pairs(self) -> list[tuple[int, int]]:
-        """(left, right) joint index pairs matched by ``left_*`` / ``right_*`` names."""
-        index = {n: i for i, n in enumerate(self.keypoints)}
-        pairs = []
-        for i, n in enumerate(self.keypoints):
-            for lp, rp in (("left_", "right_"), ("l_", "r_"), ("left", "right")):
-                if n.startswith(lp) and n.replace(lp, rp, 1) in index:
-                    pairs.append((i, index[n.replace(lp, rp, 1)]))
-                    break
-        return pairs
+        """(left, right) joint index pairs: those stored under the app's key, else the one
+        left/right rule of :mod:`hrnet.keypoints` applied to the names."""
+        return list(self.keypoint_set().flip_pairs)
+
+    def keypoint_set(self) -> KeypointSet:
+        """The category as a :class:`~hrnet.keypoints.KeypointSet` (names, skeleton, flip pairs,
+        sigmas, colours; the last three from ``extra["hrnet_annotator"]`` when stored there).
+        A malformed stored field is ignored with a warning (the names and skeleton still hold)."""
+        cat = {"name": self.name, "keypoints": list(self.keypoints),
+               "skeleton": [[a + 1, b + 1] for a, b in self.skeleton]}
+        app = self.extra.get(APP_KEY)
+        if isinstance(app, dict):
+            cat[APP_KEY] = app
+        try:
+            return KeypointSet.from_category(cat)
+        except KeypointSetError as e:
+            logger.warning("category %r: %s; using the left/right rule and default sigmas", self.name, e)
+            return KeypointSet.from_names(self.keypoints, self.skeleton, name=self.name)
+
+    def set_keypoint_set(self, kset: KeypointSet) -> None:
+        """Make this category describe ``kset`` (names, skeleton; flip pairs, sigmas and colours
+        under ``extra["hrnet_annotator"]``, other fields kept). The people's joints are not touched."""
+        self.keypoints = list(kset.names)
+        self.skeleton = [tuple(e) for e in kset.skeleton]
+        app = dict(self.extra.get(APP_KEY) or {}) if isinstance(self.extra.get(APP_KEY), dict) else {}
+        for key in ("flip_pairs", "sigmas", "colors", "keypoint_set"):
+            app.pop(key, None)
+        app.update(kset.app_fields())
+        self.extra[APP_KEY] = app
 
 
 def bbox_from_keypoints(
@@ -354,6 +368,14 @@ class Frame:
     def num_labelled(self) -> int:
         """Number of people with at least one labelled joint."""
         return sum(1 for inst in self.instances if inst.num_keypoints > 0)
+
+    def cow_copy(self) -> Frame:
+        """A shallow copy with its own people list (people, crowd regions and unknown fields are
+        shared): what a copy-on-write document changes instead of a frame a snapshot holds."""
+        new = Frame.__new__(Frame)
+        new.__dict__.update(self.__dict__)
+        new.instances = list(self.instances)
+        return new
 
     def copy(self) -> Frame:
         """A deep copy (people, crowd regions and unknown fields copied)."""
@@ -575,14 +597,205 @@ class _Reader:
         )
 
 
+def _person_where(row: int, ann: dict[str, Any], fr: Frame) -> str:
+    where = f"annotations[{row}]"
+    if ann.get("id") is not None:
+        where += f" (id {ann['id']})"
+    return where + f" of image {fr.id} ({fr.file_name})"
+
+
+def _dispatch_annotations(
+    r: _Reader, anns: list[Any], by_id: dict[int, Frame], cat_id: int, known_cats: set[int]
+) -> tuple[list[dict[str, Any]], list[Frame], list[int]]:
+    """Check the record-level fields of every annotation; keep crowd regions and other
+    categories' annotations raw on their frames; return the people (annotation, frame, row)."""
+    ann_ids: set[Any] = set()
+    people: list[dict[str, Any]] = []
+    owners: list[Frame] = []
+    rows: list[int] = []
+    for i, ann in enumerate(anns):
+        if not isinstance(ann, dict):
+            raise r.fail(f"annotations[{i}]", f"expected an object, got {type(ann).__name__}")
+        aid = ann.get("id")
+        if aid is not None:
+            if not _is_int(aid):
+                raise r.fail(f"annotations[{i}]", f"'id' must be an integer, got {aid!r}")
+            if aid in ann_ids:
+                raise r.fail(f"annotations[{i}] (id {aid})", f"duplicate annotation id {aid}")
+            ann_ids.add(aid)
+        image_id = ann.get("image_id")
+        try:
+            fr = by_id.get(image_id)  # type: ignore[arg-type]
+        except TypeError:  # unhashable
+            fr = None
+        if fr is None:
+            where = f"annotations[{i}]" + (f" (id {aid})" if aid is not None else "")
+            if "image_id" not in ann:
+                raise r.fail(where, "missing field 'image_id'")
+            raise r.fail(where, f"'image_id' {image_id!r} refers to no image")
+        cid = ann.get("category_id", cat_id)
+        iscrowd = ann.get("iscrowd", 0)
+        if cid == cat_id and type(iscrowd) in (int, bool) and not iscrowd:  # the common case: a person
+            people.append(ann)
+            owners.append(fr)
+            rows.append(i)
+            continue
+        where = _person_where(i, ann, fr)
+        if cid not in known_cats:
+            raise r.fail(where, f"'category_id' {cid!r} refers to no category")
+        if iscrowd not in (0, 1, False, True):
+            raise r.fail(where, f"'iscrowd' must be 0 or 1, got {iscrowd!r}")
+        if iscrowd:
+            fr.crowd.append(ann)
+        elif cid != cat_id:
+            fr.other.append(ann)
+        else:  # e.g. iscrowd 0.0
+            people.append(ann)
+            owners.append(fr)
+            rows.append(i)
+    return people, owners, rows
+
+
+def _numbers_ok(lists: list[Any], length: int) -> bool:
+    """Every item is a list of ``length`` JSON numbers (no booleans, strings, nulls)."""
+    return (all(type(v) is list and len(v) == length for v in lists)
+            and set(map(type, chain.from_iterable(lists))) <= _NUMBER_TYPES)
+
+
+def _build_instances(
+    r: _Reader, people: list[dict[str, Any]], owners: list[Frame], rows: list[int], K: int, cat_id: int,
+    progress: Callable[[float], None] | None = None,
+) -> list[Instance]:
+    """The people as :class:`Instance` objects, validated column by column (numpy) rather than
+    one number at a time. Each person's arrays are rows of one array per field. On any invalid
+    value the slow per-record validation runs to name the record and the field."""
+    n = len(people)
+    if n == 0:
+        return []
+
+    def slow_path() -> AnnotationError:
+        for j, a in enumerate(people):
+            r.instance({**a, "category_id": a.get("category_id", cat_id)}, _person_where(rows[j], a, owners[j]), K)
+        return r.fail("annotations", "invalid values")  # not reached: the loop raises at the culprit
+
+    kl = [a.get("keypoints") for a in people]
+    arr = None
+    # in slices of _ROWS people: a reader thread never holds the GIL for long (same cost)
+    if all(_numbers_ok(kl[s:s + _ROWS], 3 * K) for s in range(0, n, _ROWS)):
+        try:
+            arr = np.empty((n, 3 * K), dtype=np.float64)
+            for s in range(0, n, _ROWS):
+                arr[s:s + _ROWS] = kl[s:s + _ROWS]
+            arr = arr.reshape(n, K, 3)
+        except (ValueError, TypeError, OverflowError):
+            arr = None
+        if arr is not None:
+            vis = arr[:, :, 2]
+            if not (np.isfinite(arr).all() and ((vis == 0.0) | (vis == 1.0) | (vis == 2.0)).all()):
+                arr = None
+    if arr is None:
+        raise slow_path()
+
+    edited = np.zeros((n, K), dtype=bool)
+    auto = np.zeros(n, dtype=bool)
+    js_rows: list[int] = []
+    js_lists: list[Any] = []
+    for j, a in enumerate(people):
+        app = a.get(APP_KEY)
+        if app is None:
+            continue
+        if not isinstance(app, dict):
+            raise r.fail(_person_where(rows[j], a, owners[j]), f"'{APP_KEY}' must be an object, got {app!r}")
+        if not app:
+            continue
+        e = app.get("edited")
+        if e is not None:
+            if not isinstance(e, list) or not all(_is_int(x) and 0 <= x < K for x in e):
+                raise r.fail(_person_where(rows[j], a, owners[j]),
+                             f"'{APP_KEY}.edited' must be a list of joint indices in 0..{K - 1}, got {e!r}")
+            if e:
+                edited[j, e] = True
+        js = app.get("joint_scores")
+        if js is not None:
+            js_rows.append(j)
+            js_lists.append(js)
+        if app.get("auto_bbox", False):
+            auto[j] = True
+    js_of: dict[int, np.ndarray] = {}
+    if js_rows:
+        if not _numbers_ok(js_lists, K):
+            for j, js in zip(js_rows, js_lists):
+                if not isinstance(js, list) or len(js) != K or not set(map(type, js)) <= _NUMBER_TYPES:
+                    raise r.fail(_person_where(rows[j], people[j], owners[j]),
+                                 f"'{APP_KEY}.joint_scores' must be a list of {K} numbers, got {js!r}")
+        js_arr = np.array(js_lists, dtype=np.float64)
+        js_of = dict(zip(js_rows, js_arr))
+
+    box_rows = [j for j, a in enumerate(people) if "bbox" in a and not auto[j]]
+    box_of: dict[int, np.ndarray] = {}
+    if box_rows:
+        bl = [people[j]["bbox"] for j in box_rows]
+        boxes = None
+        if _numbers_ok(bl, 4):
+            try:
+                boxes = np.array(bl, dtype=np.float64)
+            except OverflowError:
+                boxes = None
+            if boxes is not None and not (np.isfinite(boxes).all() and (boxes[:, 2:] >= 0).all()):
+                boxes = None
+        if boxes is None:
+            for j in box_rows:
+                a = people[j]
+                where = _person_where(rows[j], a, owners[j])
+                b = a["bbox"]
+                if not isinstance(b, list) or len(b) != 4:
+                    raise r.fail(where, f"'bbox' must be [x, y, width, height], got {b!r}")
+                box = [r.number(v, where, "bbox") for v in b]
+                if box[2] < 0 or box[3] < 0:
+                    raise r.fail(where, f"'bbox' width and height must be >= 0, got {b!r}")
+            raise r.fail("annotations", "invalid 'bbox'")  # not reached
+        box_of = dict(zip(box_rows, boxes))
+
+    out: list[Instance] = []
+    keys = _ANN_KEYS
+    new = Instance.__new__
+    step = _ROWS if progress is not None else n + 1
+    for j, a in enumerate(people):
+        if j % step == 0 and progress is not None:
+            progress(0.4 + 0.6 * j / n)
+        extra = {k: v for k, v in a.items() if k not in keys}
+        bbox = box_of.get(j)
+        if bbox is not None:
+            if "area" in extra and extra["area"] == bbox[2] * bbox[3]:
+                del extra["area"]  # the box area we write anyway; a different one (segmentation) is kept
+        elif "bbox" in a:
+            extra.pop("area", None)  # derived together with the auto box
+        score = a.get("score")
+        if score is not None and (type(score) is not float or not math.isfinite(score)):
+            score = r.number(score, _person_where(rows[j], a, owners[j]), "score")
+        track_id = a.get("track_id")
+        if track_id is not None and not _is_int(track_id):
+            raise r.fail(_person_where(rows[j], a, owners[j]), f"'track_id' must be an integer, got {track_id!r}")
+        inst = new(Instance)
+        inst.__dict__ = {"keypoints": arr[j], "bbox": bbox, "score": score, "track_id": track_id,
+                         "edited": edited[j], "joint_scores": js_of.get(j), "id": a.get("id"),
+                         "category_id": a.get("category_id", cat_id), "extra": extra}
+        out.append(inst)
+    return out
+
+
 def from_coco_dict(
     data: Any,
     *,
     source: str = "<COCO data>",
     base_dir: str | os.PathLike[str] | None = None,
     image_root: str | os.PathLike[str] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> PoseDocument:
     """Validate parsed COCO keypoint JSON and build a :class:`PoseDocument`.
+
+    ``progress(fraction)`` is called now and then with the share of the work done (0..1); an
+    exception it raises (e.g. the caller's "cancelled") stops the conversion and propagates.
 
     ``source`` names the data in error messages; ``base_dir`` is the folder a relative
     ``image_root`` stored in the file is resolved against; an explicit ``image_root`` wins.
@@ -615,45 +828,33 @@ def from_coco_dict(
 
     frames: list[Frame] = []
     by_id: dict[int, Frame] = {}
+    new_frame = Frame.__new__
     for i, img in enumerate(data["images"]):
-        fr = r.frame(img, i)
+        # fast path for the common image record: an int id, a file name, int sizes >= 0 and
+        # nothing else but our state; anything else goes through the validating reader
+        if (type(img) is dict and type(img.get("id")) is int and type(img.get("file_name")) is str
+                and img["file_name"] and type(img.get("width", 0)) is int and type(img.get("height", 0)) is int
+                and img.get("width", 0) >= 0 and img.get("height", 0) >= 0 and APP_KEY not in img
+                and img.keys() <= _IMAGE_KEYS):
+            fr = new_frame(Frame)
+            fr.__dict__.update(id=img["id"], file_name=img["file_name"], width=img.get("width", 0),
+                               height=img.get("height", 0), instances=[], reviewed=False, video=None,
+                               frame_index=None, crowd=[], extra={}, other=[])
+        else:
+            fr = r.frame(img, i)
         if fr.id in by_id:
             raise r.fail(f"images[{i}]", f"duplicate image id {fr.id}")
         by_id[fr.id] = fr
         frames.append(fr)
 
-    ann_ids: set[Any] = set()
     K = category.num_keypoints
-    for i, ann in enumerate(data["annotations"]):
-        where = f"annotations[{i}]"
-        if not isinstance(ann, dict):
-            raise r.fail(where, f"expected an object, got {type(ann).__name__}")
-        aid = ann.get("id")
-        if aid is not None:
-            if not _is_int(aid):
-                raise r.fail(where, f"'id' must be an integer, got {aid!r}")
-            where = f"annotations[{i}] (id {aid})"
-            if aid in ann_ids:
-                raise r.fail(where, f"duplicate annotation id {aid}")
-            ann_ids.add(aid)
-        if "image_id" not in ann:
-            raise r.fail(where, "missing field 'image_id'")
-        fr = by_id.get(ann["image_id"])
-        if fr is None:
-            raise r.fail(where, f"'image_id' {ann['image_id']!r} refers to no image")
-        where += f" of image {fr.id} ({fr.file_name})"
-        cid = ann.get("category_id", category.id)
-        if cid not in known_cats:
-            raise r.fail(where, f"'category_id' {cid!r} refers to no category")
-        iscrowd = ann.get("iscrowd", 0)
-        if iscrowd not in (0, 1, False, True):
-            raise r.fail(where, f"'iscrowd' must be 0 or 1, got {iscrowd!r}")
-        if iscrowd:
-            fr.crowd.append(ann)
-        elif cid != category.id:
-            fr.other.append(ann)
-        else:
-            fr.instances.append(r.instance({**ann, "category_id": cid}, where, K))
+    if progress is not None:
+        progress(0.1)
+    people, owners, rows = _dispatch_annotations(r, data["annotations"], by_id, category.id, known_cats)
+    if progress is not None:
+        progress(0.3)
+    for fr, inst in zip(owners, _build_instances(r, people, owners, rows, K, category.id, progress)):
+        fr.instances.append(inst)
 
     app = data.get(APP_KEY, {})
     if not isinstance(app, dict):
@@ -669,23 +870,34 @@ def from_coco_dict(
     return PoseDocument(frames=frames, category=category, image_root=root, extra=extra, other_categories=others)
 
 
-def load_coco(path: str | os.PathLike[str], image_root: str | os.PathLike[str] | None = None) -> PoseDocument:
+def load_coco(
+    path: str | os.PathLike[str],
+    image_root: str | os.PathLike[str] | None = None,
+    *,
+    progress: Callable[[float], None] | None = None,
+) -> PoseDocument:
     """Read a COCO keypoint JSON file into a :class:`PoseDocument` (validated).
 
+    ``progress(fraction)`` (optional) is called with the share done, 0..1, every few thousand
+    people while the file is parsed (in pieces then, see :func:`hrnet.fastjson.loads_in_pieces`)
+    and converted; an exception it raises stops the reading and propagates (how a caller cancels).
     ``image_root`` overrides the image folder stored in the file (default: the stored one,
     resolved against the file's folder; None when the file stores none).
     Raises :class:`AnnotationError` naming the file, the record and the field on bad input.
     """
     path = Path(path)
+    if progress is not None:
+        progress(0.0)
     try:
         raw = path.read_bytes()
-    except OSError as e:
-        raise AnnotationError(f"{path}: cannot read the file: {e.strerror or e}") from e
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AnnotationError(f"{path}: not valid JSON: {e}") from e
-    doc = from_coco_dict(data, source=str(path), base_dir=path.parent, image_root=image_root)
+        if progress is None:
+            data = fastjson.loads(raw)
+        else:  # a reader thread with progress: parse in pieces (~1.8x the parse time) so the GUI keeps the GIL
+            data = fastjson.loads_in_pieces(raw, progress=lambda f: progress(0.4 * f))
+    except (OSError, ValueError):  # let the one reader word the error (missing, a folder, not JSON, ...)
+        data = read_json(path, what="Annotation file", error=AnnotationError)
+    scaled = None if progress is None else (lambda f: progress(0.4 + 0.6 * f))
+    doc = from_coco_dict(data, source=str(path), base_dir=path.parent, image_root=image_root, progress=scaled)
     doc.path = path
     logger.debug("read %s: %d frames, %d people", path, len(doc.frames), sum(len(f.instances) for f in doc.frames))
     return doc
@@ -696,18 +908,36 @@ def load_coco(path: str | os.PathLike[str], image_root: str | os.PathLike[str] |
 # --------------------------------------------------------------------------------------------
 
 
-def _assign_ids(document: PoseDocument) -> None:
-    """Give every instance without an id, or with an id already taken, a fresh id (in place)."""
+def _plan_ids(document: PoseDocument) -> list[tuple[Instance, int | None, int]]:
+    """(person, old id, new id) for every person without an id or with an id already taken,
+    as :func:`_assign_ids` would number them; changes nothing."""
     raw = [c.get("id") for fr in document.frames for c in (*fr.crowd, *fr.other)]
     ids = [inst.id for fr in document.frames for inst in fr.instances]
     next_id = max((i for i in (*raw, *ids) if _is_int(i)), default=0) + 1
     used: set[Any] = set(raw)
+    plan = []
     for fr in document.frames:
         for inst in fr.instances:
-            if inst.id is None or inst.id in used:
-                inst.id = next_id
+            iid = inst.id
+            if iid is None or iid in used:
+                plan.append((inst, iid, next_id))
+                iid = next_id
                 next_id += 1
-            used.add(inst.id)
+            used.add(iid)
+    return plan
+
+
+def apply_ids(plan: Sequence[tuple[Instance, int | None, int]]) -> None:
+    """Give the people of ``plan`` (from :func:`write_coco_snapshot`) their new ids, unless an
+    id was set meanwhile."""
+    for inst, old, new in plan:
+        if inst.id == old:
+            inst.id = new
+
+
+def _assign_ids(document: PoseDocument) -> None:
+    """Give every instance without an id, or with an id already taken, a fresh id (in place)."""
+    apply_ids(_plan_ids(document))
 
 
 def _finite_list(values: np.ndarray, where: str, what: str) -> list[float]:
@@ -717,35 +947,181 @@ def _finite_list(values: np.ndarray, where: str, what: str) -> list[float]:
     return out
 
 
+_ROWS = 8192  # numpy calls on at most this many people at a time: a writer thread holds the GIL briefly
+
+
+def _stack(arrays: list[np.ndarray], shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    out = np.empty((len(arrays), *shape), dtype=dtype)
+    for s in range(0, len(arrays), _ROWS):
+        part = arrays[s:s + _ROWS]
+        out[s:s + len(part)] = part
+    return out
+
+
+def _tolist(arr: np.ndarray) -> list[Any]:
+    out: list[Any] = []
+    for s in range(0, len(arr), _ROWS):
+        out.extend(arr[s:s + _ROWS].tolist())
+    return out
+
+
+def _people_columns(
+    frames: Sequence[Frame], K: int, include_app_state: bool
+) -> tuple[list[Instance], list[list[Any]], list[int], np.ndarray, np.ndarray, list[Any], list[Any], np.ndarray]:
+    """Column-wise conversion of all people (numpy, not one number at a time).
+
+    Returns the instances in file order, their flat keypoint lists (x, y floats, v ints),
+    ``num_keypoints``, boxes (N, 4), an "auto box" mask, the edited joint lists (or None), the
+    joint score lists (or None), and the frame index of each person. Raises
+    :class:`AnnotationError` naming the person on values COCO cannot store.
+    """
+    insts: list[Instance] = []
+    owner: list[int] = []
+    for fi, fr in enumerate(frames):
+        if fr.instances:
+            insts.extend(fr.instances)
+            owner.extend([fi] * len(fr.instances))
+    n = len(insts)
+    owner_a = np.asarray(owner, dtype=np.int64)
+
+    def where(j: int) -> str:
+        fr = frames[owner[j]]
+        return f"image {fr.id} ({fr.file_name}), person {fr.instances.index(insts[j])} (id {insts[j].id})"
+
+    kps = [inst.keypoints for inst in insts]
+    for j, kp in enumerate(kps):
+        if kp.shape != (K, 3):
+            nj = len(kp)
+            raise AnnotationError(f"{where(j)}: has {nj} joints, the category has {K}")
+    kp_all = _stack(kps, (K, 3))
+    vis = kp_all[:, :, 2]
+    ok = np.isfinite(kp_all).all(axis=(1, 2)) & ((vis == 0.0) | (vis == 1.0) | (vis == 2.0)).all(axis=1)
+    if not ok.all():
+        j = int(np.argmin(ok))
+        kp = kp_all[j]
+        _finite_list(kp[:, :2].reshape(-1), where(j), "keypoints")
+        raise AnnotationError(f"{where(j)}: visibility must be 0, 1 or 2, got {kp[:, 2].tolist()}")
+    flat = _tolist(kp_all.reshape(n, 3 * K))
+    vis_i = vis.astype(np.int64)
+    for row, v in zip(flat, vis_i.tolist()):
+        row[2::3] = v
+    num_kp = np.count_nonzero(vis_i, axis=1).tolist()
+
+    # boxes: the instance's, else derived from the keypoints (vectorised bbox_from_keypoints)
+    auto = np.array([inst.bbox is None for inst in insts], dtype=bool)
+    boxes = np.zeros((n, 4))
+    given = np.flatnonzero(~auto)
+    if len(given):
+        boxes[given] = np.stack([insts[j].bbox for j in given])  # type: ignore[misc]
+    ai = np.flatnonzero(auto)
+    if len(ai):
+        sizes = np.array([(frames[owner[j]].width, frames[owner[j]].height) for j in ai], dtype=np.float64)
+        boxes[ai] = _auto_boxes(kp_all[ai], sizes)
+    if not np.isfinite(boxes).all():
+        j = int(np.argmin(np.isfinite(boxes).all(axis=1)))
+        _finite_list(boxes[j], where(j), "bbox")
+
+    edited: list[Any] = [None] * n
+    scores: list[Any] = [None] * n
+    if include_app_state:
+        ed = _stack([inst.edited for inst in insts], (K,), bool)
+        for j in np.flatnonzero(ed.any(axis=1)).tolist():
+            edited[j] = np.flatnonzero(ed[j]).tolist()
+        js_rows = [j for j, inst in enumerate(insts) if inst.joint_scores is not None]
+        if js_rows:
+            js = np.stack([insts[j].joint_scores for j in js_rows]).astype(np.float64, copy=False)  # type: ignore[misc]
+            fin = np.isfinite(js).all(axis=1)
+            if not fin.all():
+                j = js_rows[int(np.argmin(fin))]
+                _finite_list(insts[j].joint_scores, where(j), "joint_scores")  # type: ignore[arg-type]
+            for j, row in zip(js_rows, _tolist(js)):
+                scores[j] = row
+    return insts, flat, num_kp, boxes, auto, edited, scores, owner_a
+
+
+def _auto_boxes(kp: np.ndarray, sizes: np.ndarray, margin: float = 0.1, min_size: float = 2.0) -> np.ndarray:
+    """:func:`bbox_from_keypoints` for (M, K, 3) keypoints at once (same arithmetic, same
+    values); rows without a labelled joint give zeros. ``sizes`` (M, 2) image width, height
+    (0 = unknown: not clipped)."""
+    lab = kp[:, :, 2] > 0
+    has = lab.any(axis=1)
+    big = np.inf
+    x0 = np.where(lab, kp[:, :, 0], big).min(axis=1)
+    y0 = np.where(lab, kp[:, :, 1], big).min(axis=1)
+    x1 = np.where(lab, kp[:, :, 0], -big).max(axis=1)
+    y1 = np.where(lab, kp[:, :, 1], -big).max(axis=1)
+    x0, y0, x1, y1 = (np.where(has, v, 0.0) for v in (x0, y0, x1, y1))
+    w, h = x1 - x0, y1 - y0
+    x0, x1 = x0 - margin * w, x1 + margin * w
+    y0, y1 = y0 - margin * h, y1 + margin * h
+    small = x1 - x0 < min_size
+    cx = (x0 + x1) / 2
+    x0, x1 = np.where(small, cx - min_size / 2, x0), np.where(small, cx + min_size / 2, x1)
+    small = y1 - y0 < min_size
+    cy = (y0 + y1) / 2
+    y0, y1 = np.where(small, cy - min_size / 2, y0), np.where(small, cy + min_size / 2, y1)
+    clip = (sizes[:, 0] > 0) & (sizes[:, 1] > 0)
+    x0 = np.where(clip, np.maximum(x0, 0.0), x0)
+    x1 = np.where(clip, np.minimum(x1, sizes[:, 0]), x1)
+    y0 = np.where(clip, np.maximum(y0, 0.0), y0)
+    y1 = np.where(clip, np.minimum(y1, sizes[:, 1]), y1)
+    out = np.stack([x0, y0, np.maximum(x1 - x0, 0.0), np.maximum(y1 - y0, 0.0)], axis=1)
+    out[~has] = 0.0
+    return out
+
+
+def _check_finite(value: Any, where: str) -> None:
+    # the fast encoder would write NaN/infinity as null: refuse them as json did
+    if fastjson.has_nonfinite(value):
+        raise AnnotationError(f"{where}: a field holds NaN or infinity, which JSON cannot store")
+
+
 def to_coco_dict(
     document: PoseDocument,
     *,
     base_dir: str | os.PathLike[str] | None = None,
     absolute_paths: bool = False,
     include_app_state: bool = True,
+    assign_ids: bool = True,
+    new_ids: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
     """The document as a COCO keypoint dict (what :func:`save_coco` writes).
 
     Instances without an id (or with an id used twice) get fresh ids, written into the document.
+    With ``assign_ids=False`` the document is only read (safe on a snapshot that shares people
+    with a live document): such instances are written with the id ``new_ids`` gives them (keyed
+    by ``id(instance)``), else without an ``id``.
     ``base_dir`` is the folder the file will live in (``image_root`` is stored relative to it
     unless ``absolute_paths``). ``include_app_state=False`` leaves out the ``hrnet_annotator``
     blocks (a plain training export).
     """
-    _assign_ids(document)
+    if assign_ids:
+        _assign_ids(document)
     K = document.category.num_keypoints
     cat = document.category
     cat_d: dict[str, Any] = {"id": cat.id, "name": cat.name, "supercategory": cat.supercategory,
                              "keypoints": list(cat.keypoints), "skeleton": [[a + 1, b + 1] for a, b in cat.skeleton],
                              **cat.extra}
+    frames = document.frames
+    insts, flat, num_kp, boxes, auto, edited, jscores, owner = _people_columns(frames, K, include_app_state)
+    box_l = boxes.tolist()
+    areas = (boxes[:, 2] * boxes[:, 3]).tolist()
+    auto_l = auto.tolist()
+    starts = np.searchsorted(owner, np.arange(len(frames) + 1)).tolist()
+    if not assign_ids:
+        used: set[Any] = {c.get("id") for fr in frames for c in (*fr.crowd, *fr.other)}
 
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
-    for fr in document.frames:
+    cat_id = cat.id
+    for fi, fr in enumerate(frames):
         img: dict[str, Any] = {"id": fr.id, "file_name": fr.file_name}
         if fr.width > 0 and fr.height > 0:  # 0 = not known: left out rather than written wrong
             img["width"], img["height"] = int(fr.width), int(fr.height)
-        img.update(fr.extra)
-        if include_app_state:
+        if fr.extra:
+            _check_finite(fr.extra, f"image {fr.id} ({fr.file_name})")
+            img.update(fr.extra)
+        if include_app_state and (fr.reviewed or fr.video is not None or fr.frame_index is not None):
             state: dict[str, Any] = {}
             if fr.reviewed:
                 state["reviewed"] = True
@@ -753,51 +1129,52 @@ def to_coco_dict(
                 state["video"] = str(fr.video)
             if fr.frame_index is not None:
                 state["frame_index"] = int(fr.frame_index)
-            if state:
-                img[APP_KEY] = state
+            img[APP_KEY] = state
         images.append(img)
-        size = (fr.width, fr.height) if fr.width > 0 and fr.height > 0 else None
-        for n, inst in enumerate(fr.instances):
-            kp = inst.keypoints
-            vis = kp[:, 2]
-            if (inst.num_joints != K or not np.isfinite(kp).all()
-                    or ((vis != 0.0) & (vis != 1.0) & (vis != 2.0)).any()):
-                where = f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})"
-                if inst.num_joints != K:
-                    raise AnnotationError(f"{where}: has {inst.num_joints} joints, the category has {K}")
-                _finite_list(kp[:, :2].reshape(-1), where, "keypoints")
-                raise AnnotationError(f"{where}: visibility must be 0, 1 or 2, got {vis.tolist()}")
-            flat: list[float | int] = [
-                c for (x, y), v in zip(kp[:, :2].tolist(), vis.astype(np.int64).tolist()) for c in (x, y, v)
-            ]
-            auto = inst.bbox is None
-            box = inst.box_or_auto(size)
-            if box is None:
-                box = np.zeros(4)
-            box_l = _finite_list(box, f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})", "bbox")
-            inst.category_id = cat.id  # the document's people all belong to its keypoint category
-            ann: dict[str, Any] = {"id": inst.id, "image_id": fr.id, "category_id": cat.id,
-                                   "keypoints": flat, "num_keypoints": int(np.count_nonzero(vis)), "bbox": box_l,
-                                   "area": float(box_l[2] * box_l[3]), "iscrowd": 0}
-            if inst.score is not None:
-                ann["score"] = float(inst.score)
+        for j in range(starts[fi], starts[fi + 1]):
+            inst = insts[j]
+            iid = inst.id
+            if new_ids is not None:
+                iid = new_ids.get(id(inst), iid)
+            elif not assign_ids:
+                if iid in used:
+                    iid = None  # a duplicate: the next save numbers it
+                elif iid is not None:
+                    used.add(iid)
+            if inst.category_id != cat_id:
+                inst.category_id = cat_id  # the document's people all belong to its keypoint category
+            ann: dict[str, Any] = {"id": iid, "image_id": fr.id, "category_id": cat_id, "keypoints": flat[j],
+                                   "num_keypoints": num_kp[j], "bbox": box_l[j], "area": areas[j], "iscrowd": 0}
+            if iid is None:
+                del ann["id"]
+            score = inst.score
+            if score is not None:
+                score = float(score)
+                if not math.isfinite(score):
+                    raise AnnotationError(f"image {fr.id} ({fr.file_name}), person {j - starts[fi]} (id {iid}): "
+                                          f"score is {score}")
+                ann["score"] = score
             if inst.track_id is not None:
                 ann["track_id"] = int(inst.track_id)
-            ann.update(inst.extra)  # incl. an 'area' read from the file (segmentation area)
-            if include_app_state:
+            if inst.extra:
+                _check_finite(inst.extra, f"image {fr.id} ({fr.file_name}), person {j - starts[fi]} (id {iid})")
+                ann.update(inst.extra)  # incl. an 'area' read from the file (segmentation area)
+            if include_app_state and (edited[j] is not None or jscores[j] is not None or auto_l[j]):
                 state = {}
-                if inst.is_edited:
-                    state["edited"] = [int(j) for j in np.flatnonzero(inst.edited)]
-                if inst.joint_scores is not None:
-                    state["joint_scores"] = _finite_list(
-                        inst.joint_scores, f"image {fr.id} ({fr.file_name}), person {n} (id {inst.id})", "joint_scores")
-                if auto:
+                if edited[j] is not None:
+                    state["edited"] = edited[j]
+                if jscores[j] is not None:
+                    state["joint_scores"] = jscores[j]
+                if auto_l[j]:
                     state["auto_bbox"] = True
-                if state:
-                    ann[APP_KEY] = state
+                ann[APP_KEY] = state
             anns.append(ann)
-        anns.extend(fr.crowd)
-        anns.extend(fr.other)
+        if fr.crowd:
+            _check_finite(fr.crowd, f"image {fr.id} ({fr.file_name}), crowd regions")
+            anns.extend(fr.crowd)
+        if fr.other:
+            _check_finite(fr.other, f"image {fr.id} ({fr.file_name}), other annotations")
+            anns.extend(fr.other)
 
     out: dict[str, Any] = {}
     if include_app_state:
@@ -813,6 +1190,9 @@ def to_coco_dict(
                 root = Path(os.path.abspath(root))
             block["image_root"] = root.as_posix()
         out[APP_KEY] = block
+    _check_finite(document.extra, "top level")
+    _check_finite(cat_d, "categories")
+    _check_finite(document.other_categories, "categories")
     out.update(document.extra)
     out["images"] = images
     out["annotations"] = anns
@@ -820,64 +1200,17 @@ def to_coco_dict(
     return out
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, allow_nan=False, ensure_ascii=False)
-
-
-def _json_chunks(data: Any, batch: int = 256) -> Iterable[str]:
-    """``json.dumps(data)`` in pieces: long top-level lists are encoded a batch of items at a time,
-    so that a big document never becomes one huge string and other threads (the GUI) get the
-    interpreter between batches. The concatenation equals ``json.dumps(data)``."""
-    if not isinstance(data, dict):
-        yield _dumps(data)
-        return
-    yield "{"
-    for n, (key, value) in enumerate(data.items()):
-        yield (", " if n else "") + _dumps(str(key)) + ": "
-        if isinstance(value, list) and len(value) > batch:
-            yield "["
-            for start in range(0, len(value), batch):
-                yield (", " if start else "") + ", ".join(_dumps(v) for v in value[start:start + batch])
-            yield "]"
-        else:
-            yield _dumps(value)
-    yield "}"
-
-
 def write_json_atomic(data: Any, path: str | os.PathLike[str], *, indent: int | None = None) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temp file in the same folder, fsync, os.replace).
+    """Write ``data`` as JSON to ``path`` atomically: :func:`hrnet.utils.io.write_json`."""
+    write_json(path, data, indent=indent)
 
-    NaN and infinity are refused (they are not JSON). Raises OSError on I/O failure, leaving
-    any previous file untouched.
-    """
-    path = Path(path)
-    if indent is None:
-        chunks: Iterable[str] = _json_chunks(data)
-    else:
-        chunks = (json.dumps(data, indent=indent, allow_nan=False, ensure_ascii=False),)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        try:
-            dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
+
+def _write_chunks_atomic(chunks: Iterable[bytes], path: Path) -> None:
+    """The encoded pieces of a document to ``path`` through the one atomic writer
+    (:func:`hrnet.utils.io.atomic_open`: temp file, fsync, the file's mode kept, os.replace)."""
+    with atomic_open(path, "wb") as f:
+        for chunk in chunks:
+            f.write(chunk)
 
 
 def save_coco(
@@ -900,12 +1233,33 @@ def save_coco(
     data = to_coco_dict(document, base_dir=path.parent, absolute_paths=absolute_paths,
                         include_app_state=include_app_state)
     try:
-        write_json_atomic(data, path, indent=indent)
+        if indent is None:  # to_coco_dict checked every float: no second walk over the data
+            _write_chunks_atomic(fastjson.encode_chunks(data), path)
+        else:
+            write_json_atomic(data, path, indent=indent)
     except ValueError as e:  # NaN/infinity in a field not checked above (e.g. a score, an extra value)
         raise AnnotationError(f"{path}: cannot write the document: {e}") from e
     if update_path:
         document.path = path
     logger.debug("wrote %s: %d frames", path, len(document.frames))
+
+
+def write_coco_snapshot(document: PoseDocument, path: str | os.PathLike[str]) -> list[tuple[Instance, int | None, int]]:
+    """Write ``document`` like :func:`save_coco` without changing it in any way: for a snapshot
+    that shares its people with a live document, written on another thread. People without an
+    id (or with one taken) are written with a fresh one; the returned plan of (person, old id,
+    new id) gives them these ids with :func:`apply_ids` (on the live document's thread).
+    Atomic; raises AnnotationError / OSError like save_coco."""
+    path = Path(path)
+    plan = _plan_ids(document)
+    data = to_coco_dict(document, base_dir=path.parent, assign_ids=False,
+                        new_ids={id(inst): new for inst, _, new in plan})
+    try:
+        _write_chunks_atomic(fastjson.encode_chunks(data), path)
+    except ValueError as e:
+        raise AnnotationError(f"{path}: cannot write the document: {e}") from e
+    logger.debug("wrote %s: %d frames", path, len(document.frames))
+    return plan
 
 
 def iter_instances(document: PoseDocument) -> Iterable[tuple[int, int, Instance]]:

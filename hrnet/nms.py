@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from hrnet.keypoints import COCO_SIGMAS as _COCO_SIGMAS
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -31,10 +33,7 @@ __all__ = [
     "soft_oks_nms",
 ]
 
-COCO_SIGMAS = (
-    np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89])
-    / 10.0
-)
+COCO_SIGMAS = np.array(_COCO_SIGMAS)
 """Per-keypoint OKS falloff of the 17 COCO keypoints (pycocotools' ``kpt_oks_sigmas``)."""
 
 

@@ -124,30 +124,33 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def _int8_device(device: str | torch.device) -> str:
+    """int8 runs on the CPU: ``auto`` means CPU; another device is a :class:`ConfigError`."""
+    text = str(device).strip().lower()
+    if text in ("", "auto", "cpu"):
+        return "cpu"
+    raise ConfigError(f"precision='int8' runs on the CPU (ONNX Runtime); device {device!r} is not possible. "
+                      "On a GPU use precision='fp16'.")
+
+
 def _keypoint_set(cfg: CfgNode) -> Any:
-    """The :class:`~hrnet.dataset.joints_dataset.KeypointSet` of the experiment's dataset."""
-    from hrnet.dataset.coco import COCO_KEYPOINT_SET
-    from hrnet.dataset.joints_dataset import KeypointSet
+    """The :class:`~hrnet.keypoints.KeypointSet` of the experiment's dataset."""
+    from hrnet.keypoints import COCO_17, MPII_16, KeypointSet
 
     name = str(cfg.DATASET.DATASET)
     k = int(cfg.MODEL.NUM_JOINTS)
     kset = None
     if name == "mpii":
-        try:
-            from hrnet.dataset.mpii import MPII_KEYPOINT_SET
-
-            kset = MPII_KEYPOINT_SET
-        except ImportError:  # pragma: no cover - depends on the dataset package
-            kset = None
+        kset = MPII_16
     elif name == "coco_json":
         for key in ("TEST_ANNOTATIONS", "TRAIN_ANNOTATIONS"):
             kset = _keypoint_set_from_file(cfg, str(cfg.DATASET[key]))
             if kset is not None:
                 break
     elif name == "coco":
-        kset = COCO_KEYPOINT_SET
-    if kset is None and k == len(COCO_KEYPOINT_SET.names):
-        kset = COCO_KEYPOINT_SET
+        kset = COCO_17
+    if kset is None and k == len(COCO_17.names):
+        kset = COCO_17
     if kset is None:
         kset = KeypointSet(names=tuple(f"joint_{i}" for i in range(k)))
     if len(kset.names) != k:
@@ -204,6 +207,13 @@ class Predictor:
             ReLU / residual add after it (oneDNN post-ops, checked against the unfused model).
         compile: wrap the model in ``torch.compile`` (opt-in: the first calls of each batch size
             compile for a minute or more; pays for long videos, on CUDA especially).
+        precision: ``"fp32"`` (default), ``"fp16"`` (same as ``half=True``) or ``"int8"``: the
+            network runs in ONNX Runtime on the CPU, statically quantised and calibrated on
+            ``calibration``, checked against fp32 by a gate (see :mod:`hrnet.quantize`); when the
+            gate rejects it the Predictor stays fp32 and ``int8_report`` says why.
+        calibration: for ``"int8"``: ``(image_bgr, boxes_xyxy)`` pairs from the user's own data
+            (or a callable returning them, called only when no calibrated model is cached).
+        calibration_progress: ``progress(stage, fraction)`` during a first-time int8 calibration.
         decode: ``"default"`` or ``"dark"`` (default ``TEST.DECODE``).
         keypoint_set: names and flip pairs of the joints (default: those of the experiment's dataset).
         num_threads: CPU threads for torch (default: torch's, capped to the CPUs this process may use).
@@ -223,7 +233,17 @@ class Predictor:
         keypoint_set: Any = None,
         num_threads: int | None = None,
         compile: bool = False,
+        precision: str = "fp32",
+        calibration: Any = None,
+        calibration_progress: Any = None,
     ) -> None:
+        precision = str(precision).strip().lower()
+        if precision not in ("fp32", "fp16", "int8"):
+            raise ConfigError(f"precision must be 'fp32', 'fp16' or 'int8', not {precision!r}")
+        if precision == "fp16":
+            half = True
+        if precision == "int8":
+            device = _int8_device(device)
         weights_path: Path | None = None
         if weights is not None:
             from hrnet.weights import resolve_weights, weights_experiment
@@ -274,9 +294,13 @@ class Predictor:
         if weights_path is None:
             log.warning("Predictor has random weights (no checkpoint given): its keypoints are meaningless")
         else:
-            from hrnet.models.checkpoint import load_checkpoint
+            from hrnet.models.checkpoint import checkpoint_keypoint_set, load_checkpoint
 
-            load_checkpoint(model, weights_path)
+            ck = load_checkpoint(model, weights_path)
+            stored = checkpoint_keypoint_set(ck.metadata)  # what the model predicts, as trained
+            if keypoint_set is None and stored is not None and len(stored) == self.num_joints:
+                self.keypoint_set = stored
+                self.flip_pairs = [tuple(p) for p in stored.flip_pairs]
         model.eval()
         self.channels_last = bool(optimize) and self.device.type in ("cpu", "cuda")
         if optimize:
@@ -305,11 +329,48 @@ class Predictor:
             perm = flip_permutation(self.num_joints, self.flip_pairs)
             self._flip_index = torch.as_tensor(perm, device=self.device)
         self.timings: dict[str, float] = {"preprocess": 0.0, "forward": 0.0, "decode": 0.0}
+        self.precision = "fp16" if self.half else "fp32"
+        self.int8_report: Any = None  # hrnet.quantize.GateReport when int8 was asked for
+        if precision == "int8":
+            self._use_int8(weights_path, calibration, compile, calibration_progress)
         log.info(
             "Predictor: %s %dx%d, %d joints, device %s%s, flip test %s, decode %s",
             cfg.MODEL.NAME, self.image_size[0], self.image_size[1], self.num_joints, self.device,
             " fp16" if self.half else "", "on" if self.flip_test else "off", self.decode,
         )
+
+    # -- named models --------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, name: str, **kwargs: Any) -> Predictor:
+        """The named model ``name`` of :mod:`hrnet.weights` (``pose_hrnet_w32_256x192``,
+        ``mmpose_hrnet_w32_coco_256x192_dark``, ...): its experiment with the entry's decode options
+        and its weights (from the cache; downloaded when the entry has a URL). ``kwargs`` as for
+        :class:`Predictor` (``device``, ``flip_test``, ...). Raises :class:`WeightsError` for an unknown name.
+        """
+        from hrnet.errors import WeightsError
+        from hrnet.weights import REGISTRY, find_entry, resolve_weights
+
+        entry = find_entry(name)
+        if entry is None:
+            raise WeightsError(f"Unknown model {name!r}; known: {', '.join(REGISTRY)}")
+        return cls(entry.config(), weights=resolve_weights(entry.name), **kwargs)
+
+    def _use_int8(self, weights_path: Path | None, calibration: Any, compiled: bool, progress: Any) -> None:
+        """Swap the network for the gated int8 ONNX Runtime model (hrnet.quantize)."""
+        from hrnet import quantize
+
+        if weights_path is None:
+            raise ConfigError("precision='int8' needs trained weights (it is calibrated and checked against them)")
+        if compiled:
+            raise ConfigError("precision='int8' and compile=True do not combine")
+        runner, report, _cached = quantize.build_int8_model(self, weights_path, calibration, progress=progress)
+        self.int8_report = report
+        if runner is None:
+            log.warning("int8 not used, staying fp32: %s", report.summary())
+            return
+        self.model = runner
+        self.channels_last = False  # ONNX Runtime takes contiguous NCHW crops
+        self.precision = "int8"
 
     # -- description ---------------------------------------------------------------------------
     @property

@@ -86,7 +86,7 @@ class VideoPoseTracker:
         detect_every: int = 30,
         redetect_below: float = 0.3,
         joint_score: float = 0.2,
-        box_enlarge: float = 1.2,
+        box_enlarge: float = 1.1,
         merge_iou: float = 0.5,
         nms_oks: float = 0.7,
         tracker_options: dict[str, Any] | None = None,

@@ -86,6 +86,12 @@ class WeightsEntry:
     def num_joints(self) -> int:
         return {"coco": 17, "mpii": 16}[self.joint_set]
 
+    def config(self) -> Any:
+        """The run config of this named model: its experiment with its overrides (e.g. DARK decoding)."""
+        from hrnet.config import load_config
+
+        return load_config(self.experiment, list(self.opts))
+
     def describe(self) -> str:
         size = f"{self.input_size[0]}x{self.input_size[1]}"
         origin = self.url or f"manual download from {self.where or OFFICIAL_ZOO}"
@@ -235,11 +241,7 @@ def weights_experiment(name_or_path: str | PathLike[str]) -> Any:
     checkpoint. Raises :class:`WeightsError` when neither tells."""
     entry = find_entry(name_or_path)
     if entry is not None:
-        if entry.opts:
-            from hrnet.config import load_config
-
-            return load_config(entry.experiment, entry.opts)
-        return entry.experiment
+        return entry.config() if entry.opts else entry.experiment
     path = Path(name_or_path)
     if path.is_file():
         from hrnet.models.checkpoint import read_checkpoint
@@ -271,7 +273,7 @@ def _config_in_checkpoint(obj: Any, path: Path) -> Any:
     try:
         data = yaml.safe_load(cfg_text) if isinstance(cfg_text, str) else cfg_text
         return load_config(CfgNode(data))
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - a stored config that does not load is only a missed hint
         log.warning("The config stored in %s cannot be used: %s", path, e)
         return None
 

@@ -12,6 +12,10 @@ from collections.abc import Sequence
 
 from PySide6.QtGui import QColor
 
+from hrnet import KeypointSet, side_of
+
+K_CENTRE = "centre"  # hrnet.keypoints.CENTRE
+
 LEFT, RIGHT, CENTRE = "left", "right", "centre"
 
 _SIDE_PALETTES: dict[str, tuple[str, ...]] = {
@@ -32,38 +36,49 @@ SELECTION_COLOUR = QColor("#00ffff")
 
 
 def joint_side(name: str) -> str:
-    n = name.lower()
-    if n.startswith(("left", "l_")):
-        return LEFT
-    if n.startswith(("right", "r_")):
-        return RIGHT
-    return CENTRE
+    """Side of a joint by its name alone: the one left/right rule of :mod:`hrnet.keypoints`."""
+    side = side_of(name)
+    return CENTRE if side == K_CENTRE else side
 
 
 def limb_sides(names: Sequence[str], skeleton: Sequence[tuple[int, int]]) -> list[str]:
-    sides = [joint_side(n) for n in names]
-    out = []
-    for a, b in skeleton:
-        sa = sides[a] if 0 <= a < len(sides) else CENTRE
-        sb = sides[b] if 0 <= b < len(sides) else CENTRE
-        if LEFT in (sa, sb) and RIGHT not in (sa, sb):
-            out.append(LEFT)
-        elif RIGHT in (sa, sb) and LEFT not in (sa, sb):
-            out.append(RIGHT)
-        else:
-            out.append(CENTRE)
-    return out
+    """Side of each edge of a skeleton over ``names`` (pairs by the left/right rule)."""
+    return _edge_sides(KeypointSet.from_names(names, [e for e in skeleton if 0 <= e[0] < len(names)
+                                                      and 0 <= e[1] < len(names) and e[0] != e[1]]))
 
 
-def limb_colours(names: Sequence[str], skeleton: Sequence[tuple[int, int]]) -> list[QColor]:
-    """One colour per skeleton edge: the side's palette, shades cycling along that side."""
+def _edge_sides(kset: KeypointSet) -> list[str]:
+    return [CENTRE if s == K_CENTRE else s for s in kset.edge_sides()]
+
+
+def _shades(sides: Sequence[str]) -> list[QColor]:
     counters = {LEFT: 0, RIGHT: 0, CENTRE: 0}
     colours = []
-    for side in limb_sides(names, skeleton):
+    for side in sides:
         palette = _SIDE_PALETTES[side]
         colours.append(QColor(palette[counters[side] % len(palette)]))
         counters[side] += 1
     return colours
+
+
+def limb_colours(names: Sequence[str], skeleton: Sequence[tuple[int, int]]) -> list[QColor]:
+    """One colour per skeleton edge: the side's palette, shades cycling along that side."""
+    return _shades(limb_sides(names, skeleton))
+
+
+def limb_colours_for(kset: KeypointSet) -> list[QColor]:
+    """One colour per edge of the set: the side of its ends (by the set's left/right pairs) picks
+    the palette; with the set's own joint colours, the colour of the edge's first joint."""
+    if kset.colors is not None:
+        return [QColor(kset.colors[a]) for a, _ in kset.skeleton]
+    return _shades(_edge_sides(kset))
+
+
+def joint_outlines_for(kset: KeypointSet) -> list[QColor]:
+    """Outline colour per joint: the set's own colours, else its side (left/right pair or centre)."""
+    if kset.colors is not None:
+        return [QColor(c) for c in kset.colors]
+    return [SIDE_OUTLINE[CENTRE if s == K_CENTRE else s] for s in kset.sides()]
 
 
 def person_colour(index: int) -> QColor:

@@ -155,11 +155,7 @@ class PoseView(QGraphicsView):
             self._clear_persons()
             self.image_item.setPixmap(QPixmap())
             return
-        category = document.data.category
-        self._names = list(category.keypoints)
-        self._skeleton = [tuple(e) for e in category.skeleton]
-        self._limb_colours = style.limb_colours(self._names, self._skeleton)
-        self._joint_outlines = [style.SIDE_OUTLINE[style.joint_side(n)] for n in self._names]
+        self._apply_keypoint_set()
         for sig, slot in self._doc_connections():
             sig.connect(slot)
         self.loader.set_source(document.image, num_frames=document.num_frames())
@@ -174,7 +170,25 @@ class PoseView(QGraphicsView):
             (d.instance_changed, self._on_instance_changed),
             (d.frames_changed, self._on_frames_changed),
             (d.reviewed_changed, self._on_reviewed_changed),
+            (d.keypoint_set_changed, self._on_keypoint_set_changed),
         ]
+
+    def _apply_keypoint_set(self) -> None:
+        """Names, edges and colours of the project's keypoint set (whatever set it is)."""
+        kset = self.document.keypoint_set()
+        self._names = list(kset.names)
+        self._skeleton = [tuple(e) for e in kset.skeleton]
+        self._limb_colours = style.limb_colours_for(kset)
+        self._joint_outlines = style.joint_outlines_for(kset)
+
+    def _on_keypoint_set_changed(self) -> None:
+        self._drag = None
+        self.end_mode()
+        self._clear_persons()  # person items hold the old names and edges: rebuild them
+        self._apply_keypoint_set()
+        self.clear_selection()
+        self._rebuild_persons()
+        self.viewport().update()
 
     @property
     def names(self) -> list[str]:
@@ -187,7 +201,7 @@ class PoseView(QGraphicsView):
 
     def show_frame(self, index: int) -> None:
         """Display frame ``index`` (normally called through the document's frame_changed)."""
-        if self.document is None:
+        if self.document is None or not 0 <= index < self.document.num_frames():  # (emptied: Close project)
             return
         changed = index != self.frame_index
         self.frame_index = index
@@ -207,6 +221,9 @@ class PoseView(QGraphicsView):
     def _on_frames_changed(self) -> None:
         if self.document is None:
             return
+        if list(self.document.keypoint_set().names) != self._names or self._skeleton != [
+                tuple(e) for e in self.document.keypoint_set().skeleton]:
+            self._on_keypoint_set_changed()  # another project was opened into this document
         self.loader.set_source(self.document.image, num_frames=self.document.num_frames())
         self.shown_index = -1
         if self.document.num_frames():

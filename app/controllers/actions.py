@@ -41,6 +41,8 @@ def _nudge(name: str, key: str, dx: int, dy: int) -> ActionSpec:
 
 A = ActionSpec
 ACTIONS: tuple[ActionSpec, ...] = (
+    A("new_project", "&New project with a keypoint set…", lambda w: w.keypoints.new_project(), (), FILE,
+      "Choose the joints (COCO-17, MPII-16, hand-21, AP-10K animal or your own), then the images or video"),
     A("open", "&Open images, video or project…", lambda w: w.project.open_files_dialog(), (SK.Open,), FILE),
     A("open_folder", "Open &folder…", lambda w: w.project.open_folder_dialog(), ("Ctrl+Shift+O",), FILE),
     A("open_video", "Open &video…", lambda w: w.project.open_video_dialog(), (), FILE),
@@ -48,8 +50,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     A("locate", "&Locate image folder…", lambda w: w.project.locate_images_dialog(), (), FILE,
       "Point the project at the folder that holds its images", needs="doc"),
     A("sample", "Open &sample project", lambda w: w.open_sample(), (), FILE),
-    A("save", "&Save", lambda w: w.project.save(), (SK.Save,), FILE, needs="doc"),
-    A("save_as", "Save &as…", lambda w: w.project.save_as(), ("Ctrl+Shift+S",), FILE, needs="doc"),
+    A("save", "&Save", lambda w: w.project.save_in_background(), (SK.Save,), FILE, needs="doc"),  # off the GUI thread
+    A("save_as", "Save &as…", lambda w: w.project.save_as(background=True), ("Ctrl+Shift+S",), FILE, needs="doc"),
     A("export", "&Export for training…", lambda w: w.project.export_dialog(), ("Ctrl+E",), FILE,
       "COCO keypoint JSON + images with a train/val split, as hrnet-train reads", needs="doc"),
     A("recover", "&Recover unsaved work…", lambda w: w.project.recover_latest(), (), FILE),
@@ -99,6 +101,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     A("low_person", "Next low-confidence person", lambda w: w.edits.next_low_confidence_person(), ("Shift+L",), REVIEW,
       "People of this frame, weakest first", needs="doc"),
     A("cancel", "Cancel / deselect", lambda w: w.escape(), ("Escape",), EDIT),
+    A("keypoint_set", "&Keypoint set…", lambda w: w.keypoints.edit_keypoint_set(), (), EDIT,
+      "Edit the joints, edges, left/right pairs and sigmas of this project (one undo step, keeps every label)",
+      needs="doc"),
     _nudge("left", "Left", -1, 0), _nudge("right", "Right", 1, 0), _nudge("up", "Up", 0, -1),
     _nudge("down", "Down", 0, 1),
 
@@ -134,10 +139,10 @@ del A
 NUDGE = ("nudge_left", "nudge_right", "nudge_up", "nudge_down")
 # Menus: action names, None = separator, "-docks" = the docks' show/hide actions, "-recent" = Open recent.
 MENUS: tuple[tuple[str, tuple], ...] = (
-    ("&File", ("open", "open_folder", "open_video", "open_project", "sample", "-recent", None, "save", "save_as",
-               "export", None, "locate", "recover", "close", "quit")),
+    ("&File", ("new_project", "open", "open_folder", "open_video", "open_project", "sample", "-recent", None, "save",
+               "save_as", "export", None, "locate", "recover", "close", "quit")),
     ("&Edit", ("undo", "redo", None, "add_person", "place", None, "vis_visible", "vis_occluded", "vis_none", None,
-               "delete", "delete_person", "swap", "copy_prev", None, *NUDGE)),
+               "delete", "delete_person", "swap", "copy_prev", None, *NUDGE, None, "keypoint_set")),
     ("&Review", ("reviewed", "reviewed_next", None, "low_frame", "low_person")),
     ("&Navigate", ("next", "prev", "next10", "prev10", "first", "last", "goto", None, "next_person", "prev_person",
                    "next_joint", "prev_joint")),

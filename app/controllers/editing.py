@@ -20,7 +20,7 @@ from app import review
 from app.canvas.heatmaps import xyxy_to_xywh
 from app.canvas.view import PoseView
 from app.document import AnnotationDocument
-from hrnet.annotations import Instance
+from hrnet import Instance
 
 NUDGE_BURST_S = 1.0  # nudges of one joint closer together than this are one undo step
 

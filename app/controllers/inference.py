@@ -27,9 +27,10 @@ from PySide6.QtCore import QObject, Signal
 from app import commands as C
 from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.document import AnnotationDocument
+from app.keypoint_set_editor import model_fit
 from app.review import existing_boxes
 from app.workers import InferenceJob, InferenceWorker
-from hrnet.annotations import Instance
+from hrnet import Instance
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,14 @@ class InferenceController(QObject):
 
     def mismatch(self) -> str | None:
         """Why the loaded model cannot predict this project's keypoints (None: it can)."""
+        why = model_fit(getattr(self.model.predictor, "keypoint_set", None), self.document.keypoint_set())
         k_model = getattr(self.model.predictor, "num_joints", None)
         k_doc = len(self.document.keypoint_names())
-        if k_model is not None and k_doc and int(k_model) != k_doc:
-            return (f"The model predicts {k_model} joints, this project's skeleton has {k_doc}. Choose a model "
-                    "trained for these keypoints (or train one: Model > Train model…).")
+        if not why and k_model is not None and k_doc and int(k_model) != k_doc:  # a predictor without a set
+            why = f"the model predicts {k_model} joints, this project's skeleton has {k_doc}"
+        if why:
+            return (f"{why[0].upper()}{why[1:]}. Choose a model trained for these keypoints, or fine-tune this one "
+                    "for them (Model > Train model…).")
         return None
 
     def detector_for_run(self, detector: str) -> tuple[object | None, Callable[[], object] | None]:
@@ -107,7 +111,7 @@ class InferenceController(QObject):
             return self._detector, None
 
         def factory():
-            from hrnet.detect import build_detector
+            from hrnet import build_detector
 
             return build_detector(detector, device=device)
 
@@ -163,8 +167,7 @@ class InferenceController(QObject):
         key = (frame, tuple(np.round(box_xywh, 1)))
         if self.run is not None or self._heatmap_requested == key:
             return
-        k_model = getattr(self.model.predictor, "num_joints", None)
-        if k_model is not None and int(k_model) != len(self.document.keypoint_names()):
+        if self.mismatch():
             return
         self._heatmap_requested = key
         x, y, w, h = (float(v) for v in box_xywh)

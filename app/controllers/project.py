@@ -20,23 +20,20 @@ from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from app.autosave import AutosaveManager, Recovery, discard_recovery, find_recoveries
+from app.bundled import sample_dir
 from app.document import AnnotationDocument
 from app.model_manager import describe_error
+from app.project_opener import ProjectOpenWorker, is_big_project, open_in_background
 from app.settings import AppSettings
+from app.sources import OPEN_FILTER, PROJECT_FILTER, VIDEO_FILTER
 from app.widgets.export_dialog import ExportDialog
 from app.workers import FunctionWorker
-from hrnet.errors import HRNetError
+from hrnet import HRNetError
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = REPO_ROOT / "resources" / "sample"
+SAMPLE_DIR = sample_dir()
 SAMPLE_PROJECT = "project.json"
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.webm)"
-PROJECT_FILTER = "COCO JSON / project (*.json)"
-OPEN_FILTER = ("Images, videos and projects (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.mp4 *.avi *.mov *.mkv "
-               f"*.m4v *.webm *.json);;Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;{VIDEO_FILTER};;"
-               f"{PROJECT_FILTER};;All files (*)")
 
 
 class ProjectController(QObject):
@@ -64,6 +61,9 @@ class ProjectController(QObject):
         self.recoveries: list[Recovery] = []
         self.export_worker: FunctionWorker | None = None
         self._workers: set[FunctionWorker] = set()  # referenced until their thread has finished
+        self.open_worker: ProjectOpenWorker | None = None  # a big project being read
+        document.saved.connect(self._on_saved)
+        document.save_failed.connect(self._on_save_failed)
 
     # ------------------------------------------------------------------ opening
     def confirm_discard(self) -> bool:
@@ -80,12 +80,16 @@ class ProjectController(QObject):
 
     def open_paths(self, paths: Sequence[str | Path], image_root: str | Path | None = None,
                    confirm: bool = True) -> bool:
-        """Open images / folders / videos / one project JSON; errors become messages. True on success."""
+        """Open images / folders / videos / one project JSON; errors become messages. True on success,
+        or when a big project (:func:`app.project_opener.is_big_project`) started opening in the
+        background (``opened`` follows)."""
         paths = [Path(p) for p in paths]
         if not paths:
             return False
         if confirm and not self.confirm_discard():
             return False
+        if is_big_project(paths):  # read on a worker thread behind a progress dialog with Cancel
+            return self._open_in_background(paths, image_root)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             t0 = time.perf_counter()
@@ -96,6 +100,30 @@ class ProjectController(QObject):
             self.error.emit("Cannot open", describe_error(e))
             return False
         QApplication.restoreOverrideCursor()
+        self._after_open(paths, elapsed)
+        return True
+
+    def _open_in_background(self, paths: list[Path], image_root: str | Path | None) -> bool:
+        """Start reading a big project (app.project_opener); True when started. The document is
+        replaced when it is read; Cancel leaves it as it was."""
+        if self.open_worker is not None:
+            return False  # one at a time (the progress dialog is modal anyway)
+        t0 = time.perf_counter()
+
+        def opened(data, source) -> None:
+            self.open_worker = None
+            self.document.set_content(data, source, path=data.path)
+            self._after_open(paths, time.perf_counter() - t0)
+
+        def failed(message: str) -> None:
+            self.open_worker = None
+            self.error.emit("Cannot open", message)
+
+        self.open_worker = open_in_background(self.dialog_parent, paths, image_root, opened, failed)
+        self.open_worker.cancelled.connect(lambda: setattr(self, "open_worker", None))
+        return True
+
+    def _after_open(self, paths: list[Path], elapsed: float) -> None:
         if len(paths) == 1:
             self._remember(paths[0])
         self.opened.emit()
@@ -108,7 +136,6 @@ class ProjectController(QObject):
                                 f"{len(missing)} of {n} images of this project were not found (first: "
                                 f"{self.document.source.path(missing[0])}).\nUse File > Locate image folder… "
                                 "to point the project at its images.")
-        return True
 
     def dialog_dir(self) -> str:
         return self.settings.last_dir()
@@ -230,7 +257,37 @@ class ProjectController(QObject):
             return self.save_as()
         return self.save_to(doc.path)
 
-    def save_as(self) -> bool:
+    def save_in_background(self) -> bool:
+        """Ctrl+S: write the document on a worker thread (AnnotationDocument.save_in_background);
+        the window stays responsive. Save As when there is no file yet. True when started."""
+        doc = self.document
+        if doc.num_frames() == 0:
+            return False
+        if doc.path is None:
+            return self.save_as(background=True)
+        return self._save_in_background(doc.path)
+
+    def _save_in_background(self, path: Path) -> bool:
+        try:
+            target = self.document.save_in_background(path)
+        except (HRNetError, OSError, ValueError) as e:
+            self.error.emit("Cannot save", f"{path}: {describe_error(e)}\nYour changes are still here and in "
+                                           "the autosave recovery file.")
+            return False
+        self.message.emit(f"Saving {target}…", 0)
+        return True
+
+    def _on_saved(self, path: Path) -> None:
+        self._remember(Path(path))
+        self.message.emit(f"Saved {path}", 5000)
+
+    def _on_save_failed(self, path: Path, message: str) -> None:
+        self.error.emit("Cannot save", f"{path}: {message}\nYour changes are still here and in the autosave "
+                                       "recovery file.")
+
+    def save_as(self, background: bool = False) -> bool:
+        """Ask for a file and save there: synchronously (True = saved; saving before closing
+        needs that), or with ``background`` on a worker like Ctrl+S (True = started)."""
         doc = self.document
         if doc.num_frames() == 0:
             return False
@@ -245,18 +302,18 @@ class ProjectController(QObject):
             return False
         if not path.lower().endswith(".json"):
             path += ".json"
+        if background:
+            return self._save_in_background(Path(path))
         return self.save_to(Path(path))
 
     def save_to(self, path: Path) -> bool:
         try:
-            saved = self.document.save(path)
+            self.document.save(path)
         except (HRNetError, OSError, ValueError) as e:
             self.error.emit("Cannot save", f"{path}: {describe_error(e)}\nYour changes are still here and in the "
                                            "autosave recovery file.")
             return False
-        self._remember(Path(saved))
-        self.message.emit(f"Saved {saved}", 5000)
-        return True
+        return True  # remembered and reported by _on_saved
 
     # ------------------------------------------------------------------ export
     def export_dialog(self) -> ExportDialog | None:
@@ -315,7 +372,10 @@ class ProjectController(QObject):
         self.error.emit("Export failed", message)
 
     def shutdown(self, timeout_ms: int = 60000) -> None:
-        """Stop and wait for the export threads (at close)."""
+        """Stop and wait for the export threads and a project being opened (at close)."""
+        if self.open_worker is not None:
+            self.open_worker.cancel()
+            self.open_worker.wait(timeout_ms)
         for worker in list(self._workers):
             worker.requestInterruption()
             worker.wait(timeout_ms)

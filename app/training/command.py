@@ -1,7 +1,7 @@
 """The ``hrnet-train`` command line the app runs: built once, shown to the user, run as is.
 
 The flags are not written out here: each field of :class:`TrainCommand` names the *destination*
-of an option of hrnet-train's own argument parser (``build_parser``), and the option string comes
+of an option of hrnet-train's own argument parser (``hrnet.build_train_parser``), and the option string comes
 from that parser. A renamed flag therefore changes the app's command with it, and a flag that this
 hrnet-train does not have is a clear :class:`UnsupportedOption` error, not a run that fails later.
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import importlib.util
 import os
 import shlex
@@ -59,15 +58,12 @@ def train_module() -> str:
 @functools.cache
 def train_parser() -> argparse.ArgumentParser:
     """hrnet-train's own argument parser (the single source of its flags)."""
-    for name in _MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        build = getattr(module, "build_parser", None)
-        if callable(build):
-            return build()
-    raise ImportError("hrnet-train's argument parser (build_parser) was not found in " + " or ".join(_MODULES))
+    try:
+        from hrnet import build_train_parser
+    except ImportError as e:  # an hrnet without a public parser: no option is supported
+        raise ImportError("this hrnet does not export hrnet-train's argument parser (build_train_parser); "
+                          "update the hrnet package") from e
+    return build_train_parser()
 
 
 def _action(dest: str) -> argparse.Action:
@@ -120,11 +116,10 @@ def child_needs_pythonpath() -> str | None:
     ``python main.py`` finds ``hrnet`` only through its script folder, which a child started in
     the run folder does not have. Asked of the child interpreter itself, once.
     """
-    try:
-        import hrnet
-    except ImportError:  # pragma: no cover - hrnet is part of this project
+    spec = importlib.util.find_spec("hrnet")  # where this process imports hrnet from (no import needed)
+    if spec is None or not spec.origin:  # pragma: no cover - hrnet is part of this project
         return None
-    mine = Path(hrnet.__file__).resolve().parent
+    mine = Path(spec.origin).resolve().parent
     root = str(mine.parent)
     probe = "import importlib.util as u; s = u.find_spec('hrnet'); print(s.origin if s else '')"
     try:

@@ -39,7 +39,7 @@ from app.training.progress_tab import TrainProgressWidget
 from app.training.result_tab import TrainResultWidget
 from app.training.setup_tab import TrainSetupWidget
 from app.training.verdict import ACTION_RERUN, ACTION_USE, TrainingVerdict
-from hrnet.core.progress import format_duration
+from hrnet import HRNetError, atomic_write_text, format_duration
 
 __all__ = ["TrainDialog", "format_duration"]
 
@@ -266,7 +266,7 @@ class TrainDialog(QDialog):
 
         def prepare() -> ExportedData:
             if entry is not None and not is_cached(entry):
-                from hrnet.weights import resolve_weights
+                from hrnet import resolve_weights
 
                 resolve_weights(entry.name, progress=False)  # download into the cache first
             return export_reviewed(document, data_dir, val, seed)
@@ -428,10 +428,8 @@ class TrainDialog(QDialog):
         if not path.is_file() and self.command is not None:
             log.warning("hrnet-train wrote no %s; saving the resolved config there", path)
             try:
-                from hrnet import atomic_write_text  # the one atomic writer (branch one-house)
-
                 atomic_write_text(path, self.plan.resolved_cfg(self.exported).dump())
-            except Exception as e:  # noqa: BLE001 - the experiment name still loads the model
+            except (HRNetError, ValueError, OSError) as e:  # the experiment name still loads the model
                 log.warning("cannot write %s: %s", path, e)
                 return self.command.experiment
         return str(path)
@@ -453,13 +451,11 @@ class TrainDialog(QDialog):
     def _start_comparison(self) -> None:
         if self.exported is None or self.new_model is None:
             return
-        old = self.plan.old_model()
-        models: dict[str, tuple[str, str | None]] = {}
-        if old is not None:
-            models["old"] = old
-        else:
+        # both models with the run's resolved config where the old one's weights fit it: like for like
+        models = self.plan.comparison_models(self.new_model.experiment, str(self.new_model.weights))
+        old = models.get("old")
+        if old is None:
             self.result.show_no_current_model()
-        models["new"] = (self.new_model.experiment, self.new_model.weights)
         worker = CompareWorker(models, self.exported.val_json, self.exported.images_dir,
                                device=self.new_model.device, parent=self)
         worker.progress.connect(self._on_compare_progress)

@@ -1,20 +1,20 @@
-"""Typed events of ``hrnet-train --progress jsonl``: the protocol is defined once, in
-:mod:`hrnet.core.events`; this module re-exports it for the app."""
+"""Typed events of ``hrnet-train --progress jsonl``: the protocol is defined once, in hrnet
+(``hrnet.core.events``, re-exported by ``hrnet``); this module re-exports it for the app."""
 
 from __future__ import annotations
 
-from hrnet.core.events import (
+from hrnet import (
     BaseValidated,
     CheckpointWritten,
     EpochEnded,
-    Event,
     LogMessage,
     RunFinished,
     RunStarted,
     StepProgress,
     TrainError,
-    parse_event,
 )
+from hrnet import ProgressEvent as Event
+from hrnet import parse_progress_event as parse_event
 
 __all__ = [
     "BaseValidated",

@@ -29,6 +29,7 @@ from typing import Any
 
 from app.training.command import TrainCommand, supports_option
 from app.training.data import ExportedData, ReviewedSummary, planned_data, planned_split, summarize_reviewed
+from hrnet import HRNetError
 
 __all__ = [
     "AUGMENTATION_PRESETS",
@@ -44,6 +45,7 @@ __all__ = [
     "available_devices",
     "default_run_dir",
     "recipe_overrides",
+    "same_network",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,17 +89,12 @@ class EffectiveValue:
     source: str  # "recipe" | "override" | "experiment"
 
 
-def recipe_overrides(cfg: Any, num_train_samples: int) -> list[tuple[str, str]] | None:
-    """hrnet's fine-tuning recipe for ``cfg`` and this many training samples (labelled people, as
-    hrnet-train counts them); None when this hrnet has none."""
-    try:
-        import hrnet
-    except ImportError:  # pragma: no cover
-        return None
-    fn = getattr(hrnet, "finetune_overrides", None)
-    if fn is None:
-        return None
-    return [(str(k), str(v)) for k, v in fn(cfg, int(num_train_samples))]
+def recipe_overrides(cfg: Any, num_train_samples: int) -> list[tuple[str, str]]:
+    """hrnet's fine-tuning recipe (``hrnet-train --finetune``) for ``cfg`` and this many training
+    samples (labelled people, as hrnet-train counts them)."""
+    from hrnet import finetune_overrides
+
+    return [(str(k), str(v)) for k, v in finetune_overrides(cfg, int(num_train_samples))]
 
 
 def available_devices() -> list[str]:
@@ -125,23 +122,19 @@ def default_run_dir(document_path: str | Path | None) -> Path:
 
 @functools.lru_cache(maxsize=16)
 def _experiment_cfg(experiment: str) -> Any:
-    from hrnet.config import load_config
+    from hrnet import load_config
 
     return load_config(experiment)
 
 
 def registry_entries(num_joints: int) -> list[Any]:
-    try:
-        from hrnet.weights import list_weights
+    from hrnet import list_weights
 
-        return [e for e in list_weights() if e.num_joints == num_joints]
-    except Exception as e:  # noqa: BLE001 - a broken registry must not break the dialog
-        log.warning("weights registry unavailable: %s", e)
-        return []
+    return [e for e in list_weights() if e.num_joints == num_joints]
 
 
 def registry_target(entry: Any) -> Path:
-    from hrnet.weights import weights_dir
+    from hrnet import weights_dir
 
     return weights_dir() / entry.file_name
 
@@ -156,10 +149,10 @@ def local_weights(weights: str) -> Path | None:
     if p.is_file():
         return p
     try:
-        from hrnet.weights import resolve_weights
+        from hrnet import resolve_weights
 
         return resolve_weights(weights, download_missing=False)
-    except Exception:  # noqa: BLE001 - unknown name, no cache: "not here"
+    except (HRNetError, OSError):  # unknown name, no cache: "not here"
         return None
 
 
@@ -230,7 +223,7 @@ class TrainingPlan:
         name = self.registry_name
         if name is None:
             return None
-        from hrnet.weights import find_entry
+        from hrnet import find_entry
 
         return find_entry(name)
 
@@ -268,9 +261,9 @@ class TrainingPlan:
             return []
         try:
             cfg = self.experiment_cfg()
-        except Exception:  # noqa: BLE001 - reported by problems()
+        except (HRNetError, ValueError):  # reported by problems()
             return []
-        return recipe_overrides(cfg, max(1, self.num_train_samples())) or []
+        return recipe_overrides(cfg, max(1, self.num_train_samples()))
 
     def extra_opts(self) -> list[tuple[str, str]]:
         """The "other overrides" text as KEY VALUE pairs (ValueError for an odd count)."""
@@ -312,7 +305,7 @@ class TrainingPlan:
         opts = list(data.opts())
         try:
             cfg_joints = int(self.experiment_cfg().MODEL.NUM_JOINTS)
-        except Exception:  # noqa: BLE001 - reported by problems()
+        except (HRNetError, ValueError):  # reported by problems()
             cfg_joints = None
         if cfg_joints != num_joints and "MODEL.NUM_JOINTS" not in dict(opts):
             opts.append(("MODEL.NUM_JOINTS", str(num_joints)))
@@ -327,7 +320,7 @@ class TrainingPlan:
 
     def resolved_cfg(self, data: ExportedData | None = None) -> Any:
         """The config the run will use: experiment, then the recipe, then the command's overrides."""
-        from hrnet.config import load_config
+        from hrnet import load_config
 
         flat = [x for kv in (*self.recipe(), *self.opts(data)) for x in kv]
         return load_config(self.experiment.strip(), flat)
@@ -336,7 +329,7 @@ class TrainingPlan:
         """The shown settings plus every recipe key, with the value the run will use and its source."""
         try:
             cfg = self.resolved_cfg()
-        except Exception:  # noqa: BLE001 - reported by problems()
+        except (HRNetError, ValueError):  # reported by problems()
             return []
         recipe = dict(self.recipe())
         explicit = dict(self.user_overrides() + self._safe_extra_opts())
@@ -386,7 +379,7 @@ class TrainingPlan:
             return problems
         try:
             self.resolved_cfg()
-        except Exception as e:  # noqa: BLE001 - the config loader's message is the user's answer
+        except (HRNetError, ValueError) as e:  # the config loader's message is the user's answer
             problems.append(f"Experiment / settings: {e}")
         if self.uses_finetune and not self.starts_from_trained_weights:
             problems.append("The fine-tuning recipe needs trained pose weights (the current model, registry "
@@ -459,6 +452,43 @@ class TrainingPlan:
         if self.starts_from_trained_weights and weights:
             return self.experiment.strip(), weights
         return None
+
+    def comparison_models(self, run_config: str, new_weights: str) -> dict[str, tuple[str, str | None]]:
+        """What the result tab evaluates: ``{"old": (experiment, weights), "new": (...)}`` ("old" only
+        when there is a model to compare with).
+
+        The new model is evaluated with the run's resolved config (``run_config``: hrnet-train's
+        ``config.yaml``). The old model is evaluated with that same config whenever its weights fit
+        the run's network (same MODEL.NAME, MODEL.NUM_JOINTS, MODEL.EXTRA), so both numbers come from
+        the same settings (input size, decoding, flip test, the registry entry's options): like for
+        like, and when the old model is the run's base, its figure is the base validation (epoch 0)
+        of the training log. A current model of another network keeps its own experiment.
+        """
+        models: dict[str, tuple[str, str | None]] = {}
+        old = self.old_model()
+        if old is not None:
+            experiment, weights = old
+            models["old"] = (run_config if same_network(experiment, run_config) else experiment, weights)
+        models["new"] = (run_config, new_weights)
+        return models
+
+
+def same_network(experiment: str, other: str) -> bool:
+    """Whether weights trained with ``experiment`` load into the network of ``other`` (same model
+    name, joints and architecture). An experiment that does not load counts as the same: the
+    other config is then the only usable one."""
+    from hrnet import load_config
+
+    try:
+        a = load_config(experiment)
+    except (HRNetError, ValueError):
+        return True
+    try:
+        b = load_config(other)
+    except (HRNetError, ValueError):
+        return False
+    return (str(a.MODEL.NAME) == str(b.MODEL.NAME) and int(a.MODEL.NUM_JOINTS) == int(b.MODEL.NUM_JOINTS)
+            and a.MODEL.EXTRA.dump() == b.MODEL.EXTRA.dump())
 
 
 def _show(value: Any) -> str:

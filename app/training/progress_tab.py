@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.training.events import BaseValidated, CheckpointWritten, EpochEnded, RunStarted, StepProgress, TrainError
 from app.training.setup_tab import row
-from hrnet.core.progress import format_duration
+from hrnet import format_duration
 
 __all__ = ["TrainProgressWidget", "user_epoch"]
 

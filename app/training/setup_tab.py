@@ -50,6 +50,7 @@ from app.training.plan import (
     registry_entries,
     registry_target,
 )
+from hrnet import HRNetError
 
 __all__ = ["TrainSetupWidget", "row", "small_button"]
 
@@ -247,7 +248,7 @@ class TrainSetupWidget(QWidget):
         self.plan.experiment = text.strip()
         try:
             cfg = self.plan.experiment_cfg()
-        except Exception:  # noqa: BLE001 - shown by the plan's problems
+        except (HRNetError, ValueError):  # shown by the plan's problems
             cfg = None
         self._loading = True
         self.input_combo.clear()
@@ -355,7 +356,7 @@ class TrainSetupWidget(QWidget):
     def _show_augmentation(self) -> None:
         try:
             cfg = self.plan.resolved_cfg()
-        except Exception:  # noqa: BLE001 - shown by the plan's problems
+        except (HRNetError, ValueError):  # shown by the plan's problems
             self.augment_label.setText("")
             return
         d = cfg.DATASET

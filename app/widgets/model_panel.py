@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.int8_calibration import SPEEDS, int8_available, stage_text
 from app.model_manager import (
     DEMO_EXPERIMENT,
     DEMO_WEIGHTS,
@@ -66,6 +68,8 @@ class ModelPanelWidget(QWidget):
     run_requested = Signal(str)  # scope: current | selected | unreviewed | all
     detector_changed = Signal(str)
     help_requested = Signal()  # "how do I get weights?"
+    cancel_load_requested = Signal()  # stop a running int8 calibration
+    finetune_requested = Signal()  # "fine-tune this model for the project's keypoint set"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +88,7 @@ class ModelPanelWidget(QWidget):
         if DEMO_WEIGHTS.is_file():
             self.weights_combo.addItem("Demo: W16 trained on synthetic people (bundled)", str(DEMO_WEIGHTS))
         self._registry = {}
+        self._registry_sets: dict[str, str] = {}  # registry key -> "coco" / "mpii"
         for entry in registry_entries():
             fields = _entry_fields(entry)
             if fields is None:
@@ -91,6 +96,7 @@ class ModelPanelWidget(QWidget):
             label, experiment, weights = fields
             self.weights_combo.addItem(f"{label}", f"registry:{weights}")
             self._registry[f"registry:{weights}"] = (experiment, weights)
+            self._registry_sets[f"registry:{weights}"] = str(getattr(entry, "joint_set", "") or "")
         self.weights_combo.currentIndexChanged.connect(self._on_weights_changed)
         browse_w = QToolButton()
         browse_w.setText("…")
@@ -104,6 +110,24 @@ class ModelPanelWidget(QWidget):
         self.device_combo.addItems(DEVICES)
         self.load_button = QPushButton("Load model")
         self.load_button.clicked.connect(self._emit_load)
+        self.speed_combo = QComboBox()
+        for key, text in SPEEDS:
+            self.speed_combo.addItem(text, key)
+        self.speed_combo.setToolTip(
+            "fast (int8, CPU): the network quantised to 8 bits in ONNX Runtime, about 2-3x faster on a CPU. "
+            "Calibrated once on this project's frames with people (then cached next to the weights) and "
+            "checked against standard precision: if too few joints agree it stays standard and says so.")
+        if not int8_available():
+            self.speed_combo.model().item(1).setEnabled(False)
+            self.speed_combo.setItemData(1, "Needs onnxruntime: pip install 'hrnet-pose-annotator[onnx]'",
+                                         Qt.ItemDataRole.ToolTipRole)
+        self.calibration_bar = QProgressBar()
+        self.calibration_bar.setRange(0, 100)
+        self.calibration_bar.setTextVisible(True)
+        self.calibration_cancel = QPushButton("Cancel")
+        self.calibration_cancel.clicked.connect(self.cancel_load_requested)
+        self.calibration_bar.hide()
+        self.calibration_cancel.hide()
 
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
@@ -140,10 +164,21 @@ class ModelPanelWidget(QWidget):
         row.addWidget(self.device_combo, 1)
         row.addWidget(self.load_button)
         form.addRow("Device", row)
+        form.addRow("Speed", self.speed_combo)
+        row = QHBoxLayout()
+        row.addWidget(self.calibration_bar, 1)
+        row.addWidget(self.calibration_cancel)
+        form.addRow(row)
         box_layout = QVBoxLayout()
         box_layout.setContentsMargins(0, 0, 0, 0)
         box_layout.addLayout(form)
         box_layout.addWidget(self.status_label)
+        # what the loaded model predicts, against the project's keypoint set
+        self.keypoints_label = QLabel("")
+        self.keypoints_label.setWordWrap(True)
+        self.keypoints_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.keypoints_label.linkActivated.connect(lambda _link: self.finetune_requested.emit())
+        box_layout.addWidget(self.keypoints_label)
 
         model_box.setLayout(box_layout)
         run_box = QGroupBox("Predict")
@@ -192,7 +227,7 @@ class ModelPanelWidget(QWidget):
             experiment = reg_experiment or experiment
         else:
             weights = str(data)
-        return ModelSpec(experiment, weights, self.device_combo.currentText())
+        return ModelSpec(experiment, weights, self.device_combo.currentText(), str(self.speed_combo.currentData()))
 
     def set_spec(self, spec: ModelSpec) -> None:
         if self.experiment_combo.findText(spec.experiment) < 0:
@@ -211,12 +246,24 @@ class ModelPanelWidget(QWidget):
         i = self.device_combo.findText(spec.device)
         if i >= 0:
             self.device_combo.setCurrentIndex(i)
+        i = self.speed_combo.findData(getattr(spec, "precision", "fp32"))
+        self.speed_combo.setCurrentIndex(max(i, 0))
+
+    def set_loading_progress(self, stage: str, fraction: float) -> None:
+        """int8 calibration progress (shown until the model is loaded or fails)."""
+        self.calibration_bar.show()
+        self.calibration_cancel.show()
+        self.calibration_bar.setValue(int(round(100 * max(0.0, min(1.0, fraction)))))
+        self.calibration_bar.setFormat(stage_text(stage, fraction))
 
     def set_model_state(self, spec: ModelSpec | None, loaded: bool, device: str = "", message: str = "",
                         loading: bool = False) -> None:
         for button in self.run_buttons.values():
             button.setEnabled(loaded and not loading)
         self.load_button.setEnabled(not loading)
+        if not loading:
+            self.calibration_bar.hide()
+            self.calibration_cancel.hide()
         if loading and spec is not None:
             self.status_label.setText(f"Loading {spec.label()} …")
             self.status_label.setStyleSheet("color: #ddd; padding: 2px;")
@@ -260,3 +307,30 @@ class ModelPanelWidget(QWidget):
         spec = self.spec()
         if spec.experiment:
             self.load_requested.emit(spec)
+
+    # -- keypoint sets ------------------------------------------------------------------------------
+    def set_keypoint_fit(self, predicts: str, why_not: str) -> None:
+        """Say what the loaded model predicts (``predicts``; "" = no model) and, when it cannot label
+        this project, why, with a link that offers to fine-tune it for the project's set."""
+        if not predicts:
+            self.keypoints_label.setText("")
+        elif not why_not:
+            self.keypoints_label.setText(f"Predicts {predicts}: matches this project.")
+            self.keypoints_label.setStyleSheet("color: #9c9; padding: 2px;")
+        else:
+            self.keypoints_label.setText(f"⚠ Cannot label this project: {why_not}. "
+                                         "<a href='#finetune'>Fine-tune it for this keypoint set…</a>")
+            self.keypoints_label.setStyleSheet("color: #ffb070; padding: 2px;")
+
+    def mark_registry_sets(self, fits: dict[str, str]) -> None:
+        """Mark the registry weights that predict another keypoint set than the project's:
+        ``fits`` maps a registry joint set (``"coco"``, ``"mpii"``) to why it does not fit ("" = fits)."""
+        for i in range(self.weights_combo.count()):
+            key = self.weights_combo.itemData(i)
+            joint_set = self._registry_sets.get(key) if isinstance(key, str) else None
+            if joint_set is None:
+                continue
+            label = self.weights_combo.itemText(i).split("  ⚠", 1)[0]
+            why = fits.get(joint_set, "")
+            self.weights_combo.setItemText(i, label + (f"  ⚠ other keypoint set ({joint_set.upper()})" if why else ""))
+            self.weights_combo.setItemData(i, why or None, Qt.ItemDataRole.ToolTipRole)

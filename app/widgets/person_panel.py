@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas import style
+from hrnet import KeypointSet
 
 VISIBILITY_TEXT = {2: "visible", 1: "occluded", 0: "not labelled"}
 COLUMNS = ("Joint", "Visibility", "Conf.", "Source", "x", "y")
@@ -72,9 +73,10 @@ class PersonPanelWidget(QWidget):
         self._syncing = False
         self.set_person(None, None)
 
-    def set_person(self, names: list[str] | None, instance, index: int | None = None,
+    def set_person(self, names: list[str] | KeypointSet | None, instance, index: int | None = None,
                    selected_joint: int | None = None, threshold: float = 0.3) -> None:
-        """Show ``instance`` (an hrnet.annotations.Instance) or nothing."""
+        """Show ``instance`` (an hrnet.annotations.Instance) or nothing. ``names``: the project's
+        :class:`~hrnet.keypoints.KeypointSet` (its left/right pairs colour the names) or a name list."""
         self._syncing = True
         try:
             self.table.setRowCount(0)
@@ -86,7 +88,9 @@ class PersonPanelWidget(QWidget):
                 return
             for w in self.findChildren(QPushButton):
                 w.setEnabled(True)
-            self._names = list(names)
+            kset = names if isinstance(names, KeypointSet) else KeypointSet.from_names(names)
+            self._names = list(kset.names)
+            sides = kset.sides()
             kp = np.asarray(instance.keypoints)
             self._keypoints = kp
             scores = instance.joint_scores
@@ -96,9 +100,8 @@ class PersonPanelWidget(QWidget):
             self.title.setText(f"Person #{(index or 0) + 1}: {n_lab}/{len(kp)} joints labelled{score}")
             self.table.setRowCount(len(kp))
             for j, name in enumerate(self._names):
-                side = style.joint_side(name)
                 item = QTableWidgetItem(name)
-                item.setForeground(QBrush(style.SIDE_OUTLINE[side]))
+                item.setForeground(QBrush(style.SIDE_OUTLINE[sides[j]]))
                 self.table.setItem(j, 0, item)
                 combo = QComboBox()
                 for v in (2, 1, 0):

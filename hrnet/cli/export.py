@@ -21,7 +21,6 @@ import importlib.util
 import logging
 import os
 import sys
-import tempfile
 import traceback
 import warnings
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from hrnet.errors import HRNetError
+from hrnet.utils.io import atomic_path
 
 __all__ = ["build_parser", "export_onnx", "export_torchscript", "load_export_model", "main", "max_relative_error"]
 
@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=17, help="ONNX opset")
     p.add_argument("--batch", type=int, default=1, help="batch size of the example input used for tracing")
     p.add_argument("--no-check", action="store_true", help="do not compare the exported model with PyTorch")
+    p.add_argument("--int8", action="store_true",
+                   help="ONNX only: a statically quantised int8 model (QDQ) for ONNX Runtime on the CPU, calibrated "
+                        "on --calibration and checked against fp32 (refused when the check fails)")
+    p.add_argument("--calibration", default=None, metavar="IMAGES_OR_COCO_JSON",
+                   help="with --int8: your own data, a COCO keypoint JSON (boxes) or a folder of person crops")
     p.add_argument("--opts", nargs="*", default=[], metavar="KEY VALUE", help="config overrides")
     p.add_argument("--debug", action="store_true")
     return p
@@ -82,13 +87,6 @@ def _example(cfg: Any, batch: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(seed))
 
 
-def _atomic_target(out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    return Path(tmp)
-
-
 def max_relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     """``max |a - b| / max |b|``."""
     a, b = a.float(), b.float()
@@ -98,15 +96,10 @@ def max_relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
 def export_torchscript(model: nn.Module, example: torch.Tensor, out: str | os.PathLike[str]) -> Path:
     """Trace ``model`` on ``example`` and save it (atomically). The traced graph takes any batch size."""
     out = Path(out)
-    tmp = _atomic_target(out)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated in recent torch, still works
-            traced = torch.jit.trace(model, example, check_trace=False)
-            torch.jit.save(traced, str(tmp))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out, mkdir=True) as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated in recent torch, still works
+        traced = torch.jit.trace(model, example, check_trace=False)
+        torch.jit.save(traced, str(tmp))
     return out
 
 
@@ -116,28 +109,23 @@ def export_onnx(model: nn.Module, example: torch.Tensor, out: str | os.PathLike[
     if importlib.util.find_spec("onnx") is None:
         raise HRNetError("ONNX export needs the onnx package: pip install onnx (and onnxruntime to check the result)")
     out = Path(out)
-    tmp = _atomic_target(out)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            try:  # the TorchScript-based exporter: needs only the onnx package
-                torch.onnx.export(
-                    model, (example,), str(tmp), dynamo=False, opset_version=opset,
-                    input_names=["input"], output_names=["heatmaps"],
-                    dynamic_axes={"input": {0: "batch"}, "heatmaps": {0: "batch"}},
-                )
-            except (TypeError, RuntimeError, NotImplementedError) as e:
-                if importlib.util.find_spec("onnxscript") is None:
-                    raise HRNetError(f"ONNX export failed ({e}); the torch.export-based exporter needs onnxscript: "
-                                     "pip install onnxscript") from e
-                batch = torch.export.Dim("batch", min=1)
-                torch.onnx.export(
-                    model, (example,), str(tmp), dynamo=True, opset_version=opset,
-                    input_names=["input"], output_names=["heatmaps"], dynamic_shapes=({0: batch},),
-                )
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out, mkdir=True) as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:  # the TorchScript-based exporter: needs only the onnx package
+            torch.onnx.export(
+                model, (example,), str(tmp), dynamo=False, opset_version=opset,
+                input_names=["input"], output_names=["heatmaps"],
+                dynamic_axes={"input": {0: "batch"}, "heatmaps": {0: "batch"}},
+            )
+        except (TypeError, RuntimeError, NotImplementedError) as e:
+            if importlib.util.find_spec("onnxscript") is None:
+                raise HRNetError(f"ONNX export failed ({e}); the torch.export-based exporter needs onnxscript: "
+                                 "pip install onnxscript") from e
+            batch = torch.export.Dim("batch", min=1)
+            torch.onnx.export(
+                model, (example,), str(tmp), dynamo=True, opset_version=opset,
+                input_names=["input"], output_names=["heatmaps"], dynamic_shapes=({0: batch},),
+            )
     return out
 
 
@@ -167,6 +155,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(message)s")
     if len(args.opts) % 2:
         parser.error("--opts takes KEY VALUE pairs")
+    if args.int8:
+        if args.format != "onnx":
+            parser.error("--int8 needs --format onnx")
+        if not args.calibration:
+            parser.error("--int8 needs --calibration IMAGES_OR_COCO_JSON (your own frames: a COCO keypoint JSON or "
+                         "a folder of person crops)")
+        if args.weights is None:
+            parser.error("--int8 needs --weights (the model is calibrated and checked against them)")
+        return _export_int8(args)
     try:
         model, cfg = load_export_model(args.experiment, args.weights, args.opts)
         example = _example(cfg, max(1, args.batch))
@@ -190,6 +187,44 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
             else:
                 print(f"checked: heatmaps match PyTorch on a batch of {x.shape[0]} (max relative error {err:.2g})")
+    except (HRNetError, ValueError, OSError) as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"hrnet-export: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _export_int8(args: argparse.Namespace) -> int:
+    """``--int8``: calibrate (or take the cached build), gate, copy the int8 model to ``--out``."""
+    import shutil
+
+    try:
+        from hrnet import quantize
+        from hrnet.calibration import load_calibration
+        from hrnet.config import load_config
+        from hrnet.predictor import Predictor
+        from hrnet.weights import resolve_weights, weights_experiment
+
+        experiment = args.experiment if args.experiment is not None else weights_experiment(args.weights)
+        cfg = load_config(experiment, list(args.opts))
+        weights = resolve_weights(args.weights)
+        frames = load_calibration(args.calibration)
+        predictor = Predictor(cfg, weights=weights, device="cpu")
+        _runner, report, cached = quantize.build_int8_model(predictor, weights, frames, opset=args.opset)
+        print(("cached build: " if cached else "") + report.summary())
+        if not report.passed:
+            print("hrnet-export: error: the int8 model is not accurate enough for these weights (see above); "
+                  "use the fp32 export", file=sys.stderr)
+            return 1
+        found = quantize.find_cached(weights, quantize.cache_key(weights, cfg, args.opset))
+        if found is None or found[0] is None:
+            raise HRNetError("the int8 model could not be stored (no writable cache folder)")
+        out = Path(args.out)
+        with atomic_path(out, mkdir=True) as tmp:
+            shutil.copyfile(found[0], tmp)
+        print(f"wrote {out} (onnx int8 QDQ, {out.stat().st_size / 2**20:.1f} MiB): input 'input' (N, 3, "
+              f"{cfg.MODEL.IMAGE_SIZE[1]}, {cfg.MODEL.IMAGE_SIZE[0]}) float32 normalised crops -> 'heatmaps'")
     except (HRNetError, ValueError, OSError) as e:
         if args.debug:
             traceback.print_exc()

@@ -22,12 +22,9 @@ non-zero only when nothing could be processed (1) or for a usage / configuration
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import re
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -39,6 +36,7 @@ import numpy as np
 
 from hrnet.errors import HRNetError
 from hrnet.media import VIDEO_EXTS, VideoReader, is_image, is_video, natural_sort_key, read_image
+from hrnet.utils.io import atomic_write_bytes, write_json
 from hrnet.weights import ProgressBar
 
 __all__ = ["build_parser", "main"]
@@ -74,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--flip", action="store_true", help="flip test (average with the mirrored image)")
     p.add_argument("--batch-size", type=int, default=None, help="people per forward pass")
+    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
+                   help="int8: quantised network in ONNX Runtime on the CPU (calibrated once, cached next to the "
+                        "weights, checked against fp32; falls back to fp32 with a message)")
+    p.add_argument("--calibration", default=None, metavar="IMAGES_OR_COCO_JSON",
+                   help="int8 calibration data: a COCO keypoint JSON or a folder of images "
+                        "(default: the first frames of the inputs with the detector's boxes)")
     p.add_argument("--batch-frames", type=int, default=8, help="video frames per detector/pose batch")
     p.add_argument("--frame-step", type=int, default=1, help="process every N-th video frame")
     p.add_argument("--max-frames", type=int, default=None, help="process at most this many frames per video")
@@ -222,22 +226,11 @@ def _write_image(path: Path, image: np.ndarray) -> None:
     ok, buf = cv2.imencode(path.suffix or ".jpg", image)
     if not ok:
         raise HRNetError(f"Cannot encode {path}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.tobytes(), mkdir=True, durable=False)  # one per frame; rendered again on a rerun
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json(path, data, mkdir=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -257,7 +250,7 @@ class _Run:
         self.ids: dict[str, int] | None = None
         self.renderer: _Renderer | None = None
         kset = predictor.keypoint_set
-        self.sigmas = np.asarray(kset.sigmas) if getattr(kset, "sigmas", None) else None
+        self.sigmas = np.asarray(kset.oks_sigmas()) if hasattr(kset, "oks_sigmas") else None
         self.oks_thre = float(predictor.cfg.TEST.OKS_THRE)
 
     def _detect(self, images: list[np.ndarray], keys: list[Any]) -> list[Any]:
@@ -416,6 +409,40 @@ def _build_detector(args: argparse.Namespace, device: Any) -> Any:
     return build_detector(name, **options)
 
 
+def _calibration_source(args: argparse.Namespace, detector: Any) -> Any:
+    """A callable giving int8 calibration frames (called only when no calibrated model is cached):
+    ``--calibration``, else up to 48 images / video frames of the inputs with the detector's boxes."""
+    from hrnet.calibration import DEFAULT_FRAMES, load_calibration
+
+    def frames() -> list[tuple[np.ndarray, np.ndarray]]:
+        if args.calibration:
+            return load_calibration(args.calibration)
+        log.info("int8: calibrating on the inputs (detector boxes)")
+        found: list[tuple[np.ndarray, np.ndarray]] = []
+        for path in _expand(args.inputs, args.recursive, []):
+            try:
+                if is_image(path):
+                    images = [(str(path), read_image(path))]
+                else:
+                    reader = VideoReader(path)
+                    try:
+                        n = len(reader)
+                        images = [(i, reader.read(i)) for i in range(0, n, max(1, n // 8))[:8]]
+                    finally:
+                        reader.close()
+            except (HRNetError, IndexError):
+                continue
+            for key, image in images:
+                boxes = np.asarray(detector(image, image_key=key).boxes, np.float64).reshape(-1, 4)
+                if len(boxes):
+                    found.append((image, boxes))
+            if len(found) >= DEFAULT_FRAMES:
+                break
+        return found
+
+    return frames
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -448,8 +475,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hrnet.predictor import resolve_device
 
         detector = _build_detector(args, resolve_device(args.device))  # missing detector weights fail fast
+        calibration = None
+        if args.precision == "int8":
+            calibration = _calibration_source(args, detector)
         predictor = Predictor(cfg, weights=args.weights, device=args.device, flip_test=args.flip,
-                              batch_size=args.batch_size)
+                              batch_size=args.batch_size, precision=args.precision, calibration=calibration)
+        if args.precision == "int8" and predictor.int8_report is not None:
+            log.info("int8: %s", predictor.int8_report.summary())
         failures: list[tuple[str, str]] = []
         files = _expand(args.inputs, args.recursive, failures)
         plan = _plan(files, args, failures)

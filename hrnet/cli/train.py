@@ -61,7 +61,7 @@ from hrnet.engine.common import (
 from hrnet.engine.fit import StopRequest, TrainingState, fit
 from hrnet.errors import ConfigError, HRNetError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "build_train_parser", "main"]
 
 log = logging.getLogger("hrnet.train")
 
@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_train_parser() -> argparse.ArgumentParser:
+    """hrnet-train's argument parser, public as ``hrnet.build_train_parser``: the app's Train dialog
+    builds its command from it, so its flags are written once, here."""
+    return build_parser()
+
+
 # ----------------------------------------------------------------------------------------------
 # Logging and reporting
 # ----------------------------------------------------------------------------------------------
@@ -107,7 +113,7 @@ class _ReporterLogHandler(logging.Handler):
         try:
             level = "warning" if record.levelno >= logging.WARNING else "info"
             self.reporter.log(level, record.getMessage())
-        except Exception:  # pragma: no cover
+        except Exception:  # noqa: BLE001 # pragma: no cover - logging must never raise (logging.Handler convention)
             self.handleError(record)
 
 
@@ -138,7 +144,7 @@ class _Session:
             root.removeHandler(h)
             try:
                 h.close()
-            except Exception:  # pragma: no cover
+            except (OSError, ValueError):  # pragma: no cover - a file handler whose disk went away
                 pass
         self.handlers.clear()
         root.setLevel(self.previous_level)
@@ -260,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log.error("Aborted", extra={"no_event": True})
                 reporter.error("other", "Training aborted by a second interrupt; the last checkpoint is kept")
                 status, code = "failed", EXIT_ABORTED
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - reported as an event, a message and an exit code
                 kind = error_kind(e)
                 message = error_message(e)
                 if kind == "oom" and "out of memory" not in message.lower():

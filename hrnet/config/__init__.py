@@ -191,11 +191,6 @@ def load_config(
     return cfg
 
 
-def dump_config(cfg: CfgNode) -> str:
-    """The config as YAML text that :func:`load_config` reads back to an equal config."""
-    return cfg.dump()
-
-
 def check_training_sizes(cfg: CfgNode) -> None:
     """Training compares the network's output (a quarter of MODEL.IMAGE_SIZE) with targets drawn at
     MODEL.HEATMAP_SIZE: refuse a config where they differ, with a message instead of a tensor error."""

@@ -53,6 +53,7 @@ __all__ = [
     "StepProgress",
     "TrainError",
     "parse_event",
+    "ProgressEvent",
     "parse_progress_event",
     "to_wire",
 ]
@@ -302,4 +303,5 @@ def to_wire(event: Event) -> dict[str, Any]:
     return out
 
 
-parse_progress_event = parse_event  # the name re-exported as ``hrnet.parse_progress_event``
+parse_progress_event = parse_event  # the names re-exported by ``hrnet``
+ProgressEvent = Event

@@ -448,7 +448,7 @@ def validate(
         try:
             result = _evaluate_gathered(gathered, k, dataset, output_dir, evaluate, arch_name,
                                         loss_total if criterion is not None else None, batch_size, n_total, t0)
-        except Exception as e:  # re-raised below, after telling the other ranks
+        except Exception as e:  # noqa: BLE001 - re-raised below, after telling the other ranks
             failure = e
     shared = broadcast_object(
         ("error", f"{type(failure).__name__}: {failure}") if failure is not None

@@ -248,7 +248,7 @@ class BarReporter(ProgressReporter):
             def emit(self, record: logging.LogRecord) -> None:
                 try:
                     reporter.print_line(self.format(record))
-                except Exception:  # pragma: no cover - logging must never raise
+                except Exception:  # noqa: BLE001 # pragma: no cover - logging must never raise (logging.Handler convention)
                     self.handleError(record)
 
         h = _BarHandler(level)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import math
 import os
@@ -33,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from hrnet.annotations import COCO_KEYPOINTS
 from hrnet.dataset.joints_dataset import JointsDataset, KeypointSet, Record
 from hrnet.errors import DatasetError
+from hrnet.keypoints import COCO_17, COCO_KEYPOINTS, COCO_SIGMAS
+from hrnet.utils.io import read_json, write_json
 
 __all__ = [
     "COCO_KEYPOINTS",
@@ -49,19 +49,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Per-keypoint OKS sigmas of the COCO keypoint benchmark (pycocotools, official nms.py).
-COCO_SIGMAS: tuple[float, ...] = tuple(
-    v / 10.0 for v in (.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89)
-)
-COCO_KEYPOINT_SET = KeypointSet(
-    names=COCO_KEYPOINTS,
-    flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
-    upper_body_ids=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
-    joints_weight=(1., 1., 1., 1., 1., 1., 1., 1.2, 1.2, 1.5, 1.5, 1., 1., 1.2, 1.2, 1.5, 1.5),
-    sigmas=COCO_SIGMAS,
-    skeleton=((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-              (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)),
-)
+# The COCO keypoint set (names, flip pairs, half body, loss weights, sigmas) is hrnet.keypoints.COCO_17.
+COCO_KEYPOINT_SET = COCO_17
 # Names of COCOeval.stats for keypoints, in order (the official list spells the second 'Ap .5').
 COCO_STATS_NAMES: tuple[str, ...] = (
     "AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)",
@@ -76,19 +65,7 @@ def _is_number(v: Any) -> bool:
 
 
 def _load_json(path: Path, what: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError as e:
-        raise DatasetError(f"{what} not found: {path}") from e
-    except IsADirectoryError as e:
-        raise DatasetError(f"{what} is a folder, not a JSON file: {path}") from e
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{what} {path} is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from e
-    except UnicodeDecodeError as e:
-        raise DatasetError(f"{what} {path} is not UTF-8 JSON text: {e}") from e
-    except OSError as e:
-        raise DatasetError(f"Cannot read {what.lower()} {path}: {e.strerror or e}") from e
+    return read_json(path, what=what, error=DatasetError)
 
 
 def _keypoint_category(categories: list[dict], path: Path, category_id: int | None) -> dict:
@@ -237,16 +214,7 @@ def _silenced(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _write_json_atomic(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, sort_keys=True, indent=4)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_json(path, obj, indent=4, sort_keys=True, mkdir=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +270,7 @@ class COCOFormatDataset(JointsDataset):
         self.in_vis_thre = in_vis_thre
         self.soft_nms = soft_nms
         self.nms_thre = nms_thre
-        self.sigmas = np.asarray(keypoints.sigmas, dtype=np.float64) if keypoints.sigmas is not None else None
+        self.sigmas = np.asarray(keypoints.oks_sigmas(), dtype=np.float64)
 
         gt, category = document if document is not None else read_coco_keypoints_json(
             self.annotation_file, num_joints=keypoints.num_joints, category_id=category_id)

@@ -35,6 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from hrnet.errors import ConfigError, DatasetError, MediaError
+from hrnet.keypoints import KeypointSet  # re-exported: the one keypoint-set type
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -64,38 +65,6 @@ class Record(TypedDict, total=False):
     imgnum: int
     score: float  # detection score (1 for ground-truth boxes)
     image_id: int  # COCO image id (this project's addition; used by evaluation)
-
-
-@dataclass(frozen=True)
-class KeypointSet:
-    """A dataset's keypoints: names, left/right pairs for flipping, the upper-body joints used by
-    the half-body augmentation, per-joint loss weights and OKS sigmas."""
-
-    names: tuple[str, ...]
-    flip_pairs: tuple[tuple[int, int], ...] = ()
-    upper_body_ids: tuple[int, ...] = ()
-    joints_weight: tuple[float, ...] | None = None  # None: all 1
-    sigmas: tuple[float, ...] | None = None  # OKS sigmas; None: no COCO-style evaluation
-    skeleton: tuple[tuple[int, int], ...] = ()  # 0-based limb pairs (drawing only)
-    parent_ids: tuple[int, ...] | None = None
-
-    @property
-    def num_joints(self) -> int:
-        return len(self.names)
-
-    @property
-    def lower_body_ids(self) -> tuple[int, ...]:
-        upper = set(self.upper_body_ids)
-        return tuple(i for i in range(self.num_joints) if i not in upper)
-
-    def __post_init__(self) -> None:
-        k = len(self.names)
-        for a, b in self.flip_pairs:
-            if not (0 <= a < k and 0 <= b < k) or a == b:
-                raise ValueError(f"flip pair ({a}, {b}) is invalid for {k} keypoints")
-        for name, values in (("joints_weight", self.joints_weight), ("sigmas", self.sigmas)):
-            if values is not None and len(values) != k:
-                raise ValueError(f"{name} has {len(values)} values for {k} keypoints")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ read; :func:`pckh` is the same computation on plain arrays.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import OrderedDict
@@ -23,23 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from hrnet.dataset.joints_dataset import JointsDataset, KeypointSet, Record
+from hrnet.dataset.joints_dataset import JointsDataset, Record
 from hrnet.errors import DatasetError
+from hrnet.keypoints import MPII_16
+from hrnet.utils.io import read_json
 
 __all__ = ["MPII_JOINT_NAMES", "MPII_KEYPOINT_SET", "MPIIDataset", "pckh"]
 
 log = logging.getLogger(__name__)
 
-MPII_KEYPOINT_SET = KeypointSet(
-    names=("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
-           "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
-           "left_wrist"),
-    flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
-    upper_body_ids=(7, 8, 9, 10, 11, 12, 13, 14, 15),
-    parent_ids=(1, 2, 6, 6, 3, 4, 6, 6, 7, 8, 11, 12, 7, 7, 13, 14),
-    skeleton=((0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9), (10, 11), (11, 12),
-              (12, 7), (7, 13), (13, 14), (14, 15)),
-)
+MPII_KEYPOINT_SET = MPII_16  # names, flip pairs, half body, joint tree: hrnet.keypoints
 # The joint names of the official gt_valid.mat ('dataset_joints'), in the same order.
 MPII_JOINT_NAMES: tuple[str, ...] = (
     "rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor", "neck", "head", "rwri", "relb", "rsho", "lsho",
@@ -147,13 +139,7 @@ class MPIIDataset(JointsDataset):
 
     def _get_db(self) -> list[Record]:
         file_name = self.root / "annot" / f"{self.image_set}.json"
-        try:
-            with open(file_name, encoding="utf-8") as f:
-                anno = json.load(f)
-        except FileNotFoundError as e:
-            raise DatasetError(f"MPII annotation file not found: {file_name}") from e
-        except json.JSONDecodeError as e:
-            raise DatasetError(f"MPII annotation file {file_name} is not valid JSON: {e.msg} (line {e.lineno})") from e
+        anno = read_json(file_name, what="MPII annotation file", error=DatasetError)
         if not isinstance(anno, list):
             raise DatasetError(f"{file_name}: must hold a list of people")
 

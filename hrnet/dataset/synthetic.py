@@ -24,12 +24,9 @@ the split name and ``i``), and fast: a few milliseconds per 320x240 image.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
 import os
-import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -39,8 +36,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hrnet.annotations import COCO_KEYPOINTS
 from hrnet.errors import DatasetError, MediaError
+from hrnet.keypoints import COCO_KEYPOINTS, COCO_SKELETON
+from hrnet.utils.io import write_json
 
 __all__ = [
     "KEYPOINT_NAMES",
@@ -64,10 +62,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 KEYPOINT_NAMES: tuple[str, ...] = COCO_KEYPOINTS
-SKELETON: tuple[tuple[int, int], ...] = (  # 0-based, the COCO skeleton
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)
+SKELETON: tuple[tuple[int, int], ...] = COCO_SKELETON  # 0-based
 
 # Body proportions as fractions of the standing height.
 _HEAD_R = 0.062
@@ -698,16 +693,7 @@ def _split_seed(seed: int, split_name: str) -> int:
 
 
 def _write_json_atomic(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_json(path, obj, mkdir=True)
 
 
 def _write_image(path: Path, image: np.ndarray) -> None:
@@ -730,10 +716,13 @@ def generate_dataset(
     split_name: str = "train",
     image_format: str = "jpg",
     occlusion: float = 0.5,
+    keypoints: str = "coco",
     style: RenderStyle | str | None = None,
 ) -> Path:
     """Write a COCO keypoint dataset of ``num_images`` rendered images and return the path of its
-    annotation JSON.
+    annotation JSON. ``keypoints``: ``"coco"`` (the default, COCO-17 people) or another set of
+    :mod:`hrnet.dataset.synthetic_sets` (``"body12"``: COCO's body without the face; ``"quadruped"``:
+    four-legged animals).
 
     Layout (the official COCO one, so it also loads as ``DATASET.DATASET: coco`` when
     ``image_format='jpg'``, the default: JPEG (quality 95) decodes several times faster than PNG
@@ -748,6 +737,13 @@ def generate_dataset(
     """
     if num_images < 0:
         raise ValueError("num_images must be >= 0")
+    if keypoints != "coco":
+        if style is not None:
+            raise ValueError("style= renders COCO people only; it cannot be combined with keypoints=" + repr(keypoints))
+        from hrnet.dataset.synthetic_sets import generate_set_dataset
+
+        return generate_set_dataset(out_dir, num_images, keypoints, image_size=image_size, seed=seed,
+                                    split_name=split_name, image_format=image_format)
     ext = image_format.lower().lstrip(".")
     if ext not in ("png", "jpg", "jpeg", "bmp"):
         raise ValueError(f"image_format must be png, jpg or bmp, not {image_format!r}")

@@ -15,7 +15,6 @@ Boxes are looked up by ``image_key``: an image id (int), or a file name / path, 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -28,6 +27,7 @@ import numpy as np
 
 from hrnet.detect.base import Detections, FilteringDetector
 from hrnet.errors import DatasetError
+from hrnet.utils.io import read_json
 
 __all__ = ["CocoJsonDetector"]
 
@@ -147,12 +147,4 @@ class CocoJsonDetector(FilteringDetector):
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        with path.open("r", encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError as e:
-        raise DatasetError(f"Detections file not found: {path}") from e
-    except OSError as e:
-        raise DatasetError(f"Cannot read detections file {path}: {e.strerror or e}") from e
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"Detections file {path} is not valid JSON: {e}") from e
+    return read_json(path, what="Detections file", error=DatasetError)

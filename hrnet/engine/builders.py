@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,6 +13,8 @@ from torch import nn
 from yacs.config import CfgNode
 
 from hrnet.errors import ConfigError, DatasetError
+from hrnet.utils.io import atomic_open
+from hrnet.utils.io import atomic_write_text as _atomic_write_text
 
 __all__ = [
     "atomic_save",
@@ -130,33 +131,14 @@ def configure_cudnn(cfg: CfgNode) -> None:
 
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
-    """``torch.save`` to a temporary file in the same folder, fsync, then ``os.replace``: a crash
-    leaves either the old file or the new one, never a truncated one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """``torch.save`` through :func:`hrnet.utils.io.atomic_open`: a crash leaves either the old file
+    or the new one, never a truncated one."""
+    with atomic_open(path, "wb") as f:
+        torch.save(obj, f)
 
 
 def atomic_write_text(text: str, path: str | os.PathLike[str]) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    _atomic_write_text(path, text)
 
 
 def _plain_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -124,12 +124,19 @@ class TrainingState:
                 "best_is_base": bool(self.best_is_base and self.best_path), "base_metric": self.base_perf}
 
 
+def _best_entry(sd: dict[str, torch.Tensor], kset_entry: dict[str, Any] | None, epoch: int, perf: float | None,
+                cfg: CfgNode) -> dict[str, Any]:
+    """model_best.pth: the weights and the keypoint set they predict (epoch 0 = the starting weights)."""
+    return {"state_dict": sd, "keypoint_set": kset_entry, "epoch": epoch, "perf": perf, "model": cfg.MODEL.NAME}
+
+
 def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.device, session: Any,
         stop: StopRequest, command: str, state: TrainingState) -> str:
     """The training run proper; returns the end status (completed or stopped)."""
     from hrnet.core.function import TrainingDiverged, train_one_epoch
     from hrnet.distributed import ShardSampler, all_reduce_max, barrier, unwrap
-    from hrnet.models import build_model, load_checkpoint
+    from hrnet.models import build_model
+    from hrnet.models.checkpoint import load_for_keypoint_set
 
     reporter = session.reporter
     explicit_output = bool(args.output_dir)
@@ -179,8 +186,10 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
         log.warning("--weights is ignored when resuming (the checkpoint holds the weights)")
         weights = None
     model = build_model(cfg, is_train=not (weights or resume_path))
-    if weights:
-        ck = load_checkpoint(model, weights)
+    keypoint_set = getattr(train_ds, "keypoint_set", None)
+    kset_entry = keypoint_set.to_dict() if keypoint_set is not None else None
+    if weights:  # a model of another keypoint set: what fits is loaded, joints matched by name
+        ck = load_for_keypoint_set(model, weights, keypoint_set).info
         log.info("Initialised the model from %s (%s)", weights, ck.format)
     num_params = sum(p.numel() for p in model.parameters())
     log.info("Model %s: %.2f M parameters, input %dx%d, heatmaps %dx%d", cfg.MODEL.NAME, num_params / 1e6,
@@ -260,7 +269,7 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
         state.best_metric_name = main_metric(val.metrics)
         state.best_is_base, state.best_epoch = True, None
         if info.is_main:
-            atomic_save(_plain_state_dict(bare), best_file)
+            atomic_save(_best_entry(_plain_state_dict(bare), kset_entry, 0, state.base_perf, cfg), best_file)
             state.best_path = str(best_file.resolve())
         barrier()
         log.info("Starting weights: %s %.4f (saved as model_best.pth until an epoch beats them)",
@@ -315,8 +324,8 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
 
         if info.is_main:
             sd = _plain_state_dict(bare)
-            if is_best:
-                atomic_save(sd, best_file)
+            if is_best:  # the weights + what they predict (load_checkpoint reads both)
+                atomic_save(_best_entry(sd, kset_entry, epoch + 1, perf, cfg), best_file)
                 state.best_path = str(best_file.resolve())
             atomic_save({
                 "epoch": epoch + 1,
@@ -335,6 +344,7 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
                 "metrics": dict(val.metrics),
                 "config": cfg.dump(),
                 "hrnet_version": _version(),
+                "keypoint_set": kset_entry,
             }, ckpt_path)
             log.info("=> saved checkpoint %s (epoch %d%s)", ckpt_path, epoch + 1, ", new best" if is_best else "",
                      extra={"no_event": True})
@@ -377,12 +387,9 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
 
 
 def _version() -> str:
-    try:
-        from hrnet import __version__
+    from hrnet import __version__
 
-        return __version__
-    except Exception:  # pragma: no cover
-        return "?"
+    return __version__
 
 
 class _StepWindow:
@@ -424,7 +431,7 @@ class _StepWindow:
 def _tensorboard_writer(cfg: CfgNode, args: argparse.Namespace, run_dir: Path, explicit_output: bool) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
-    except Exception:  # tensorboard not installed: optional
+    except ImportError:  # tensorboard not installed: optional
         log.debug("TensorBoard not available (pip install tensorboard); not writing event files")
         return None
     tb_dir = tensorboard_directory(cfg, args.cfg, run_dir, explicit_output)

@@ -1,9 +1,10 @@
 """Pose networks with the official state_dict layout, and the one place that maps a config to them.
 
 >>> from hrnet.config import load_config
->>> cfg = load_config("coco/hrnet/w32_256x192_adam_lr1e-3", ["MODEL.PRETRAINED", ""])
->>> model = build_model(cfg)              # official random init (+ ImageNet backbone if PRETRAINED)
->>> model = build_model(cfg, is_train=False)  # for inference: weights come from load_checkpoint
+>>> cfg = load_config("coco/hrnet/w32_256x192_adam_lr1e-3")
+>>> model = build_model(cfg)                 # for inference: the weights come from load_checkpoint
+>>> model = build_model(cfg, is_train=True)  # official random init + the MODEL.PRETRAINED backbone
+>>> model = build_model(cfg, pretrained="hrnet_w32-36af842e.pth")  # ... with this backbone file
 
 ``MODELS`` is the registry ``MODEL.NAME -> builder``; ``VARIANTS`` names the standard networks
 (``hrnet_w32``, ``resnet_50``...) with their constructor arguments, for code that wants a network
@@ -163,25 +164,36 @@ def load_pretrained_backbone(
     return matched
 
 
-def build_model(cfg: CfgNode, *, is_train: bool = True) -> nn.Module:
+def build_model(
+    cfg: CfgNode, *, is_train: bool = False, pretrained: str | os.PathLike[str] | None = None
+) -> nn.Module:
     """The network that ``cfg.MODEL`` describes.
 
-    With ``is_train=True`` (default) it is initialised as the official ``get_pose_net(cfg, is_train=True)``
+    By default it is built for inference: PyTorch's default init and no file read, because the
+    weights come next from :func:`load_checkpoint` (so ``build_model(cfg)`` works for every shipped
+    experiment, whose ``MODEL.PRETRAINED`` names an ImageNet file most users do not have).
+
+    ``is_train=True`` initialises it for training as the official ``get_pose_net(cfg, is_train=True)``
     does when ``MODEL.INIT_WEIGHTS`` is set: official random init and, when ``MODEL.PRETRAINED`` is
     not empty, the ImageNet backbone from that file (:func:`load_pretrained_backbone`); a
     PRETRAINED file that does not exist is a :class:`CheckpointError` (the official code would go on
-    with a random backbone). ``is_train=False`` skips both (PyTorch's default init), for inference
-    where :func:`load_checkpoint` supplies all weights.
+    with a random backbone). ``pretrained=`` does the same with that file instead of
+    ``MODEL.PRETRAINED`` (``""``: official random init, no backbone), whatever ``is_train`` says.
     """
     name, kwargs = model_kwargs(cfg)
     model = MODELS[name](**kwargs)
-    if not (is_train and cfg.MODEL.INIT_WEIGHTS):
-        return model
-    pretrained = str(cfg.MODEL.PRETRAINED or "")
+    if pretrained is None:
+        if not (is_train and cfg.MODEL.INIT_WEIGHTS):
+            return model
+        pretrained = str(cfg.MODEL.PRETRAINED or "")
+        where = "MODEL.PRETRAINED file"
+    else:
+        pretrained = os.fspath(pretrained)
+        where = "Pretrained backbone file"
     if pretrained and not Path(pretrained).is_file():
         raise CheckpointError(
-            f"MODEL.PRETRAINED file not found: {pretrained} (download the ImageNet weights there, set "
-            "MODEL.PRETRAINED '' for a random init, or build with is_train=False for inference)"
+            f"{where} not found: {pretrained} (download the ImageNet weights there, or build without them: "
+            "MODEL.PRETRAINED '' for a random init, or is_train=False for inference)"
         )
     if name == "pose_resnet" and pretrained:
         pose_resnet.init_head_weights(model)  # type: ignore[arg-type]
@@ -191,4 +203,3 @@ def build_model(cfg: CfgNode, *, is_train: bool = True) -> nn.Module:
         layers: Sequence[str] = cfg.MODEL.EXTRA.get("PRETRAINED_LAYERS", ["*"]) if name == "pose_hrnet" else ["*"]
         load_pretrained_backbone(model, pretrained, layers)
     return model
-

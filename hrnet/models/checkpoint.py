@@ -17,6 +17,12 @@ other objects next to the weights, with a restricted unpickler that never runs a
 Anything that does not match the model exactly (missing, unexpected or mis-shaped keys) is refused
 with a :class:`~hrnet.errors.CheckpointError` that summarises the difference; nothing is loaded
 partially.
+
+Checkpoints that ``hrnet-train`` writes carry their keypoint set (``"keypoint_set"``, a plain dict of
+:meth:`hrnet.keypoints.KeypointSet.to_dict`): :func:`checkpoint_keypoint_set` reads it back.
+:func:`load_for_keypoint_set` starts a model for one keypoint set from a model of another: every
+tensor that fits is loaded, the final layer is re-initialised for the new joints, and the output
+channels of joints that the base model knows by name are copied.
 """
 
 from __future__ import annotations
@@ -34,9 +40,14 @@ import torch
 from torch import Tensor, nn
 
 from hrnet.errors import CheckpointError
+from hrnet.keypoints import COCO_17, MPII_16, KeypointSet, KeypointSetError
 
 __all__ = [
     "CheckpointInfo",
+    "PartialLoad",
+    "checkpoint_keypoint_set",
+    "load_for_keypoint_set",
+    "read_keypoint_set",
     "check_state_dict",
     "extract_state_dict",
     "infer_architecture",
@@ -84,7 +95,7 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         if not _refused_for_globals(detail):
             raise CheckpointError(f"Cannot read checkpoint {p}: not a valid PyTorch file ({detail})") from e
         return _read_restricted(p, map_location, detail, e)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
+    except Exception as e:  # torch raises many types for bad files
         detail = str(e).split(". ")[0] if str(e) else "file is empty or truncated"
         raise CheckpointError(
             f"Cannot read checkpoint {p}: not a valid PyTorch file ({type(e).__name__}: {detail})"
@@ -108,7 +119,7 @@ def _read_restricted(p: Path, map_location: Any, detail: str, cause: Exception) 
             f"Refused to load {p}: it holds an object that would call {', '.join(e.names)} when unpickled, "
             "which could run code (nothing from the file was run)"
         ) from e
-    except Exception as e:  # noqa: BLE001 - report torch's own reason for the refusal
+    except Exception as e:  # report torch's own reason for the refusal
         raise CheckpointError(
             f"Refused to load {p}: it holds Python objects other than tensors and plain containers, which "
             f"could run code when unpickled (torch.load weights_only=True): {detail}"
@@ -317,3 +328,167 @@ def infer_architecture(state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
         arch["deconv_with_bias"] = any(f"deconv_layers.{i}.bias" in sd for i in deconvs)
         return arch
     return arch if "num_joints" in arch else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Keypoint sets of checkpoints, and starting a model for one set from a model of another
+# ---------------------------------------------------------------------------------------------
+_FINAL = "final_layer."
+
+
+def checkpoint_keypoint_set(metadata: Mapping[str, Any] | None) -> KeypointSet | None:
+    """The keypoint set stored in a checkpoint's metadata (:attr:`CheckpointInfo.metadata`, or
+    the loaded dict), or None when it stores none or a malformed one (logged)."""
+    if not isinstance(metadata, Mapping):
+        return None
+    entry = metadata.get("keypoint_set")
+    if entry is None:
+        return None
+    try:
+        return KeypointSet.from_dict(entry)
+    except KeypointSetError as e:
+        log.warning("Ignoring the checkpoint's keypoint set: %s", e)
+        return None
+
+
+def read_keypoint_set(path: str | os.PathLike[str]) -> KeypointSet | None:
+    """The keypoint set a checkpoint file stores (None for a bare state_dict or an older file).
+    Memory-maps the file where torch can, so asking is cheap. Raises :class:`CheckpointError`
+    for a missing, unreadable or unsafe file."""
+    p = Path(path).expanduser()
+    obj: Any = None
+    if p.is_file():
+        try:
+            obj = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # noqa: BLE001 - not a zip file (legacy format): read it the usual way
+            obj = None
+    if obj is None:
+        obj = read_checkpoint(p)
+    return checkpoint_keypoint_set(obj) if isinstance(obj, Mapping) else None
+
+
+@dataclass
+class PartialLoad:
+    """What :func:`load_for_keypoint_set` did."""
+
+    info: CheckpointInfo
+    source_keypoints: KeypointSet | None  # the base model's set (None: not known)
+    loaded: list[str] = field(default_factory=list)  # keys loaded as they are
+    skipped: list[str] = field(default_factory=list)  # model keys left as initialised
+    copied_joints: list[str] = field(default_factory=list)  # new joints whose channel came from the base
+    new_joints: list[str] = field(default_factory=list)  # new joints that start from scratch
+
+    @property
+    def exact(self) -> bool:
+        """The checkpoint fitted the model and its set as it is (a strict load)."""
+        return not self.skipped and not self.new_joints
+
+    def summary(self) -> str:
+        if self.exact:
+            return f"loaded all {len(self.loaded)} tensors"
+        text = (f"loaded {len(self.loaded)} tensors; output layer re-initialised for "
+                f"{len(self.copied_joints) + len(self.new_joints)} joints, {len(self.copied_joints)} of them copied "
+                "from the base model by name")
+        if self.new_joints:
+            text += " (new: " + ", ".join(self.new_joints[:8]) + (" ..." if len(self.new_joints) > 8 else "") + ")"
+        return text
+
+
+def _guess_source_set(num_joints: int | None) -> KeypointSet | None:
+    return {17: COCO_17, 16: MPII_16}.get(num_joints or -1)
+
+
+def load_for_keypoint_set(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    keypoint_set: KeypointSet | None,
+    source_keypoints: KeypointSet | None = None,
+    *,
+    min_fraction: float = 0.5,
+    seed: int = 0,
+) -> PartialLoad:
+    """Initialise ``model`` (built for ``keypoint_set``) from the checkpoint at ``path``, whatever
+    set that checkpoint was trained for.
+
+    - When the checkpoint fits the model exactly and predicts the same joints (or its joints are
+      not known), it is loaded strictly, as :func:`load_checkpoint`.
+    - Otherwise every tensor whose key and shape fit is loaded; the final layer is re-initialised
+      as the official code initialises it (normal, std 0.001; bias 0) and the output channel of
+      every joint whose name (ignoring case) the base model predicts is copied from it, so that a
+      COCO subset starts already trained.
+
+    The base model's joints are the checkpoint's stored set, else ``source_keypoints``, else
+    COCO-17 for a 17-joint and MPII-16 for a 16-joint checkpoint. Raises :class:`CheckpointError`
+    when the file cannot be read or when less than ``min_fraction`` of the model's tensors (the
+    final layer aside) fit: that checkpoint is another architecture, not another keypoint set.
+    """
+    obj = read_checkpoint(path)
+    state_dict, fmt, meta = extract_state_dict(obj, source=str(path))
+    state_dict, applied = normalize_state_dict(state_dict)
+    expected = model.state_dict()
+    stored = checkpoint_keypoint_set(meta)
+    final_w = state_dict.get(_FINAL + "weight")
+    src_k = int(final_w.shape[0]) if final_w is not None and final_w.ndim == 4 else None
+    source = stored or source_keypoints or _guess_source_set(src_k)
+    if source is not None and src_k is not None and len(source) != src_k:
+        log.warning("Checkpoint %s predicts %d joints, not the %d of %s: joint names are not used",
+                    path, src_k, len(source), source.name or "the given set")
+        source = None
+    target_k = int(expected[_FINAL + "weight"].shape[0]) if _FINAL + "weight" in expected else None
+    if keypoint_set is not None and target_k is not None and len(keypoint_set) != target_k:
+        raise CheckpointError(f"The model predicts {target_k} joints but the keypoint set has {len(keypoint_set)}")
+    same_set = keypoint_set is None or source is None or source.matches(keypoint_set)
+    fits = all(k in state_dict and tuple(state_dict[k].shape) == tuple(v.shape)
+               for k, v in expected.items() if not k.endswith(_NBT))
+    if fits and same_set:
+        info = load_checkpoint(model, path)
+        return PartialLoad(info=info, source_keypoints=source, loaded=list(expected))
+
+    body = [k for k in expected if not k.startswith(_FINAL) and not k.endswith(_NBT)]
+    fitting = {k: v for k, v in state_dict.items()
+               if k in expected and not k.startswith(_FINAL) and tuple(v.shape) == tuple(expected[k].shape)}
+    n_fit = sum(1 for k in body if k in fitting)
+    if body and n_fit < min_fraction * len(body):
+        arch = _describe(infer_architecture(state_dict))
+        raise CheckpointError(
+            f"Checkpoint {path} does not fit this model: only {n_fit} of its {len(body)} tensors (output layer "
+            f"aside) have a matching name and shape; it looks like {arch}, the model is "
+            f"{_describe(infer_architecture(expected))}. Choose a base model of the same architecture"
+        )
+    new_sd = dict(expected)
+    new_sd.update(fitting)
+    copied: list[str] = []
+    fresh: list[str] = []
+    names = list(keypoint_set.names) if keypoint_set is not None else [f"joint_{i}" for i in range(target_k or 0)]
+    if _FINAL + "weight" in expected:
+        gen = torch.Generator().manual_seed(seed)
+        w = torch.randn(expected[_FINAL + "weight"].shape, generator=gen) * 0.001
+        b = torch.zeros_like(expected[_FINAL + "bias"]) if _FINAL + "bias" in expected else None
+        src_w, src_b = state_dict.get(_FINAL + "weight"), state_dict.get(_FINAL + "bias")
+        mapping = keypoint_set.channel_map(source) if keypoint_set is not None and source is not None else {}
+        if src_w is not None and tuple(src_w.shape[1:]) != tuple(w.shape[1:]):
+            mapping = {}
+        for j, name in enumerate(names):
+            if j in mapping:
+                w[j] = src_w[mapping[j]].to(w.dtype)
+                if b is not None and src_b is not None:
+                    b[j] = src_b[mapping[j]].to(b.dtype)
+                copied.append(name)
+            else:
+                fresh.append(name)
+        new_sd[_FINAL + "weight"] = w
+        if b is not None:
+            new_sd[_FINAL + "bias"] = b
+    model.load_state_dict(new_sd, strict=True)
+    loaded = [k for k in expected if k in fitting]
+    skipped = [k for k in expected if k not in fitting and not k.endswith(_NBT)]
+    if applied:
+        fmt += " [" + ", ".join(applied) + "]"
+    epoch = meta.get("epoch")
+    info = CheckpointInfo(path=str(path), format=fmt, epoch=epoch if isinstance(epoch, int) else None,
+                          metadata=meta, num_tensors=len(loaded))
+    result = PartialLoad(info=info, source_keypoints=source, loaded=loaded, skipped=skipped,
+                         copied_joints=copied, new_joints=fresh)
+    log.info("Initialised the model from %s for %s: %s", path, keypoint_set.name if keypoint_set is not None
+             and keypoint_set.name else f"{len(names)} joints", result.summary())
+    return result

@@ -10,17 +10,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from hrnet.keypoints import CENTRE, COCO_KEYPOINTS, COCO_SKELETON, side_of
+from hrnet.utils.io import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +40,8 @@ __all__ = [
     "skeleton_from_coco",
 ]
 
-COCO_KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
-
-COCO_SKELETON: tuple[tuple[int, int], ...] = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)  # fmt: skip
-"""The COCO person skeleton (the category's 1-based ``skeleton`` made 0-based)."""
+COCO_KEYPOINT_NAMES: tuple[str, ...] = COCO_KEYPOINTS
+# COCO_SKELETON (0-based) comes from hrnet.keypoints, the one place that defines it.
 
 # BGR. The usual COCO colouring: left limbs green, right limbs orange, centre line blue.
 LEFT_COLOR: tuple[int, int, int] = (0, 255, 0)
@@ -70,12 +62,8 @@ def skeleton_from_coco(skeleton: Sequence[Sequence[int]]) -> list[tuple[int, int
 
 
 def _side(name: str) -> str:
-    n = name.lower()
-    if n.startswith(("left", "l_")) or "_left" in n:
-        return "left"
-    if n.startswith(("right", "r_")) or "_right" in n:
-        return "right"
-    return "center"
+    side = side_of(name)  # the one left/right rule
+    return "center" if side == CENTRE else side
 
 
 def joint_colors_for(num_joints: int, keypoint_names: Sequence[str] | None = None) -> list[Color]:
@@ -236,16 +224,7 @@ def _imwrite_atomic(path: str | os.PathLike[str], image: np.ndarray) -> None:
     ok, buf = cv2.imencode(ext, image)
     if not ok:
         raise OSError(f"cannot encode image as {ext!r} for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=ext, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, buf.tobytes(), mkdir=True)
 
 
 def _to_numpy(x: Any) -> np.ndarray:

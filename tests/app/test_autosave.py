@@ -171,6 +171,7 @@ def test_save_during_background_write_leaves_no_recovery_file(qtbot, tmp_path: P
         doc.push(AddInstance(doc, 0, person()))
         autosave._write_in_background()  # what the timer does
         doc.save()
+        autosave.wait()  # the removal runs once the write in flight is done (queued, not waited for)
         qtbot.wait(20)
         assert not autosave.recovery_path.exists() and not autosave.meta_path.exists()
     assert written == []  # results of writes overtaken by a save are dropped

@@ -68,7 +68,8 @@ def test_kill_and_recover_from_autosave(qtbot, tmp_path, monkeypatch):
     assert np.allclose(doc.frame(0).instances[0].keypoints[0, :2], (11.5, 22.25))
     assert doc.is_dirty and window.isWindowModified() and doc.path == ann
     wait_frame(qtbot, window.view, 0)
-    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # saving ends the recovery
+    with qtbot.waitSignal(doc.saved, timeout=10000):  # Ctrl+S writes on a worker thread
+        key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # saving ends the recovery
     assert not doc.is_dirty
     assert not list(recovery.glob("*.meta.json"))
     window.close()

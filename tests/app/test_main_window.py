@@ -107,7 +107,8 @@ def test_drag_joint_save_and_reload(qtbot, window, project, tmp_path):
     moved = doc.frame(0).instances[0].keypoints[j, :2].copy()
     assert np.hypot(*(moved - (x + 30, y - 20))) <= 3 * view.pixel_size()
     assert doc.undo_stack.count() == 1 and window.isWindowModified()
-    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # saves to the opened JSON
+    with qtbot.waitSignal(doc.saved, timeout=10000):  # Ctrl+S writes on a worker thread
+        key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # saves to the opened JSON
     assert not doc.is_dirty and not window.isWindowModified()
     reloaded = load_coco(ann)
     assert np.allclose(reloaded.frames[0].instances[0].keypoints[j, :2], moved, atol=1e-3)
@@ -355,3 +356,13 @@ def test_layout_survives_a_restart_from_the_start_page(qtbot, tmp_path, monkeypa
     w2.open_paths([ann])
     assert w2.frames_dock.isVisible() and w2.heatmap_dock.isVisible()
     w2.close()
+
+
+def test_close_project_returns_to_the_start_page(qtbot, window, project):
+    ann, _ = project
+    window.open_paths([ann])
+    wait_frame(qtbot, window.view, 0)
+    window.go_to_frame(2)
+    window.act_close.trigger()  # an exception in a slot here fails the test (pytest-qt)
+    assert window.document.num_frames() == 0 and window.stack.currentIndex() == 0
+    assert not window.act_save.isEnabled() and window.windowTitle() == "HRNet Pose Annotator"

@@ -40,6 +40,16 @@ def make_project(root: Path) -> AnnotationDocument:
     return doc
 
 
+@pytest.fixture(autouse=True)
+def no_unanswered_question(monkeypatch):
+    """Offscreen nobody answers a modal question: one a test did not expect (e.g. "Training is
+    running — cancel it and close?" when a failed test's dialog is closed at teardown) is answered
+    Yes instead of hanging the run. Tests that check a question patch it themselves."""
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> AnnotationDocument:
     return make_project(tmp_path)

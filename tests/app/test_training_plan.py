@@ -21,6 +21,7 @@ from app.training.plan import (
     BASE_RANDOM,
     FEW_TRAIN_FRAMES,
     TrainingPlan,
+    same_network,
 )
 from app.training.verdict import ACTION_KEEP, ACTION_RERUN, ACTION_USE, TrainingVerdict
 from hrnet.annotations import load_coco
@@ -44,15 +45,11 @@ def reviewed(doc, n: int):
 
 
 @pytest.fixture
-def finetune_parser(monkeypatch):
-    """hrnet-train's real parser; with --finetune added when this hrnet does not have it yet."""
+def finetune_parser():
+    """hrnet-train's real parser (it has --finetune)."""
     real = train_parser()
-    if any(a.dest == "finetune" for a in real._actions):
-        return real
-    parser = command_mod.train_parser.__wrapped__()
-    parser.add_argument("--finetune", action="store_true")
-    monkeypatch.setattr(command_mod, "train_parser", lambda: parser)
-    return parser
+    assert any(a.dest == "finetune" for a in real._actions)
+    return real
 
 
 @pytest.fixture
@@ -64,7 +61,7 @@ def fake_recipe(monkeypatch):
         calls.append(num_train_images)
         return list(FAKE_RECIPE)
 
-    monkeypatch.setattr(hrnet, "finetune_overrides", finetune_overrides, raising=False)
+    monkeypatch.setattr(hrnet, "finetune_overrides", finetune_overrides)
     return calls
 
 
@@ -156,9 +153,7 @@ def test_overrides_go_in_as_explicit_opts_and_win(pose_doc, tmp_path, finetune_p
     assert any("NOT_A_KEY" in p for p in plan.problems())
 
 
-def test_real_recipe_when_hrnet_has_it(pose_doc, tmp_path) -> None:
-    if not hasattr(hrnet, "finetune_overrides"):
-        pytest.skip("this hrnet has no finetune_overrides yet")
+def test_real_recipe(pose_doc, tmp_path) -> None:
     plan = make_plan(reviewed(pose_doc, 8), tmp_path)
     recipe = dict(hrnet.finetune_overrides(plan.experiment_cfg(), plan.num_train_samples()))
     values = {v.key: v for v in plan.effective_values()}
@@ -200,6 +195,23 @@ def test_old_model_of_the_comparison(pose_doc, tmp_path) -> None:
     assert plan.old_model() == (EXPERIMENT, "/w/coco.pth")  # the base it started from
     plan.base_kind = BASE_RANDOM
     assert plan.old_model() is None
+
+
+def test_the_comparison_evaluates_both_models_with_the_runs_config(pose_doc, tmp_path) -> None:
+    """Like for like: the old model is measured with the run's resolved config.yaml (its decoding,
+    input size, flip test...) whenever its weights fit that network; another network keeps its own."""
+    plan = make_plan(reviewed(pose_doc, 8), tmp_path)
+    run_config = tmp_path / "config.yaml"
+    run_config.write_text(hrnet.load_config(EXPERIMENT, ["TEST.FLIP_TEST", "False", "MODEL.IMAGE_SIZE", "[64,96]",
+                                                         "MODEL.HEATMAP_SIZE", "[16,24]"]).dump(), encoding="utf-8")
+    models = plan.comparison_models(str(run_config), "/run/model_best.pth")
+    assert models == {"old": (str(run_config), plan.current_weights), "new": (str(run_config), "/run/model_best.pth")}
+    plan.current_experiment = "coco/hrnet/w32_256x192_adam_lr1e-3"  # another network: its own experiment
+    assert plan.comparison_models(str(run_config), "/b.pth")["old"] == (plan.current_experiment, plan.current_weights)
+    assert not same_network(plan.current_experiment, str(run_config))
+    plan.current_experiment = plan.current_weights = None
+    plan.base_kind = BASE_RANDOM
+    assert plan.comparison_models(str(run_config), "/b.pth") == {"new": (str(run_config), "/b.pth")}
 
 
 @pytest.mark.parametrize(

@@ -250,7 +250,7 @@ def test_not_json(tmp_path: Path, content: bytes, expected: str) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(AnnotationError, match="cannot read"):
+    with pytest.raises(AnnotationError, match="not found"):
         load_coco(tmp_path / "nope.json")
 
 
@@ -356,6 +356,7 @@ def test_instance_equality_and_copy() -> None:
 
 
 def test_big_document_is_written_in_chunks_identical_to_json_dumps(tmp_path: Path) -> None:
+    """Batched fast encoding gives compact JSON equal to json.dumps' (same values, same float text)."""
     from hrnet.annotations import write_json_atomic
 
     rng = np.random.default_rng(0)
@@ -363,10 +364,18 @@ def test_big_document_is_written_in_chunks_identical_to_json_dumps(tmp_path: Pat
                                for i in range(700)])
     data = to_coco_dict(doc)
     write_json_atomic(data, tmp_path / "big.json")
-    assert (tmp_path / "big.json").read_text(encoding="utf-8") == json.dumps(data, ensure_ascii=False)
+    text = (tmp_path / "big.json").read_text(encoding="utf-8")
+    assert json.loads(text) == data
+    save_coco(doc, tmp_path / "fast.json", update_path=False)  # fast encoder: compact, json's float text
+    fast = (tmp_path / "fast.json").read_text(encoding="utf-8")
+    (tmp_path / "fast.json").unlink()
+    assert fast == json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     assert load_coco(tmp_path / "big.json") == doc
+    with pytest.raises(ValueError):
+        write_json_atomic({"a": [1.0, float("inf")]}, tmp_path / "inf.json")
+    assert not (tmp_path / "inf.json").exists()
     doc.frames[0].instances[0].score = float("nan")
-    with pytest.raises(AnnotationError, match="cannot write"):
+    with pytest.raises(AnnotationError, match="score"):
         save_coco(doc, tmp_path / "big.json")
     assert load_coco(tmp_path / "big.json").frames[0].instances[0].score is None  # previous file intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.json"]
@@ -408,3 +417,61 @@ def test_people_are_written_with_the_documents_category(tmp_path: Path) -> None:
     back = load_coco(tmp_path / "out.json")
     assert back == doc and len(back.frames[1].instances) == 2
     assert {a["category_id"] for a in json.loads((tmp_path / "out.json").read_text())["annotations"]} == {7}
+
+
+def test_columnar_writer_and_reader_match_the_per_record_rules(tmp_path: Path) -> None:
+    """Vectorised auto boxes equal bbox_from_keypoints; the fast reader still names bad records."""
+    rng = np.random.default_rng(3)
+    people = []
+    for n in range(60):
+        kp = _kps(rng)
+        kp[rng.random(K) < 0.5, 2] = 0.0
+        if n % 7 == 0:
+            kp[:, 2] = 0.0  # nothing labelled: a zero box
+        if n % 5 == 0:
+            kp[: K - 1, 2] = 0.0  # one joint: the min_size box
+        people.append(Instance(kp, score=float(rng.random()) if n % 2 else None))
+    doc = PoseDocument(frames=[Frame(i + 1, f"{i}.png", 64 if i % 2 else 0, 48 if i % 2 else 0, people[i * 3:i * 3 + 3])
+                               for i in range(20)])
+    data = to_coco_dict(doc)
+    for ann, inst in zip(data["annotations"], people):
+        fr = next(f for f in doc.frames if any(p is inst for p in f.instances))
+        size = (fr.width, fr.height) if fr.width else None
+        want = bbox_from_keypoints(inst.keypoints, image_size=size)
+        assert ann["bbox"] == (want.tolist() if want is not None else [0.0] * 4)
+        assert all(type(v) is int for v in ann["keypoints"][2::3])
+    save_coco(doc, tmp_path / "a.json")
+    assert load_coco(tmp_path / "a.json") == doc
+
+    raw = json.loads((tmp_path / "a.json").read_text())
+    raw["annotations"][5]["keypoints"][4] = True
+    (tmp_path / "b.json").write_text(json.dumps(raw))
+    with pytest.raises(AnnotationError, match=r"annotations\[5\].*'keypoints'\[4\]"):
+        load_coco(tmp_path / "b.json")
+    raw["annotations"][5]["keypoints"][4] = 1.0
+    raw["annotations"][7]["bbox"] = [0, 0, -1, 3]
+    raw["annotations"][7].pop("hrnet_annotator", None)  # a stored box, not an auto one
+    (tmp_path / "b.json").write_text(json.dumps(raw))
+    with pytest.raises(AnnotationError, match=r"annotations\[7\].*'bbox' width and height"):
+        load_coco(tmp_path / "b.json")
+    doc.frames[3].extra["weird"] = [1.0, float("nan")]
+    with pytest.raises(AnnotationError, match=r"image 4 .*NaN"):
+        save_coco(doc, tmp_path / "a.json")
+
+
+def test_parsing_in_pieces_equals_one_piece(tmp_path: Path) -> None:
+    from hrnet import fastjson
+
+    rng = np.random.default_rng(5)
+    doc = PoseDocument(frames=[Frame(i + 1, f"{i}.png", 64, 48, [Instance(_kps(rng)) for _ in range(3)])
+                               for i in range(3000)], extra={"info": {"a": [1, 2.5, None, "é"]}})
+    save_coco(doc, tmp_path / "a.json")
+    raw = (tmp_path / "a.json").read_bytes()
+    assert len(raw) > (1 << 20)
+    seen: list[float] = []
+    assert fastjson.loads_in_pieces(raw, batch=500, progress=seen.append) == json.loads(raw)
+    assert len(seen) > 5 and seen == sorted(seen) and seen[-1] <= 1.0
+    assert fastjson.loads_in_pieces(b"[1, 2]") == [1, 2]
+    steps: list[float] = []
+    assert load_coco(tmp_path / "a.json", progress=steps.append) == doc
+    assert steps[0] == 0.0 and steps == sorted(steps)

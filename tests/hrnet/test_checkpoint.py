@@ -19,7 +19,7 @@ SYNTH = "synthetic/hrnet_w16_128x96"
 def source():
     """A W16 model with distinctive weights, and its state_dict."""
     torch.manual_seed(0)
-    model = build_model(load_config(SYNTH))
+    model = build_model(load_config(SYNTH), is_train=True)
     with torch.no_grad():
         for p in model.parameters():
             p.normal_()

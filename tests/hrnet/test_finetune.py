@@ -93,6 +93,8 @@ def test_harmful_lr_keeps_the_base_and_says_so(tmp_path: Path, capsys) -> None:
     if code == 0:
         assert end["epochs_done"] == 1 and "Early stop" in err  # patience 1
     best = torch.load(run / "model_best.pth", weights_only=True)
+    assert best["epoch"] == 0 and best["keypoint_set"]["names"]  # the starting weights, with their set
+    best = best["state_dict"]
     model = hrnet.build_model(load_config(EXPERIMENT))
     hrnet.load_checkpoint(model, BASE)
     for k, v in model.state_dict().items():

@@ -93,8 +93,10 @@ def test_w32_key_list_equals_official():
     ],
 )
 def test_parameter_counts(name, params):
-    model = build_model(_cfg(name), is_train=False)
-    assert sum(p.numel() for p in model.parameters()) == params
+    # The published sizes (official README: W32 28.5M, W48 63.6M, ResNet-50 34.0M ...) against the
+    # fixture that test_state_dict_layout_matches_official checks every built network against:
+    # no network is built again here.
+    assert OFFICIAL[name]["num_params"] == params
 
 
 @pytest.mark.parametrize(
@@ -168,7 +170,7 @@ def _bn_and_convs(model: nn.Module):
 
 def test_official_init_hrnet():
     torch.manual_seed(0)
-    model = build_model(load_config("synthetic/hrnet_w16_128x96"))
+    model = build_model(load_config("synthetic/hrnet_w16_128x96"), is_train=True)
     convs, bns = _bn_and_convs(model)
     weights = torch.cat([c.weight.flatten() for c in convs])
     assert abs(weights.std().item() - 0.001) < 5e-5
@@ -178,7 +180,7 @@ def test_official_init_hrnet():
 
 def test_official_init_resnet_keeps_default_final_bias():
     torch.manual_seed(0)
-    model = build_model(_cfg("coco/resnet/res50_256x192", "MODEL.EXTRA.NUM_LAYERS", "18"))
+    model = build_model(_cfg("coco/resnet/res50_256x192", "MODEL.EXTRA.NUM_LAYERS", "18"), is_train=True)
     convs, bns = _bn_and_convs(model)
     assert abs(torch.cat([c.weight.flatten() for c in convs]).std().item() - 0.001) < 5e-5
     assert all((b.weight == 1).all() and not b.bias.any() for b in bns)
@@ -192,17 +194,36 @@ def test_is_train_false_skips_init_and_pretrained(tmp_path):
     assert model.conv1.weight.std() > 0.01  # PyTorch default init, not N(0, 0.001)
 
 
+def test_plain_build_is_for_inference_whatever_pretrained_says():
+    # The README's example: a shipped COCO experiment names an ImageNet file most users do not have.
+    cfg = load_config("synthetic/hrnet_w16_128x96", ["MODEL.PRETRAINED", "models/pytorch/imagenet/missing.pth"])
+    assert isinstance(build_model(cfg), PoseHighResolutionNet)
+
+
+def test_explicit_pretrained_overrides_the_config(tmp_path):
+    cfg = load_config("synthetic/hrnet_w16_128x96", ["MODEL.PRETRAINED", str(tmp_path / "missing.pth")])
+    imagenet = _imagenet_hrnet_state(build_model(cfg))
+    path = tmp_path / "backbone.pth"
+    torch.save(imagenet, path)
+    model = build_model(cfg, pretrained=path)  # no is_train needed: asking for a backbone means training init
+    assert torch.equal(model.state_dict()["conv1.weight"], imagenet["conv1.weight"])
+    random = build_model(cfg, is_train=True, pretrained="")  # official random init, config's file ignored
+    assert random.final_layer.weight.std().item() < 0.01
+    with pytest.raises(CheckpointError, match="Pretrained backbone file not found"):
+        build_model(cfg, pretrained=tmp_path / "nope.pth")
+
+
 def test_missing_pretrained_file_is_an_error(tmp_path):
     missing = tmp_path / "hrnet_w32-36af842e.pth"
     cfg = load_config("synthetic/hrnet_w16_128x96", ["MODEL.PRETRAINED", str(missing)])
     with pytest.raises(CheckpointError, match="hrnet_w32-36af842e.pth"):
-        build_model(cfg)
+        build_model(cfg, is_train=True)
 
 
 def test_init_weights_false_builds_without_pretrained(tmp_path):
     cfg = load_config("synthetic/hrnet_w16_128x96",
                       ["MODEL.INIT_WEIGHTS", "False", "MODEL.PRETRAINED", str(tmp_path / "nope.pth")])
-    assert isinstance(build_model(cfg), PoseHighResolutionNet)
+    assert isinstance(build_model(cfg, is_train=True), PoseHighResolutionNet)
 
 
 # -- ImageNet backbones through MODEL.PRETRAINED -------------------------------------------------
@@ -241,7 +262,7 @@ def test_imagenet_hrnet_backbone_initialises_training(tmp_path, layers):
     torch.save(imagenet, path)
     cfg = load_config("synthetic/hrnet_w16_128x96",
                       ["MODEL.PRETRAINED", str(path), "MODEL.EXTRA.PRETRAINED_LAYERS", layers])
-    model = build_model(cfg)
+    model = build_model(cfg, is_train=True)
     sd = model.state_dict()
     kept = ast.literal_eval(layers)
     for k, v in sd.items():
@@ -266,7 +287,8 @@ def test_imagenet_resnet_backbone_initialises_training(tmp_path):
     imagenet["fc.bias"] = torch.randn(1000)
     path = tmp_path / "resnet18.pth"
     torch.save(imagenet, path)
-    model = build_model(load_config("coco/resnet/res50_256x192", ["MODEL.PRETRAINED", str(path), *cfg_opts]))
+    model = build_model(load_config("coco/resnet/res50_256x192", ["MODEL.PRETRAINED", str(path), *cfg_opts]),
+                        is_train=True)
     sd = model.state_dict()
     assert all(torch.equal(sd[k], v) for k, v in imagenet.items() if not k.startswith("fc"))
     assert abs(model.final_layer.weight.std().item() - 0.001) < 3e-4
@@ -279,11 +301,11 @@ def test_pretrained_file_of_another_network_is_refused(tmp_path):
     torch.save({"encoder.weight": torch.zeros(3)}, path)
     cfg = load_config("synthetic/hrnet_w16_128x96", ["MODEL.PRETRAINED", str(path)])
     with pytest.raises(CheckpointError, match="no weights for this model"):
-        build_model(cfg)
+        build_model(cfg, is_train=True)
     big = _imagenet_hrnet_state(build_model(_cfg(W32), is_train=False))
     torch.save(big, path)
     with pytest.raises(CheckpointError, match="different shape"):
-        build_model(cfg)
+        build_model(cfg, is_train=True)
 
 
 # -- summary and hrnet-info ------------------------------------------------------------------------
@@ -327,7 +349,7 @@ def test_hrnet_info_cli(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "28,536,113" in out and "GFLOPs:       7.65" in out and "17 x 64 x 48" in out
 
-    model = build_model(load_config("synthetic/hrnet_w16_128x96"))
+    model = build_model(load_config("synthetic/hrnet_w16_128x96"), is_train=True)
     torch.save({"epoch": 4, "state_dict": model.state_dict()}, tmp_path / "w16.pth")
     assert main(["--cfg", "synthetic/hrnet_w16_128x96", "--weights", str(tmp_path / "w16.pth"), "--json",
                  "MODEL.IMAGE_SIZE", "[64, 64]"]) == 0

@@ -207,3 +207,25 @@ def test_weights_experiment(tmp_path):
     torch.save({"w": torch.zeros(1)}, plain)
     with pytest.raises(WeightsError, match="experiment"):
         W.weights_experiment(plain)
+
+
+def test_predictor_from_pretrained_reads_the_entry_as_one_unit(cache, monkeypatch):
+    import torch
+
+    from hrnet import Predictor
+    from hrnet.config import load_config
+    from hrnet.models import build_model
+
+    entry = W.WeightsEntry(
+        name="tiny_dark", file_name="tiny_dark-0000.pth", experiment="synthetic/hrnet_w16_128x96",
+        input_size=(96, 128), joint_set="coco", source="test", opts=("TEST.DECODE", "dark", "TEST.IN_VIS_THRE", "0.3"),
+    )
+    monkeypatch.setitem(W.REGISTRY, entry.name, entry)
+    (cache / "weights").mkdir(parents=True)
+    torch.save(build_model(load_config(entry.experiment)).state_dict(), cache / "weights" / entry.file_name)
+    predictor = Predictor.from_pretrained("tiny_dark", device="cpu", optimize=False)
+    assert predictor.decode == "dark" and predictor.in_vis_thre == 0.3  # the entry's decode options
+    assert predictor.weights == str(cache / "weights" / entry.file_name)
+    assert predictor.image_size == (96, 128)
+    with pytest.raises(WeightsError, match="Unknown model 'nope'"):
+        Predictor.from_pretrained("nope")

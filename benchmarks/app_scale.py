@@ -1,0 +1,225 @@
+"""Projects at dataset scale: load/save against the json module, opening, and GUI freezes.
+
+    nice -n 10 python benchmarks/app_scale.py [--people 1000 10000 150000]
+
+For each size a generated COCO keypoint project (2.5 people per image, predictions with joint
+scores, like "Predict all frames" leaves) is measured in a fresh process:
+
+- ``load_coco`` / ``save_coco`` process CPU time as ratios to ``json.load`` / ``json.dumps`` on
+  the same file (best of 2);
+- the time to open the project in the window (wall clock, ``MainWindow.open_paths`` until the
+  frames are in; big projects open on a worker behind a progress dialog) and the longest
+  heartbeat stall meanwhile;
+- the longest stall of the GUI thread, seen by a 5 ms heartbeat ``QTimer`` (wall-clock gap
+  between ticks), from an edit until its autosave has been written (the first autosave writes
+  the base, later ones append to the journal), and from Ctrl+S until the save has finished;
+- the frame list and review queue: Weakest (L) the first time (confidences computed) and again,
+  the low-confidence filter, the slowest of 25 scroll steps through the frame list (wall ms);
+- peak memory (``ru_maxrss``) of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def make_project(n_people: int, seed: int = 0) -> dict:
+    from hrnet.annotations import COCO_KEYPOINTS, COCO_SKELETON
+
+    rng = np.random.default_rng(seed)
+    K = 17
+    n_images = max(1, n_people * 2 // 5)
+    images = [{"id": i + 1, "file_name": f"frame_{i:06d}.jpg", "width": 1920, "height": 1080}
+              for i in range(n_images)]
+    img_of = np.sort(rng.integers(0, n_images, n_people))
+    kp = np.round(rng.uniform(0, 1000, (n_people, K, 3)), 2)
+    kp[:, :, 2] = rng.choice([0, 1, 2], (n_people, K), p=[0.1, 0.2, 0.7])
+    js = np.round(rng.uniform(0, 1, (n_people, K)), 4).tolist()
+    scores = np.round(rng.uniform(0, 1, n_people), 4).tolist()
+    anns = []
+    for a in range(n_people):
+        flat = [c for (x, y, v) in kp[a].tolist() for c in (x, y, int(v))]
+        anns.append({"id": a + 1, "image_id": int(img_of[a]) + 1, "category_id": 1, "keypoints": flat,
+                     "num_keypoints": int((kp[a, :, 2] > 0).sum()), "bbox": [10.5, 20.25, 300.0, 400.0],
+                     "area": 120000.0, "iscrowd": 0, "score": scores[a],
+                     "hrnet_annotator": {"joint_scores": js[a]}})
+    return {"hrnet_annotator": {"version": 1, "image_root": "images"}, "info": {"description": "generated"},
+            "images": images, "annotations": anns,
+            "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(COCO_KEYPOINTS),
+                            "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON]}]}
+
+
+def cpu(fn) -> float:
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
+
+
+def measure_one(n_people: int) -> dict:
+    from hrnet.annotations import load_coco, save_coco
+
+    tmp = Path(tempfile.mkdtemp(prefix="hrnet-bench-scale-"))
+    path = tmp / "project.json"
+    with open(path, "w") as f:
+        json.dump(make_project(n_people), f)
+    out: dict = {"people": n_people, "mb": path.stat().st_size / 1e6}
+
+    def jload():
+        with open(path, "rb") as f:
+            return json.load(f)
+
+    data = jload()
+    t_jl = min(cpu(jload) for _ in range(2))
+    t_lc = min(cpu(lambda: load_coco(path)) for _ in range(2))
+    t_jd = min(cpu(lambda: json.dumps(data)) for _ in range(2))
+    data = None  # free it before the window is measured
+    doc = load_coco(path)
+    t_sc = min(cpu(lambda: save_coco(doc, tmp / "saved.json")) for _ in range(2))
+    assert load_coco(tmp / "saved.json") == doc
+    del doc
+    out.update(json_load=t_jl, load_coco=t_lc, json_dumps=t_jd, save_coco=t_sc)
+
+    from PySide6.QtCore import QEventLoop, QStandardPaths, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    QStandardPaths.setTestModeEnabled(True)
+    from app.commands import MoveKeypoint, SetReviewed
+    from app.main_window import MainWindow
+    from app.settings import AppSettings
+
+    window = MainWindow(settings=AppSettings(str(tmp / "settings.ini")), recovery_dir=tmp / "recovery",
+                        autosave_delay_ms=200)
+    window.show_error = lambda *a, **k: None  # the images of a generated project do not exist
+    window.show()
+    app.processEvents()
+    ticks: list[float] = []
+    beat = QTimer()
+    beat.setInterval(5)
+    beat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    beat.start()
+
+    def spin(ms: int, signal=None) -> None:
+        loop = QEventLoop()
+        if signal is not None:
+            signal.connect(loop.quit)
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+        if signal is not None:
+            signal.disconnect(loop.quit)
+
+    doc = window.document
+    spin(100)
+    ticks.clear()
+    t0 = time.perf_counter()
+    ok = window.open_paths([path], confirm=False)
+    assert ok, "open failed"
+    if doc.num_frames() == 0:  # a big project opens in the background
+        spin(600_000, doc.frames_changed)
+    out["open_s"] = time.perf_counter() - t0
+    ts = [t0, *ticks, time.perf_counter()]
+    out["freeze_open_ms"] = 1000 * max(y - x for x, y in zip(ts, ts[1:]))
+    assert doc.num_frames() > 0, "open failed"
+
+    # frame list, filters, review queue (wall ms on the GUI thread)
+    from app.widgets.frame_list import FrameListWidget
+
+    flist = window.findChild(FrameListWidget)
+
+    def wall_ms(fn) -> float:
+        t = time.perf_counter()
+        fn()
+        app.processEvents()
+        return 1000 * (time.perf_counter() - t)
+
+    out["weakest_first_ms"] = wall_ms(window.act_low_frame.trigger)
+    out["weakest_next_ms"] = wall_ms(window.act_low_frame.trigger)
+    out["filter_low_ms"] = wall_ms(lambda: flist.set_filter("low"))
+    out["filter_all_ms"] = wall_ms(lambda: flist.set_filter("all"))
+    bar = flist.list.verticalScrollBar()
+    steps = [wall_ms(lambda v=v: (bar.setValue(v), flist.list.viewport().repaint()))
+             for v in np.linspace(0, bar.maximum(), 25).astype(int).tolist()]
+    out["scroll_step_ms"] = max(steps)
+
+    def longest_gap(action, signal, timeout_ms: int) -> float:
+        spin(100)
+        ticks.clear()
+        start = time.perf_counter()
+        QTimer.singleShot(0, action)
+        spin(timeout_ms, signal)
+        spin(100)
+        ts = [start, *ticks]
+        return max(b - a for a, b in zip(ts, ts[1:]))
+
+    mid = doc.num_frames() // 2
+    out["freeze_first_edit_ms"] = 1000 * longest_gap(
+        lambda: doc.push(SetReviewed(doc, mid)), window.autosave.recovery_written, 120_000)
+    gaps = []
+    for k in range(3):
+        gaps.append(longest_gap(lambda k=k: doc.push(MoveKeypoint(doc, k, 0, 0, (5.0 + k, 6.0))),
+                                window.autosave.recovery_written, 60_000))
+    out["freeze_edit_ms"] = 1000 * max(gaps)
+    # what a restart after kill -9 would recover now: base + journal, read from disk
+    from hrnet import read_journal_recovery
+
+    window.autosave.wait()
+    recovered, _, records = read_journal_recovery(window.autosave.recovery_path)
+    out["recovery_exact"] = bool(recovered == doc.data)
+    out["journal_records"] = records
+    out["freeze_ctrl_s_ms"] = 1000 * longest_gap(window.act_save.trigger, doc.saved, 120_000)  # Ctrl+S
+    out["saved_clean"] = not doc.is_dirty
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    beat.stop()
+    window.document.undo_stack.clear()
+    window.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print("RESULT " + json.dumps(measure_one(args.one)), flush=True)
+        os._exit(0)  # skip Qt teardown
+    print(f"{'people':>8} {'MB':>6} {'json.load':>9} {'load_coco':>9} {'ratio':>6} {'dumps':>7} {'save_coco':>9} "
+          f"{'ratio':>6} {'open s':>7} {'1st edit':>9} {'edit ms':>8} {'Ctrl+S ms':>9} {'peak MB':>8} "
+          f"{'weakest':>8} {'again':>6} {'low flt':>7} {'scroll':>6} {'open frz':>8}")
+    for n in args.people:
+        r = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True)
+        line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if line is None:
+            print(f"{n}: failed\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
+            return 1
+        o = json.loads(line[7:])
+        print(f"{n:>8} {o['mb']:>6.1f} {o['json_load']:>9.3f} {o['load_coco']:>9.3f} "
+              f"{o['load_coco'] / o['json_load']:>5.2f}x {o['json_dumps']:>7.3f} {o['save_coco']:>9.3f} "
+              f"{o['save_coco'] / o['json_dumps']:>5.2f}x {o['open_s']:>7.2f} {o['freeze_first_edit_ms']:>9.0f} "
+              f"{o['freeze_edit_ms']:>8.0f} {o['freeze_ctrl_s_ms']:>9.0f} {o['peak_mb']:>8.0f} "
+              f"{o['weakest_first_ms']:>8.0f} {o['weakest_next_ms']:>6.0f} {o['filter_low_ms']:>7.0f} "
+              f"{o['scroll_step_ms']:>6.0f} {o['freeze_open_ms']:>8.0f}  recovery exact: {o['recovery_exact']} "
+              f"({o['journal_records']} journal records)", flush=True)
+    print("times: process CPU s (load/save), wall s (open); freezes: longest gap of a 5 ms heartbeat QTimer "
+          "(1st edit: autosave writes the base; edit: later autosaves, journal appends); weakest (L, first and "
+          "again), low-confidence filter, one scroll step of the frame list: wall ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Frame list confidences computed for all frames at once match the per-frame rule."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.widgets.frame_list import frame_confidence, frame_confidences
+from hrnet.annotations import Frame, Instance
+
+K = 17
+
+
+def test_vectorised_frame_confidences_match_per_frame() -> None:
+    rng = np.random.default_rng(1)
+    frames = []
+    for i in range(300):
+        people = []
+        for _ in range(int(rng.integers(0, 4))):
+            kp = np.c_[rng.random((K, 2)) * 100, rng.choice([0.0, 2.0], K)]
+            kind = rng.integers(0, 3)
+            inst = Instance(kp, joint_scores=rng.random(K) if kind else None, edited=rng.random(K) < 0.3 * (kind == 2))
+            people.append(inst)
+        frames.append(Frame(i + 1, f"{i}.png", 10, 10, people))
+    frames.append(Frame(999, "x.png", 10, 10, [Instance(np.zeros((K, 3)), joint_scores=np.ones(K))]))  # none labelled
+    got = frame_confidences(frames)
+    want = [frame_confidence(f) for f in frames]
+    assert [g is None for g in got] == [w is None for w in want]
+    assert np.allclose([g for g in got if g is not None], [w for w in want if w is not None], rtol=0, atol=1e-12)
+    assert any(w is not None for w in want) and any(w is None for w in want)
+

@@ -1,0 +1,92 @@
+"""The model panel's speed choice: fast (int8, CPU) calibrated on the project's frames on the loading
+thread, with progress, and the gate's verdict shown."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from app.int8_calibration import NO_FRAMES, project_plan  # noqa: E402
+from app.model_manager import DEMO_WEIGHTS, ModelManager, ModelSpec  # noqa: E402
+from app.widgets.model_panel import ModelPanelWidget  # noqa: E402
+from hrnet.annotations import load_coco  # noqa: E402
+from hrnet.dataset.synthetic import generate_dataset  # noqa: E402
+
+EXPERIMENT = "synthetic/hrnet_w16_128x96"
+
+
+@pytest.fixture()
+def weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("HRNET_CACHE", str(tmp_path / "cache"))
+    w = tmp_path / "demo.pth"
+    shutil.copyfile(DEMO_WEIGHTS, w)
+    return w
+
+
+def test_spec_keeps_the_precision():
+    spec = ModelSpec(EXPERIMENT, "w.pth", "cpu", "int8")
+    assert ModelSpec.from_dict({"experiment": EXPERIMENT, "weights": "w.pth", "device": "cpu",
+                                "precision": "int8"}) == spec
+    assert "int8" in spec.label()
+    assert ModelSpec.from_dict({"experiment": EXPERIMENT}).precision == "fp32"
+    assert ModelSpec.from_dict({"experiment": EXPERIMENT, "precision": "int3"}).precision == "fp32"
+
+
+def test_panel_speed_choice_and_progress(qtbot):
+    panel = ModelPanelWidget()
+    qtbot.addWidget(panel)
+    panel.show()
+    assert [panel.speed_combo.itemText(i) for i in range(panel.speed_combo.count())] == [
+        "standard", "fast (int8, CPU)"]
+    panel.set_spec(ModelSpec(EXPERIMENT, str(DEMO_WEIGHTS), "cpu", "int8"))
+    assert panel.spec().precision == "int8"
+    panel.set_model_state(panel.spec(), loaded=False, loading=True)
+    panel.set_loading_progress("calibrating", 0.5)
+    assert panel.calibration_bar.isVisible() and panel.calibration_bar.value() == 50
+    assert "calibrating" in panel.calibration_bar.format()
+    with qtbot.waitSignal(panel.cancel_load_requested, timeout=1000):
+        panel.calibration_cancel.click()
+    panel.set_model_state(panel.spec(), loaded=True, device="cpu, fast int8 (97% of joints agree with fp32)")
+    assert not panel.calibration_bar.isVisible()
+    assert "int8" in panel.status_label.text()
+
+
+def test_manager_calibrates_on_project_frames_off_the_gui_thread(qtbot, weights, tmp_path):
+    ann = generate_dataset(tmp_path / "project", 10, seed=5, split_name="train")
+    doc = load_coco(ann, image_root=tmp_path / "project" / "images" / "train")
+    manager = ModelManager()
+    manager.calibration_provider = lambda: project_plan(doc)
+    stages = []
+    manager.loading_progress.connect(lambda s, f: stages.append(s))
+    with qtbot.waitSignal(manager.model_loaded, timeout=240000):
+        manager.load(ModelSpec(EXPERIMENT, str(weights), "cpu", "int8"))
+    assert {"reading frames", "calibrating", "checking"} <= set(stages)
+    assert manager.predictor.precision == "int8"
+    assert "int8" in manager.device_text() and "agree" in manager.device_text()
+    manager.wait()
+
+
+def test_manager_without_project_frames_says_what_to_do(qtbot, weights):
+    manager = ModelManager()
+    manager.calibration_provider = lambda: []
+    with qtbot.waitSignal(manager.model_failed, timeout=60000) as blocker:
+        manager.load(ModelSpec(EXPERIMENT, str(weights), "cpu", "int8"))
+    assert blocker.args[1] == NO_FRAMES
+    manager.wait()
+
+
+def test_cancel_stops_the_calibration(qtbot, weights, tmp_path):
+    ann = generate_dataset(tmp_path / "project", 10, seed=5, split_name="train")
+    doc = load_coco(ann, image_root=tmp_path / "project" / "images" / "train")
+    manager = ModelManager()
+    manager.calibration_provider = lambda: project_plan(doc)
+    manager.loading_progress.connect(lambda s, f: manager.cancel_loading())
+    with qtbot.waitSignal(manager.model_failed, timeout=60000) as blocker:
+        manager.load(ModelSpec(EXPERIMENT, str(weights), "cpu", "int8"))
+    assert "cancelled" in blocker.args[1]
+    assert not list(Path(weights).parent.glob("demo.int8-*"))
+    manager.wait()
