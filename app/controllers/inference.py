@@ -29,6 +29,8 @@ from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.document import AnnotationDocument
 from app.keypoint_set_editor import model_fit
 from app.review import existing_boxes
+from app.tracks import consecutive_runs
+from app.video_workers import VideoInferenceWorker
 from app.workers import InferenceJob, InferenceWorker
 from hrnet import Instance
 
@@ -48,6 +50,7 @@ class InferenceRun:
     scope: str = "current"  # 'apply': the scope predicted (decides whether reviewed frames are kept)
     box: np.ndarray | None = None  # 'add': the xyxy box drawn by hand
     results: dict[int, list] = field(default_factory=dict)  # frame -> list[PoseResult]
+    track_ids: dict[int, list] = field(default_factory=dict)  # frame -> a track id per result (video runs)
     frame_errors: list[str] = field(default_factory=list)
     failure: str | None = None  # the run stopped with this message
 
@@ -151,7 +154,13 @@ class InferenceController(QObject):
         if not jobs:
             self.error.emit("No boxes", "'Existing boxes only' needs people with boxes in the chosen frames.")
             return False
-        self._start(jobs, "apply", detector, min_box_score, scope=scope)
+        runs = None
+        if all(j.boxes is None for j in jobs):  # consecutive video frames: propagated boxes + tracking
+            by_frame = {j.frame: j for j in jobs}
+            grouped = consecutive_runs(self.document.data.frames, list(by_frame))
+            if any(len(r) > 1 for r in grouped):
+                runs = [[by_frame[f] for f in r] for r in grouped]
+        self._start(jobs, "apply", detector, min_box_score, scope=scope, video_runs=runs)
         return True
 
     def predict_in_box(self, frame: int, xyxy: np.ndarray) -> bool:
@@ -177,15 +186,24 @@ class InferenceController(QObject):
                     WHOLE_IMAGE, 0.0, quiet=True)
 
     def _start(self, jobs: list[InferenceJob], mode: str, detector: str, min_box_score: float,
-               quiet: bool = False, scope: str = "current", box: np.ndarray | None = None) -> None:
+               quiet: bool = False, scope: str = "current", box: np.ndarray | None = None,
+               video_runs: list[list[InferenceJob]] | None = None) -> None:
         det, factory = (None, None)
         if any(j.boxes is None for j in jobs):
             det, factory = self.detector_for_run(detector)
         # No Qt parent: referenced here until the thread has finished (a QThread destroyed while
         # running aborts the process).
-        worker = InferenceWorker(self.model.predictor, jobs, self.document.image, detector=det,
-                                 detector_factory=factory, min_box_score=min_box_score, return_heatmaps=True)
+        if video_runs:
+            worker = VideoInferenceWorker(self.model.predictor, video_runs, self.document.image,
+                                          first_track_id=self._first_new_track(jobs), detector=det,
+                                          detector_factory=factory, min_box_score=min_box_score,
+                                          return_heatmaps=True)
+        else:
+            worker = InferenceWorker(self.model.predictor, jobs, self.document.image, detector=det,
+                                     detector_factory=factory, min_box_score=min_box_score, return_heatmaps=True)
         run = InferenceRun(mode, worker, len(jobs), quiet=quiet, scope=scope, box=box)
+        if video_runs:
+            worker.tracked.connect(lambda f, ids, r=run: r.track_ids.__setitem__(f, list(ids)))
         self._workers.add(worker)
         self.run = run
         worker.result.connect(self._on_result)
@@ -197,6 +215,14 @@ class InferenceController(QObject):
         worker.finished.connect(lambda w=worker: self._on_finished(w))
         self.started.emit(mode, len(jobs), quiet)
         worker.start()
+
+    def _first_new_track(self, jobs: Sequence[InferenceJob]) -> int:
+        """New tracks get ids no person keeps after the run (the untouched predictions of the
+        predicted frames are replaced, so their ids are free again)."""
+        predicted = {j.frame for j in jobs}
+        kept = [p.track_id for f, fr in enumerate(self.document.data.frames) for p in fr.instances
+                if p.track_id is not None and not (f in predicted and p.is_prediction)]
+        return max(kept) + 1 if kept else 0
 
     def _on_detector_ready(self, detector) -> None:
         self._detector = detector
@@ -242,7 +268,11 @@ class InferenceController(QObject):
         self.finished.emit(run.mode)
 
     def _apply(self, run: InferenceRun, cancelled: bool, elapsed: float) -> None:
-        predictions = {f: [Instance.from_pose_result(r) for r in res] for f, res in run.results.items()}
+        predictions = {}
+        for f, res in run.results.items():
+            ids = run.track_ids.get(f, [])
+            predictions[f] = [Instance.from_pose_result(r, track_id=ids[k] if k < len(ids) and ids[k] >= 0 else None)
+                              for k, r in enumerate(res)]
         skip_reviewed = run.scope in ("all", "unreviewed", "selected") and len(predictions) > 1
         cmd = C.ApplyPredictions(self.document, predictions, skip_reviewed=skip_reviewed)
         people = sum(len(v) for v in predictions.values())
