@@ -17,6 +17,7 @@ from hrnet import Frame, Instance
 
 __all__ = [
     "consecutive_runs",
+    "reconcile_track_ids",
     "frames_after",
     "next_track_id",
     "pose_array",
@@ -137,3 +138,53 @@ def weakest_track_frames(frames: Sequence[Frame], track_id: int, unreviewed_only
             found.append((c, f, i))
     found.sort()
     return [(f, i) for _c, f, i in found]
+
+
+def _iou_xywh(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    if a is None or b is None:
+        return 0.0
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    union = a[2] * a[3] + b[2] * b[3] - iw * ih
+    return float(iw * ih / union) if union > 0 else 0.0
+
+
+def reconcile_track_ids(frames: Sequence[Frame], predictions: dict[int, list[Instance]],
+                        min_iou: float = 0.5, keep_reviewed: bool = False) -> dict[int, int]:
+    """Which new track ids of a prediction run are tracks the document already has.
+
+    ``predictions``: frame -> the run's new people (with their new ``track_id``). People the run
+    does not replace (edited by hand, read from a file) keep their id; where a new prediction lands
+    on such a person (box IoU >= ``min_iou``, the same test :class:`app.commands.ApplyPredictions`
+    uses to drop it), that vote says "new id n is old id k". Each new id takes the old id it
+    matched most often; an old id goes to one new id only (the one with most votes), so a frame
+    never gets one id twice from this. ``keep_reviewed``: the run leaves frames marked reviewed as
+    they are, so everyone there counts as kept. Returns {new id: old id}.
+    """
+    votes: dict[tuple[int, int], int] = {}
+    for f, preds in predictions.items():
+        fr = frames[f]
+        size = (fr.width, fr.height) if fr.width > 0 and fr.height > 0 else None
+        whole = keep_reviewed and fr.reviewed
+        kept = [(p.track_id, p.box_or_auto(size)) for p in fr.instances
+                if (whole or not p.is_prediction) and p.track_id is not None]
+        if not kept:
+            continue
+        for p in preds:
+            if p.track_id is None:
+                continue
+            box = p.box_or_auto(size)
+            ious = [_iou_xywh(box, kb) for _t, kb in kept]
+            best = int(np.argmax(ious))
+            if ious[best] >= min_iou:
+                key = (p.track_id, kept[best][0])
+                votes[key] = votes.get(key, 0) + 1
+    mapping: dict[int, int] = {}
+    taken: set[int] = set()
+    for (new, old), _n in sorted(votes.items(), key=lambda kv: -kv[1]):
+        if new not in mapping and old not in taken:
+            mapping[new] = old
+            taken.add(old)
+    return mapping

@@ -29,7 +29,7 @@ from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.document import AnnotationDocument
 from app.keypoint_set_editor import model_fit
 from app.review import existing_boxes
-from app.tracks import consecutive_runs
+from app.tracks import consecutive_runs, reconcile_track_ids
 from app.video_workers import VideoInferenceWorker
 from app.workers import InferenceJob, InferenceWorker
 from hrnet import Instance
@@ -274,6 +274,12 @@ class InferenceController(QObject):
             predictions[f] = [Instance.from_pose_result(r, track_id=ids[k] if k < len(ids) and ids[k] >= 0 else None)
                               for k, r in enumerate(res)]
         skip_reviewed = run.scope in ("all", "unreviewed", "selected") and len(predictions) > 1
+        if run.track_ids:  # a person corrected by hand keeps their track: the run's copy of them joins it
+            same = reconcile_track_ids(self.document.data.frames, predictions, keep_reviewed=skip_reviewed)
+            for people in predictions.values():
+                for p in people:
+                    if p.track_id in same:
+                        p.track_id = same[p.track_id]
         cmd = C.ApplyPredictions(self.document, predictions, skip_reviewed=skip_reviewed)
         people = sum(len(v) for v in predictions.values())
         changed = len(cmd.changed_frames)

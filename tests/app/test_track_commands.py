@@ -179,3 +179,12 @@ def test_weakest_track_frames(doc):
     assert tracks.weakest_track_frames(frames, 1, unreviewed_only=False)[:2] == [(5, 1), (2, 1)]
     table = tracks.track_table(frames)
     assert set(table[1]) == set(range(T)) and table[1][5] == pytest.approx(0.1)
+
+
+def test_reconcile_new_ids_with_kept_people(doc):
+    frames = doc.data.frames
+    frames[2].instances[0].edited[0] = True  # track 0 corrected by hand in frame 2: kept by a re-run
+    frames[3].reviewed = True  # and frame 3 is reviewed: everyone there is kept
+    new = {f: [person(10 + 10 * f, 7), person(300, 8), person(600, 9)] for f in range(T)}
+    assert tracks.reconcile_track_ids(frames, new) == {7: 0}
+    assert tracks.reconcile_track_ids(frames, new, keep_reviewed=True) == {7: 0, 8: 1}

@@ -115,6 +115,24 @@ def test_predict_all_frames_tracks_through_a_crossing(qtbot, crossing, predictor
     assert all(not fr.instances for fr in doc.data.frames)
 
 
+def test_repredicting_keeps_the_track_of_a_corrected_person(qtbot, crossing, predictor):
+    from app.commands import MoveKeypoint
+
+    doc, video = crossing
+    ctrl = InferenceController(doc, Model(predictor), HeatmapStore())
+    ctrl._detector, ctrl._detector_key = OracleDetector(video.frames), ("oracle", str(predictor.device))
+    with qtbot.waitSignal(ctrl.finished, timeout=240000):
+        ctrl.predict(list(range(FRAMES)), scope="all", detector="oracle")
+    person = doc.frame(5).instances[0]
+    track = person.track_id
+    doc.push(MoveKeypoint(doc, 5, 0, 0, person.keypoints[0, :2] + 1))  # now hand work: a re-run keeps it
+    with qtbot.waitSignal(ctrl.finished, timeout=240000):
+        ctrl.predict(list(range(FRAMES)), scope="all", detector="oracle")
+    assert sum(p.track_id == track for p in doc.frame(5).instances) == 1
+    assert all(sum(p.track_id == track for p in doc.frame(f).instances) == 1 for f in range(8))
+    assert_consistent(identity_pairs(doc, video))
+
+
 def test_track_people_on_existing_poses(qtbot, crossing):
     doc, video = crossing
     # the true poses, in shuffled order per frame and without ids, as another tool would give them
