@@ -3,8 +3,9 @@
 The frame to show follows the wall clock (``start + elapsed x fps``). On each tick the next frame is
 asked for only once the canvas shows the frame asked for last: when decoding is slower than the
 frame rate, the frames in between are skipped (``skipped`` counts them) instead of playback
-falling behind, and the GUI thread never waits for a decode. Playback stops at the end of the
-frames, or when the user pauses (``toggle``/``stop``).
+falling behind, and the GUI thread never waits for a decode. A jump by the user while playing
+plays on from there. Playback stops at the end of the frames, or when the user pauses
+(``toggle``/``stop``).
 
 Signals: ``playing_changed(bool)``.
 """
@@ -38,6 +39,7 @@ class PlaybackController(QObject):
         self.skipped = 0
         self.shown = 0
         self._start_frame = 0
+        self._last = 0  # the frame playback showed last
         self._t0 = 0.0
         self._fps_cache: dict[str, float] = {}
         document.frames_changed.connect(self.stop)
@@ -83,7 +85,7 @@ class PlaybackController(QObject):
             start = 0
             doc.set_current_index(0)
         self.fps = self.frame_rate(start)
-        self._start_frame = start
+        self._start_frame = self._last = start
         self._t0 = time.monotonic()
         self.skipped = self.shown = 0
         self.timer.start(max(1, int(round(1000.0 / self.fps))))
@@ -102,6 +104,10 @@ class PlaybackController(QObject):
         if n == 0:
             self.stop()
             return
+        if current != self._last:  # the user moved meanwhile: play on from there
+            self._start_frame = self._last = current
+            self._t0 = time.monotonic()
+            return
         if self.view.shown_index != current:  # still decoding the last frame: skip this tick
             return
         target = self._start_frame + int((time.monotonic() - self._t0) * self.fps)
@@ -111,6 +117,7 @@ class PlaybackController(QObject):
             return
         self.skipped += target - current - 1
         self.shown += 1
+        self._last = target
         doc.set_current_index(target)
         if target >= n - 1:
             self.stop()

@@ -112,3 +112,80 @@ def test_track_label_and_track_actions(qtbot, tmp_path, monkeypatch):
         assert "Tracks" in {a.text().replace("&", "") for a in window.menuBar().actions()}
     finally:
         window.close()
+
+
+def test_interpolate_propagate_and_track_walk_from_the_window(qtbot, tmp_path, monkeypatch):
+    from app.commands import MoveKeypoint
+
+    window = make_window(qtbot, tmp_path, monkeypatch)
+    try:
+        _open_video(qtbot, window, tmp_path)
+        doc = window.document
+        # correct the left wrist (joint 9) of track 1 at frames 2 and 8: the frames between follow
+        doc.push(MoveKeypoint(doc, 2, 1, 9, (100.0, 100.0)))
+        doc.push(MoveKeypoint(doc, 8, 1, 9, (160.0, 130.0)))
+        window.view.select(1, None)
+        window.act_interpolate.trigger()
+        assert doc.undo_stack.count() == 3
+        for f in range(3, 8):
+            x, y = doc.frame(f).instances[1].keypoints[9, :2]
+            assert (x, y) == (100.0 + 10 * (f - 2), 100.0 + 5 * (f - 2))
+        doc.undo()
+        assert doc.frame(5).instances[1].keypoints[9, 0] == 200.0 - 5 + 9
+
+        # propagate forward: the count is asked in a dialog opened with open()
+        window.go_to_frame(10)
+        wait_frame(qtbot, window.view, 10)
+        window.view.select(0, None)
+        window.act_propagate.trigger()
+        dialog = window.tracking.dialog
+        assert dialog is not None and dialog.isVisible()
+        dialog.setIntValue(3)
+        dialog.accept()
+        for f in (11, 12, 13):
+            copy = doc.frame(f).instances[0]
+            assert copy.is_prediction and copy.keypoints[0, 0] == 40.0 + 10
+        assert doc.frame(14).instances[0].keypoints[0, 0] == 40.0 + 14
+
+        # the weakest frames of one track: track 0 (confidence 0.3) where it is weakest
+        doc.frame(16).instances[0].joint_scores[:] = 0.05
+        doc.frame(4).instances[0].joint_scores[:] = 0.1
+        window.go_to_frame(0)
+        wait_frame(qtbot, window.view, 0)
+        window.view.select(0, None)
+        window.act_track_weak.trigger()
+        assert doc.current_index() == 16 and window.view.selected_person == 0
+        window.act_track_weak.trigger()
+        assert doc.current_index() == 4 and window.view.selected_person == 0
+    finally:
+        window.close()
+
+
+def test_swap_asks_which_person_when_there_are_several(qtbot, tmp_path, monkeypatch):
+    window = make_window(qtbot, tmp_path, monkeypatch)
+    try:
+        _open_video(qtbot, window, tmp_path)
+        doc = window.document
+        k = len(doc.keypoint_names())
+        for f in range(N):
+            kp = np.c_[300 + np.arange(k), 20 + np.arange(k), np.full(k, 2.0)]
+            doc.frame(f).instances.append(Instance(kp, track_id=2, joint_scores=np.full(k, 0.9)))
+        doc.frames_changed.emit()
+        window.go_to_frame(6)
+        wait_frame(qtbot, window.view, 6)
+        window.view.select(0, None)
+        window.act_swap_ids.trigger()
+        dialog = window.tracking.dialog
+        assert dialog.comboBoxItems() == ["person 2 (#1)", "person 3 (#2)"]
+        dialog.setTextValue("person 3 (#2)")
+        dialog.accept()
+        assert [p.track_id for p in doc.frame(6).instances] == [2, 1, 0]
+        assert [p.track_id for p in doc.frame(5).instances] == [0, 1, 2]
+        window.view.select(0, None)
+        window.act_merge_track.trigger()  # merging overlapping tracks is refused with a message
+        window.tracking.dialog.setTextValue("#1")
+        window.tracking.dialog.accept()
+        assert "both in frame" in window.statusBar().currentMessage()
+        assert doc.undo_stack.count() == 1
+    finally:
+        window.close()
