@@ -90,7 +90,6 @@ class SwapTracks(SetTrackIds):
         if ta is None or tb is None:  # the untracked person takes the track from here on
             fresh = tracks.next_track_id(frames)
             ta, tb = (fresh, tb) if ta is None else (ta, fresh)
-            changes[(frame, a if frames[frame].instances[a].track_id is None else b)] = fresh
         for f in tracks.frames_after(frames, frame):
             for i, p in enumerate(frames[f].instances):
                 if p.track_id == ta:

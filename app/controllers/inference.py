@@ -55,6 +55,11 @@ class InferenceRun:
     failure: str | None = None  # the run stopped with this message
 
 
+def _skips_reviewed(scope: str, frames: int) -> bool:
+    """A run over many frames leaves the frames marked reviewed alone."""
+    return scope in ("all", "unreviewed", "selected") and frames > 1
+
+
 class InferenceController(QObject):
     started = Signal(str, int, bool)  # mode, frames, quiet
     progress = Signal(int, int, str)  # done, total, text (not emitted for quiet runs)
@@ -195,7 +200,7 @@ class InferenceController(QObject):
         # running aborts the process).
         if video_runs:
             worker = VideoInferenceWorker(self.model.predictor, video_runs, self.document.image,
-                                          first_track_id=self._first_new_track(jobs), detector=det,
+                                          first_track_id=self._first_new_track(jobs, scope), detector=det,
                                           detector_factory=factory, min_box_score=min_box_score,
                                           return_heatmaps=True)
         else:
@@ -216,10 +221,13 @@ class InferenceController(QObject):
         self.started.emit(mode, len(jobs), quiet)
         worker.start()
 
-    def _first_new_track(self, jobs: Sequence[InferenceJob]) -> int:
+    def _first_new_track(self, jobs: Sequence[InferenceJob], scope: str) -> int:
         """New tracks get ids no person keeps after the run (the untouched predictions of the
-        predicted frames are replaced, so their ids are free again)."""
-        predicted = {j.frame for j in jobs}
+        predicted frames are replaced, so their ids are free again; reviewed frames that the run
+        leaves alone keep theirs)."""
+        frames = self.document.data.frames
+        skip_reviewed = _skips_reviewed(scope, len(jobs))
+        predicted = {j.frame for j in jobs if not (skip_reviewed and frames[j.frame].reviewed)}
         kept = [p.track_id for f, fr in enumerate(self.document.data.frames) for p in fr.instances
                 if p.track_id is not None and not (f in predicted and p.is_prediction)]
         return max(kept) + 1 if kept else 0
@@ -273,7 +281,7 @@ class InferenceController(QObject):
             ids = run.track_ids.get(f, [])
             predictions[f] = [Instance.from_pose_result(r, track_id=ids[k] if k < len(ids) and ids[k] >= 0 else None)
                               for k, r in enumerate(res)]
-        skip_reviewed = run.scope in ("all", "unreviewed", "selected") and len(predictions) > 1
+        skip_reviewed = _skips_reviewed(run.scope, len(predictions))
         if run.track_ids:  # a person corrected by hand keeps their track: the run's copy of them joins it
             same = reconcile_track_ids(self.document.data.frames, predictions, keep_reviewed=skip_reviewed)
             for people in predictions.values():
