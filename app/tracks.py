@@ -19,6 +19,7 @@ __all__ = [
     "consecutive_runs",
     "reconcile_track_ids",
     "frames_after",
+    "ids_from_neighbours",
     "next_track_id",
     "pose_array",
     "sequence_of",
@@ -188,3 +189,32 @@ def reconcile_track_ids(frames: Sequence[Frame], predictions: dict[int, list[Ins
             mapping[new] = old
             taken.add(old)
     return mapping
+
+
+def ids_from_neighbours(frames: Sequence[Frame], frame: int, people: Sequence[Instance],
+                        min_iou: float = 0.3) -> list[int | None]:
+    """Track ids for ``people`` newly predicted on video frame ``frame`` alone (Predict this frame):
+    each takes the id of the tracked person of the previous frame of the video (else the next) whose
+    box overlaps theirs most (IoU >= ``min_iou``), best overlaps first, an id at most once and never
+    one that a person kept on ``frame`` (not an untouched prediction) already has. None: no match."""
+    out: list[int | None] = [None] * len(people)
+    fr = frames[frame]
+    if fr.video is None:
+        return out
+    seq = sequence_of(frames, frame)
+    pos = seq.index(frame)
+    size = (fr.width, fr.height) if fr.width > 0 and fr.height > 0 else None
+    taken = {p.track_id for p in fr.instances if not p.is_prediction and p.track_id is not None}
+    boxes = [p.box_or_auto(size) for p in people]
+    for nb in (pos - 1, pos + 1):
+        if not 0 <= nb < len(seq):
+            continue
+        others = [(p.track_id, p.box_or_auto(size)) for p in frames[seq[nb]].instances if p.track_id is not None]
+        pairs = sorted(((_iou_xywh(b, ob), i, t) for i, b in enumerate(boxes) for t, ob in others), reverse=True)
+        for iou, i, t in pairs:
+            if iou < min_iou:
+                break
+            if out[i] is None and t not in taken:
+                out[i] = t
+                taken.add(t)
+    return out

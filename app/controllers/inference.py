@@ -29,7 +29,7 @@ from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.document import AnnotationDocument
 from app.keypoint_set_editor import model_fit
 from app.review import existing_boxes
-from app.tracks import consecutive_runs, reconcile_track_ids
+from app.tracks import consecutive_runs, ids_from_neighbours, reconcile_track_ids
 from app.video_workers import VideoInferenceWorker
 from app.workers import InferenceJob, InferenceWorker
 from hrnet import Instance
@@ -282,6 +282,10 @@ class InferenceController(QObject):
             predictions[f] = [Instance.from_pose_result(r, track_id=ids[k] if k < len(ids) and ids[k] >= 0 else None)
                               for k, r in enumerate(res)]
         skip_reviewed = _skips_reviewed(run.scope, len(predictions))
+        for f, people in predictions.items():  # a lone video frame: people continue the tracks next to it
+            if f not in run.track_ids and people:
+                for p, t in zip(people, ids_from_neighbours(self.document.data.frames, f, people)):
+                    p.track_id = t
         if run.track_ids:  # a person corrected by hand keeps their track: the run's copy of them joins it
             same = reconcile_track_ids(self.document.data.frames, predictions, keep_reviewed=skip_reviewed)
             for people in predictions.values():

@@ -188,3 +188,12 @@ def test_reconcile_new_ids_with_kept_people(doc):
     new = {f: [person(10 + 10 * f, 7), person(300, 8), person(600, 9)] for f in range(T)}
     assert tracks.reconcile_track_ids(frames, new) == {7: 0}
     assert tracks.reconcile_track_ids(frames, new, keep_reviewed=True) == {7: 0, 8: 1}
+
+
+def test_ids_from_neighbours_for_a_lone_predicted_frame(doc):
+    frames = doc.data.frames
+    new = [person(300, None), person(10 + 10 * 4 + 3, None), person(600, None)]
+    assert tracks.ids_from_neighbours(frames, 4, new) == [1, 0, None]
+    frames[4].instances[1].edited[0] = True  # a kept person of frame 4 holds track 1: not given twice
+    assert tracks.ids_from_neighbours(frames, 4, new) == [None, 0, None]
+    assert tracks.ids_from_neighbours(frames, T, [person(5, None)]) == [None]  # a still image
