@@ -19,6 +19,7 @@ __all__ = [
     "consecutive_runs",
     "reconcile_track_ids",
     "frames_after",
+    "ids_for_kept_people",
     "ids_from_neighbours",
     "next_track_id",
     "pose_array",
@@ -217,4 +218,25 @@ def ids_from_neighbours(frames: Sequence[Frame], frame: int, people: Sequence[In
             if out[i] is None and t not in taken:
                 out[i] = t
                 taken.add(t)
+    return out
+
+
+def ids_for_kept_people(frame: Frame, predictions: Sequence[Instance], min_iou: float = 0.5) -> dict[int, int]:
+    """{person index: track id} for the untracked people a prediction run keeps on ``frame`` (edited
+    by hand, read from a file): each takes the id of the run's tracked prediction that lands on it
+    (box IoU >= ``min_iou``, the overlap for which :class:`app.commands.ApplyPredictions` drops the
+    prediction as a duplicate), best overlaps first, ids the frame already has left out."""
+    size = (frame.width, frame.height) if frame.width > 0 and frame.height > 0 else None
+    used = {p.track_id for p in frame.instances if p.track_id is not None}
+    kept = [(i, p.box_or_auto(size)) for i, p in enumerate(frame.instances)
+            if p.track_id is None and not p.is_prediction]
+    preds = [(p.track_id, p.box_or_auto(size)) for p in predictions if p.track_id is not None]
+    pairs = sorted(((_iou_xywh(kb, pb), i, t) for i, kb in kept for t, pb in preds), reverse=True)
+    out: dict[int, int] = {}
+    for iou, i, t in pairs:
+        if iou < min_iou:
+            break
+        if i not in out and t not in used:
+            out[i] = t
+            used.add(t)
     return out

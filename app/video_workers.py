@@ -61,9 +61,12 @@ class VideoInferenceWorker(InferenceWorker):
     tracked = Signal(int, object)  # frame index, list[int] track ids (one per result)
 
     def __init__(self, predictor, runs: Sequence[Sequence[InferenceJob]], read_image: Callable[[int], np.ndarray],
-                 first_track_id: int = 0, detect_every: int = DETECT_EVERY, **kwargs) -> None:
+                 first_track_id: int = 0, detect_every: int = DETECT_EVERY, seeded: bool = False, **kwargs) -> None:
         """``runs``: jobs grouped into runs of consecutive frames of one video (a run of one is
-        predicted as a still image); ``first_track_id``: ids of new tracks start here."""
+        predicted as a still image); ``first_track_id``: ids of new tracks start here. ``seeded``:
+        no detector at all ('Existing boxes only'): people start from the jobs' boxes where a frame
+        has some and are followed from there."""
+        self.seeded = bool(seeded)
         self.runs = [list(r) for r in runs]
         super().__init__(predictor, [j for r in self.runs for j in r], read_image, **kwargs)
         self.next_track_id = int(first_track_id)
@@ -73,6 +76,8 @@ class VideoInferenceWorker(InferenceWorker):
     def _detect(self, image: np.ndarray, image_key=None) -> tuple[np.ndarray, np.ndarray | None]:
         """As the base class, passing the frame index on as ``image_key`` (detections read from a
         file, the tests' oracle detector)."""
+        if self.seeded:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
         if self.detector is None or image_key is None:
             return super()._detect(image)
         det = self.detector(image, image_key=image_key)
@@ -86,7 +91,7 @@ class VideoInferenceWorker(InferenceWorker):
         for run in self.runs:
             if self._interrupted():
                 return
-            if len(run) == 1 or any(j.boxes is not None for j in run):
+            if len(run) == 1 or (not self.seeded and any(j.boxes is not None for j in run)):
                 self._run_jobs(run, total)  # still images, or boxes given: frame by frame
             else:
                 self._run_video(run, total)
@@ -135,7 +140,7 @@ class VideoInferenceWorker(InferenceWorker):
                     continue
                 force = any(step - t0 in LOOK_AGAIN for t0 in lost_at.values())
                 following = {t.id for t in video.tracker.tracks if t.lost == 0}
-                people = video.process(image, image_key=job.frame, force_detection=force)
+                people = video.process(image, job.boxes, image_key=job.frame, force_detection=force)
                 seen = {p.track_id for p in people}
                 for tid in following - seen:
                     lost_at[tid] = step

@@ -25,11 +25,12 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app import commands as C
+from app import track_commands as TC
 from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.document import AnnotationDocument
 from app.keypoint_set_editor import model_fit
 from app.review import existing_boxes
-from app.tracks import consecutive_runs, ids_from_neighbours, reconcile_track_ids
+from app.tracks import consecutive_runs, ids_for_kept_people, ids_from_neighbours, reconcile_track_ids
 from app.video_workers import VideoInferenceWorker
 from app.workers import InferenceJob, InferenceWorker
 from hrnet import Instance
@@ -156,16 +157,27 @@ class InferenceController(QObject):
             self.message.emit("No frames to predict", 4000)
             return False
         jobs = self.jobs_for(frames, detector, reuse_boxes)
+        runs, seeded = None, False
+        if detector == EXISTING_BOXES and not reuse_boxes:
+            # on a video the people's boxes where there are some start tracks that the following
+            # frames continue (e.g. boxes drawn on the first frame, then Predict all frames)
+            grouped = consecutive_runs(self.document.data.frames, list(frames))
+            with_boxes = {j.frame: j for j in jobs}
+            video = [[with_boxes.get(f, InferenceJob(f)) for f in r] for r in grouped
+                     if len(r) > 1 and any(f in with_boxes for f in r)]
+            if video:
+                in_video = {j.frame for r in video for j in r}
+                runs = video + [[j] for j in jobs if j.frame not in in_video]
+                jobs, seeded = [j for r in runs for j in r], True
         if not jobs:
             self.error.emit("No boxes", "'Existing boxes only' needs people with boxes in the chosen frames.")
             return False
-        runs = None
         if all(j.boxes is None for j in jobs):  # consecutive video frames: propagated boxes + tracking
             by_frame = {j.frame: j for j in jobs}
             grouped = consecutive_runs(self.document.data.frames, list(by_frame))
             if any(len(r) > 1 for r in grouped):
                 runs = [[by_frame[f] for f in r] for r in grouped]
-        self._start(jobs, "apply", detector, min_box_score, scope=scope, video_runs=runs)
+        self._start(jobs, "apply", detector, min_box_score, scope=scope, video_runs=runs, seeded=seeded)
         return True
 
     def predict_in_box(self, frame: int, xyxy: np.ndarray) -> bool:
@@ -192,7 +204,7 @@ class InferenceController(QObject):
 
     def _start(self, jobs: list[InferenceJob], mode: str, detector: str, min_box_score: float,
                quiet: bool = False, scope: str = "current", box: np.ndarray | None = None,
-               video_runs: list[list[InferenceJob]] | None = None) -> None:
+               video_runs: list[list[InferenceJob]] | None = None, seeded: bool = False) -> None:
         det, factory = (None, None)
         if any(j.boxes is None for j in jobs):
             det, factory = self.detector_for_run(detector)
@@ -202,7 +214,7 @@ class InferenceController(QObject):
             worker = VideoInferenceWorker(self.model.predictor, video_runs, self.document.image,
                                           first_track_id=self._first_new_track(jobs, scope), detector=det,
                                           detector_factory=factory, min_box_score=min_box_score,
-                                          return_heatmaps=True)
+                                          return_heatmaps=True, seeded=seeded)
         else:
             worker = InferenceWorker(self.model.predictor, jobs, self.document.image, detector=det,
                                      detector_factory=factory, min_box_score=min_box_score, return_heatmaps=True)
@@ -295,12 +307,36 @@ class InferenceController(QObject):
         cmd = C.ApplyPredictions(self.document, predictions, skip_reviewed=skip_reviewed)
         people = sum(len(v) for v in predictions.values())
         changed = len(cmd.changed_frames)
-        self.document.push(cmd)
+        if not run.track_ids:
+            self.document.push(cmd)
+        elif cmd.isObsolete():  # nothing to replace; kept people may still join tracks
+            joins = self._joins(predictions, skip_reviewed)
+            if joins:
+                self.document.push(TC.SetTrackIds(self.document, joins, cmd.text()))
+        else:
+            stack = self.document.undo_stack
+            stack.beginMacro(cmd.text())  # one undo step, with the track ids the kept people take
+            try:
+                self.document.push(cmd)
+                joins = self._joins(predictions, skip_reviewed)
+                if joins:
+                    self.document.push(TC.SetTrackIds(self.document, joins))
+            finally:
+                stack.endMacro()
         what = "Cancelled: kept" if cancelled else "Predicted"
         spec = self.model.spec
         demo = " — RANDOM weights (demo), not real predictions" if spec is not None and spec.is_random else ""
         self.message.emit(f"{what} {people} people in {len(predictions)} frames ({changed} changed) in "
                           f"{elapsed:.1f} s — Ctrl+Z undoes it{demo}", 10000)
+
+    def _joins(self, predictions: dict[int, list], skip_reviewed: bool) -> dict[tuple[int, int], int]:
+        """People the run kept (hand work, ground truth) join the track it found on them."""
+        joins = {}
+        for f, preds in predictions.items():
+            fr = self.document.frame(f)
+            if not (skip_reviewed and fr.reviewed):
+                joins.update({(f, i): t for i, t in ids_for_kept_people(fr, preds).items()})
+        return joins
 
     def _add(self, run: InferenceRun) -> None:
         frame, res = next(iter(run.results.items()))

@@ -133,6 +133,28 @@ def test_repredicting_keeps_the_track_of_a_corrected_person(qtbot, crossing, pre
     assert_consistent(identity_pairs(doc, video))
 
 
+def test_boxes_on_the_first_frame_seed_tracks_without_a_detector(qtbot, crossing, predictor):
+    """'Existing boxes only' on a video: the people labelled on frame 0 are followed through the clip."""
+    from hrnet import Instance
+
+    doc, video = crossing
+    doc.frame(0).instances = [Instance(p.keypoints.copy(), bbox=p.bbox.copy()) for p in video.frames[0]]
+    ctrl = InferenceController(doc, Model(predictor), HeatmapStore())
+    with qtbot.waitSignal(ctrl.finished, timeout=240000):
+        assert ctrl.predict(list(range(FRAMES)), scope="all", detector="existing")
+    assert doc.undo_stack.count() == 1
+    assert sorted(p.track_id for p in doc.frame(0).instances) == [0, 1]  # the labelled people joined their tracks
+    assert all(len(doc.frame(f).instances) >= 1 for f in range(FRAMES))
+    pairs = identity_pairs(doc, video)
+    # without a detector nobody is looked for again: the person hidden in the crossing stays lost,
+    # up to there both keep their ids
+    assert pairs[(0, 0)] >= FRAMES - 2 and pairs[(1, 1)] >= 15, pairs
+    assert sum(n for (t, k), n in pairs.items() if t != k) <= 1, pairs
+    doc.undo()
+    assert [p.track_id for p in doc.frame(0).instances] == [None, None]
+    assert all(not doc.frame(f).instances for f in range(1, FRAMES))
+
+
 def test_track_people_on_existing_poses(qtbot, crossing):
     doc, video = crossing
     # the true poses, in shuffled order per frame and without ids, as another tool would give them
