@@ -241,6 +241,7 @@ class MainWindow(QMainWindow):
                                                        self.statusBar().showMessage(text)))
         tr.finished.connect(lambda: (self.run_progress.setVisible(False), self._update_actions()))
         self.timeline.frame_requested.connect(self.go_to_frame)
+        self.timeline.track_requested.connect(self.tracking.select_track)
         self.playback.playing_changed.connect(
             lambda on: self.act_play.setText("&Pause" if on else "&Play / pause"))
 

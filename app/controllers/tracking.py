@@ -241,6 +241,15 @@ class TrackController(QObject):
         self._ask("Propagate forward", "Copy the selected pose into the next frames (as predictions):", None,
                   PROPAGATE_FRAMES, lambda n: self.push(lambda: TC.PropagatePose(self.document, f, p, int(n))))
 
+    def select_track(self, frame: int, track: int) -> None:
+        """Select the person of ``track`` on ``frame`` (the current frame: the timeline jumped there)."""
+        if self.view is None or not 0 <= frame < self.document.num_frames():
+            return
+        for i, p in enumerate(self.document.frame(frame).instances):
+            if p.track_id == track:
+                self.view.select(i, None)
+                return
+
     # ------------------------------------------------------------------ review
     def next_weak_frame_of_track(self) -> None:
         """Walk the selected person's track, weakest unreviewed frame first; the walk goes on from

@@ -3,7 +3,8 @@
 Each track's row is drawn in the track's colour (the canvas' :func:`app.canvas.style.person_colour`)
 where the track is present, brighter where the model was more confident (people labelled by hand
 count as fully confident); the top row marks the reviewed frames in green. A click anywhere jumps
-to that frame (``frame_requested``). The rows are one RGBA image (an ``ImageItem``), so a video of
+to that frame (``frame_requested``); on a track's row it also asks to select that track's person
+there (``track_requested``). The rows are one RGBA image (an ``ImageItem``), so a video of
 thousands of frames and dozens of tracks draws as fast as a handful.
 
 The widget reads the document through :func:`app.tracks.track_table`, rebuilt at most every
@@ -27,6 +28,7 @@ REVIEWED_RGBA = (60, 200, 90, 255)
 
 class TimelineWidget(QWidget):
     frame_requested = Signal(int)
+    track_requested = Signal(int, int)  # frame, track id: a click on a track's row
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -122,6 +124,11 @@ class TimelineWidget(QWidget):
         vb = self.plot.getPlotItem().getViewBox()
         if not vb.sceneBoundingRect().contains(event.scenePos()):
             return
-        f = self.frame_at(vb.mapSceneToView(event.scenePos()).x())
-        if f is not None:
-            self.frame_requested.emit(f)
+        pt = vb.mapSceneToView(event.scenePos())
+        f = self.frame_at(pt.x())
+        if f is None:
+            return
+        self.frame_requested.emit(f)
+        row = int(np.floor(pt.y())) - 1
+        if 0 <= row < len(self.track_ids):
+            self.track_requested.emit(f, self.track_ids[row])

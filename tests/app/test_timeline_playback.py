@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from hrnet import Instance
 from tests.app.gui_support import key, make_window, synthetic_video, wait_frame
@@ -44,8 +45,14 @@ def test_timeline_rows_and_click_jumps(qtbot, tmp_path, monkeypatch):
         pos = tl.plot.mapFromScene(scene_pt)
         QTest.mouseClick(tl.plot.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
         qtbot.waitUntil(lambda: window.document.current_index() == 12, timeout=5000)
+        assert window.view.selected_person == 0  # row 1 is track 0: its person is selected
+        qtbot.wait(QApplication.doubleClickInterval() + 100)  # (else the second click is a double click)
+        pos = tl.plot.mapFromScene(vb.mapViewToScene(QPointF(7.5, 2.5)))
+        QTest.mouseClick(tl.plot.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+        qtbot.waitUntil(lambda: window.document.current_index() == 7, timeout=5000)
+        assert window.view.selected_person == 1
         window.edits.toggle_reviewed()
-        qtbot.waitUntil(lambda: tl.rows()[0, 12, 3] == 255, timeout=5000)
+        qtbot.waitUntil(lambda: tl.rows()[0, 7, 3] == 255, timeout=5000)  # the reviewed row
     finally:
         window.close()
 
