@@ -9,8 +9,8 @@ predictions in :class:`~app.controllers.inference.InferenceController`, keyboard
 report are non-blocking (``open()``), so nothing here stalls the event loop, and tests can drive
 the window without modal loops.
 
-Why still ~650 lines: what is left is construction (five docks, toolbar, status bar) and the
-signal wiring of the widgets to the six controllers, plus small display handlers (title, enabled
+Why still ~690 lines: what is left is construction (six docks, toolbar, status bar) and the
+signal wiring of the widgets to the eight controllers, plus small display handlers (title, enabled
 actions, progress, device label); each is a few lines and splitting it further would only move
 wiring into places that must then know the window.
 """
