@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_document(self.document)
         self.timeline_dock = self._add_dock("Timeline", "timeline_dock", self.timeline,
                                             Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.timeline_dock.hide()
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -416,6 +417,8 @@ class MainWindow(QMainWindow):
     def _on_project_opened(self) -> None:
         self.heatmaps.clear()
         self.show_editor()
+        if any(fr.video is not None for fr in self.document.data.frames):
+            self.timeline_dock.show()  # (hidden for still images until asked for: View menu)
 
     def _on_project_closed(self) -> None:
         self.heatmaps.clear()

@@ -34,7 +34,7 @@ def test_timeline_rows_and_click_jumps(qtbot, tmp_path, monkeypatch):
     window = make_window(qtbot, tmp_path, monkeypatch)
     try:
         _open_video(qtbot, window, tmp_path)
-        window.timeline_dock.show()
+        assert window.timeline_dock.isVisible()  # a video opens with its timeline
         tl = window.timeline
         qtbot.waitUntil(lambda: tl.track_ids == [0, 1], timeout=5000)
         img = tl.rows()
