@@ -9,8 +9,8 @@ predictions in :class:`~app.controllers.inference.InferenceController`, keyboard
 report are non-blocking (``open()``), so nothing here stalls the event loop, and tests can drive
 the window without modal loops.
 
-Why still ~650 lines: what is left is construction (five docks, toolbar, status bar) and the
-signal wiring of the widgets to the six controllers, plus small display handlers (title, enabled
+Why still ~690 lines: what is left is construction (six docks, toolbar, status bar) and the
+signal wiring of the widgets to the eight controllers, plus small display handlers (title, enabled
 actions, progress, device label); each is a few lines and splitting it further would only move
 wiring into places that must then know the window.
 """
@@ -46,7 +46,9 @@ from app.controllers.editing import EditController
 from app.controllers.heatmaps import HeatmapOverlay
 from app.controllers.inference import InferenceController
 from app.controllers.model import ModelController
+from app.controllers.playback import PlaybackController
 from app.controllers.project import ProjectController
+from app.controllers.tracking import TrackController
 from app.document import AnnotationDocument
 from app.int8_calibration import project_plan
 from app.keypoint_set_controller import KeypointSetController
@@ -61,6 +63,7 @@ from app.widgets.model_panel import ModelPanelWidget
 from app.widgets.person_panel import PersonPanelWidget
 from app.widgets.run_progress import RunProgress
 from app.widgets.start_view import StartWidget
+from app.widgets.timeline import TimelineWidget
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,8 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_status_bar()
         self.edits = EditController(self.document, self.view, self.frame_list.model.confidence, parent=self)
+        self.tracking = TrackController(self.document, self.view, dialog_parent=self, parent=self)
+        self.playback = PlaybackController(self.document, self.view, parent=self)
         self.heatmap_overlay = HeatmapOverlay(self.document, self.view, self.heatmap_panel, self.heatmaps,
                                               self.inference, self.settings, parent=self)
         self.keypoints = KeypointSetController(self)  # new project with a set, set editing, model fit
@@ -161,11 +166,16 @@ class MainWindow(QMainWindow):
         self.history_dock = self._add_dock("History", "history_dock", self.undo_view, left)
         self.tabifyDockWidget(self.frames_dock, self.history_dock)
         self.frames_dock.raise_()
+        self.timeline = TimelineWidget()
+        self.timeline.set_document(self.document)
+        self.timeline_dock = self._add_dock("Timeline", "timeline_dock", self.timeline,
+                                            Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.timeline_dock.hide()
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
         self.run_progress = RunProgress()
-        self.run_progress.cancel_requested.connect(lambda: self.inference.cancel())
+        self.run_progress.cancel_requested.connect(lambda: (self.inference.cancel(), self.tracking.cancel()))
         self.zoom_label = QLabel("")
         self.device_label = QLabel("no model")
         self.device_label.setToolTip("Pose model and device in use")
@@ -208,7 +218,8 @@ class MainWindow(QMainWindow):
         p.error.connect(self.show_error)
         p.message.connect(self.statusBar().showMessage)
         p.opened.connect(self._on_project_opened)
-        p.closing.connect(lambda: self.inference.cancel(wait=True))
+        p.closing.connect(lambda: (self.inference.cancel(wait=True), self.tracking.cancel(wait=True),
+                                   self.playback.stop()))
         p.closed.connect(self._on_project_closed)
         p.recent_changed.connect(self._rebuild_recent_menu)
         p.recoveries_changed.connect(self._on_recoveries_changed)
@@ -224,6 +235,16 @@ class MainWindow(QMainWindow):
         inf.finished.connect(self._on_inference_finished)
         inf.person_added.connect(lambda f, i: self.view.select(i) if f == self.view.frame_index else None)
         self.edits.message.connect(self.statusBar().showMessage)
+        tr = self.tracking
+        tr.message.connect(self.statusBar().showMessage)
+        tr.started.connect(lambda total: (self.run_progress.start(total), self._update_actions()))
+        tr.progress.connect(lambda done, total, text: (self.run_progress.set_progress(done, total),
+                                                       self.statusBar().showMessage(text)))
+        tr.finished.connect(lambda: (self.run_progress.setVisible(False), self._update_actions()))
+        self.timeline.frame_requested.connect(self.go_to_frame)
+        self.timeline.track_requested.connect(self.tracking.select_track)
+        self.playback.playing_changed.connect(
+            lambda on: self.act_play.setText("&Pause" if on else "&Play / pause"))
 
         self.view.selection_changed.connect(self._on_selection_changed)
         self.view.hover_changed.connect(self._on_hover_text)
@@ -342,6 +363,7 @@ class MainWindow(QMainWindow):
         actions_table.set_enabled(self.actions_by_name, doc=has_doc, person=has_doc and sel, run=running,
                                   model=has_doc and loaded and not running)
         self.act_export.setEnabled(has_doc and self.project.export_worker is None)
+        self.act_track_people.setEnabled(has_doc and not self.tracking.is_running)
         frame = self.document.current_frame() if has_doc else None
         self.act_reviewed.setText("Mark frame not reviewed" if frame is not None and frame.reviewed
                                   else "Mark frame reviewed")
@@ -352,7 +374,8 @@ class MainWindow(QMainWindow):
                 b.setEnabled(False)
 
     def _docks(self) -> tuple[QDockWidget, ...]:
-        return (self.frames_dock, self.history_dock, self.model_dock, self.person_dock, self.heatmap_dock)
+        return (self.frames_dock, self.history_dock, self.model_dock, self.person_dock, self.heatmap_dock,
+                self.timeline_dock)
 
     def show_start(self) -> None:
         """The start page gets the whole window: docks are hidden until a project is open."""
@@ -394,6 +417,8 @@ class MainWindow(QMainWindow):
     def _on_project_opened(self) -> None:
         self.heatmaps.clear()
         self.show_editor()
+        if any(fr.video is not None for fr in self.document.data.frames):
+            self.timeline_dock.show()  # (hidden for still images until asked for: View menu)
 
     def _on_project_closed(self) -> None:
         self.heatmaps.clear()
@@ -650,7 +675,9 @@ class MainWindow(QMainWindow):
         if not self.project.confirm_discard():
             event.ignore()
             return
+        self.playback.stop()
         self.inference.shutdown()
+        self.tracking.shutdown()
         self.project.shutdown()
         self.model.wait(10000)
         if self.stack.currentIndex() == 0:  # docks are hidden on the start page: save the editor's layout

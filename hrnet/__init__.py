@@ -112,6 +112,12 @@ _EXPORTS: dict[str, str] = {
     "LogMessage": "hrnet.core.events",
     "TrainError": "hrnet.core.events",
     "RunFinished": "hrnet.core.events",
+    # video: identities across frames, detector only where needed, keyframes
+    "PoseTracker": "hrnet.tracking",
+    "track_poses": "hrnet.tracking",
+    "TrackedPose": "hrnet.propagation",
+    "VideoPoseTracker": "hrnet.propagation",
+    "interpolate_keyframes": "hrnet.temporal",
 }
 
 __all__ = ["__version__", *_EXPORTS]

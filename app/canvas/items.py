@@ -48,6 +48,7 @@ class PersonItem(QGraphicsItem):
         self.scores: np.ndarray | None = None
         self.edited = np.zeros(k, dtype=bool)
         self.person_score: float | None = None
+        self.track_id: int | None = None
         self.colour = style.person_colour(index)
         self.selected = False
         self.selected_joint: int | None = None
@@ -72,6 +73,7 @@ class PersonItem(QGraphicsItem):
         edited = getattr(instance, "edited", None)
         self.edited = np.zeros(len(self.keypoints), bool) if edited is None else np.array(edited, dtype=bool)
         self.person_score = instance.score
+        self.track_id = getattr(instance, "track_id", None)
         self._update_geometry()
 
     def set_pixel_size(self, pixel_size: float) -> None:
@@ -140,6 +142,23 @@ class PersonItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return self._rect
 
+    def label_text(self) -> str:
+        """"#<track id>" for a tracked person (the same in every frame), else "#<person number>"."""
+        name = f"#{self.track_id}" if self.track_id is not None else f"#{self.index + 1}"
+        return name + (f"  {self.person_score:.2f}" if self.person_score is not None else "")
+
+    def _paint_label(self, painter: QPainter, x: float, y: float, ps: float) -> None:
+        painter.save()
+        painter.translate(x, y)
+        painter.scale(ps, ps)
+        painter.setFont(_label_font())
+        text = self.label_text()
+        tw = 7.5 * len(text) + 8
+        painter.fillRect(QRectF(0, -17, tw, 17), self.colour)
+        painter.setPen(QColor("black"))
+        painter.drawText(QRectF(4, -17, tw, 17), Qt.AlignmentFlag.AlignVCenter, text)
+        painter.restore()
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         # Cosmetic pens (widths in screen pixels) everywhere: Qt strokes them without building a
         # scaled outline, ~10x cheaper than scaled pens; the box is drawn without antialiasing.
@@ -159,22 +178,15 @@ class PersonItem(QGraphicsItem):
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(QRectF(x, y, w, h))
-            painter.save()
-            painter.translate(x, y)
-            painter.scale(ps, ps)
-            painter.setFont(_label_font())
-            text = f"#{self.index + 1}" + (f"  {self.person_score:.2f}" if self.person_score is not None else "")
-            tw = 7.5 * len(text) + 8
-            painter.fillRect(QRectF(0, -17, tw, 17), self.colour)
-            painter.setPen(QColor("black"))
-            painter.drawText(QRectF(4, -17, tw, 17), Qt.AlignmentFlag.AlignVCenter, text)
-            painter.restore()
+            self._paint_label(painter, x, y, ps)
             if self.selected:
                 painter.setPen(_cosmetic_pen(QColor("black"), 1.0))
                 painter.setBrush(QBrush(self.colour))
                 hs = HANDLE_PX * ps
                 for hx, hy in self.handle_positions().values():
                     painter.drawRect(QRectF(hx - hs / 2, hy - hs / 2, hs, hs))
+        elif self.show_box and self.track_id is not None and (rect := self.extent()) is not None:
+            self._paint_label(painter, rect.x(), rect.y(), ps)  # a tracked person is labelled without a box too
 
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         width = LIMB_WIDTH_PX + (0.8 if self.selected else 0.0)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMainWindow, QStyle, QToolBar
 
 SK = QKeySequence.StandardKey
 FILE, NAVIGATE, EDIT, VIEW, MODEL, REVIEW, HELP = "File", "Navigate", "Edit", "View", "Model", "Review", "Help"
+TRACKS = "Tracks"
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,28 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "A tiny untrained HRNet: shows the loop, its predictions are meaningless"),
     A("train", "&Train model…", lambda w: w.open_train_dialog(), (), MODEL,
       "Fine-tune HRNet on the reviewed frames (hrnet-train in a separate process)"),
+
+    A("track_people", "&Track people", lambda w: w.tracking.track_all(), ("Ctrl+T",), TRACKS,
+      "Give the people of every video frame an identity that holds across frames (one undo step)", needs="doc"),
+    A("swap_ids", "&Swap identities from here on", lambda w: w.tracking.swap_identities(), ("X",), TRACKS,
+      "The selected person and another exchange their tracks from this frame on", needs="person"),
+    A("merge_track", "&Merge a track into this one…", lambda w: w.tracking.merge_track(), (), TRACKS,
+      needs="person"),
+    A("split_track", "S&plit track here", lambda w: w.tracking.split_track(), ("Ctrl+K",), TRACKS,
+      "From this frame on, the selected person's track gets a new id", needs="person"),
+    A("delete_track", "&Delete track", lambda w: w.tracking.delete_track(), (), TRACKS,
+      "Delete the selected person's track in every frame", needs="person"),
+    A("assign_track", "&Assign to track…", lambda w: w.tracking.assign_track(), (), TRACKS, needs="person"),
+    A("interpolate", "&Interpolate keyframes", lambda w: w.tracking.interpolate(), ("I",), TRACKS,
+      "Joints corrected by hand at two frames fill the frames between, for the selected person's track",
+      needs="person"),
+    A("propagate", "&Propagate forward…", lambda w: w.tracking.propagate_forward(), ("Shift+C",), TRACKS,
+      "Copy the selected pose into the next frames as predictions (Predict refines them)", needs="person"),
+    A("track_weak", "Next &weak frame of this track", lambda w: w.tracking.next_weak_frame_of_track(),
+      ("Alt+L",), REVIEW, "The selected person's track, weakest unreviewed frame first", needs="person"),
+    A("play", "&Play / pause", lambda w: w.playback.toggle(), ("K", "Ctrl+Space"), NAVIGATE,
+      "Play the frames at the video's frame rate (frames are skipped when decoding is slower)", needs="doc"),
+
     A("help", "&Keyboard shortcuts", lambda w: w.show_help(), ("F1",), HELP),
     A("about", "&About", lambda w: w.show_about(), (), HELP),
 )
@@ -143,13 +166,16 @@ MENUS: tuple[tuple[str, tuple], ...] = (
                "save_as", "export", None, "locate", "recover", "close", "quit")),
     ("&Edit", ("undo", "redo", None, "add_person", "place", None, "vis_visible", "vis_occluded", "vis_none", None,
                "delete", "delete_person", "swap", "copy_prev", None, *NUDGE, None, "keypoint_set")),
-    ("&Review", ("reviewed", "reviewed_next", None, "low_frame", "low_person")),
-    ("&Navigate", ("next", "prev", "next10", "prev10", "first", "last", "goto", None, "next_person", "prev_person",
+    ("&Review", ("reviewed", "reviewed_next", None, "low_frame", "low_person", "track_weak")),
+    ("&Navigate", ("play", None, "next", "prev", "next10", "prev10", "first", "last", "goto", None, "next_person",
+                   "prev_person",
                    "next_joint", "prev_joint")),
     ("&View", ("fit", "actual", "zoom_in", "zoom_out", None, "heatmap", "heatmap_mode", "annotations", None,
                "-docks")),
     ("&Model", ("choose_model", "demo_model", None, "predict_frame", "predict_selected", "predict_unreviewed",
                 "predict_all", "cancel_run", None, "train")),
+    ("&Tracks", ("track_people", None, "swap_ids", "assign_track", "split_track", "merge_track", "delete_track", None,
+                 "interpolate", "propagate")),
     ("&Help", ("help", "about")),
 )
 SP = QStyle.StandardPixmap

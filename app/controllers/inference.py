@@ -25,10 +25,13 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app import commands as C
+from app import track_commands as TC
 from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.document import AnnotationDocument
 from app.keypoint_set_editor import model_fit
 from app.review import existing_boxes
+from app.tracks import consecutive_runs, ids_for_kept_people, ids_from_neighbours, reconcile_track_ids
+from app.video_workers import VideoInferenceWorker
 from app.workers import InferenceJob, InferenceWorker
 from hrnet import Instance
 
@@ -48,8 +51,14 @@ class InferenceRun:
     scope: str = "current"  # 'apply': the scope predicted (decides whether reviewed frames are kept)
     box: np.ndarray | None = None  # 'add': the xyxy box drawn by hand
     results: dict[int, list] = field(default_factory=dict)  # frame -> list[PoseResult]
+    track_ids: dict[int, list] = field(default_factory=dict)  # frame -> a track id per result (video runs)
     frame_errors: list[str] = field(default_factory=list)
     failure: str | None = None  # the run stopped with this message
+
+
+def _skips_reviewed(scope: str, frames: int) -> bool:
+    """A run over many frames leaves the frames marked reviewed alone."""
+    return scope in ("all", "unreviewed", "selected") and frames > 1
 
 
 class InferenceController(QObject):
@@ -148,10 +157,27 @@ class InferenceController(QObject):
             self.message.emit("No frames to predict", 4000)
             return False
         jobs = self.jobs_for(frames, detector, reuse_boxes)
+        runs, seeded = None, False
+        if detector == EXISTING_BOXES and not reuse_boxes:
+            # on a video the people's boxes where there are some start tracks that the following
+            # frames continue (e.g. boxes drawn on the first frame, then Predict all frames)
+            grouped = consecutive_runs(self.document.data.frames, list(frames))
+            with_boxes = {j.frame: j for j in jobs}
+            video = [[with_boxes.get(f, InferenceJob(f)) for f in r] for r in grouped
+                     if len(r) > 1 and any(f in with_boxes for f in r)]
+            if video:
+                in_video = {j.frame for r in video for j in r}
+                runs = video + [[j] for j in jobs if j.frame not in in_video]
+                jobs, seeded = [j for r in runs for j in r], True
         if not jobs:
             self.error.emit("No boxes", "'Existing boxes only' needs people with boxes in the chosen frames.")
             return False
-        self._start(jobs, "apply", detector, min_box_score, scope=scope)
+        if all(j.boxes is None for j in jobs):  # consecutive video frames: propagated boxes + tracking
+            by_frame = {j.frame: j for j in jobs}
+            grouped = consecutive_runs(self.document.data.frames, list(by_frame))
+            if any(len(r) > 1 for r in grouped):
+                runs = [[by_frame[f] for f in r] for r in grouped]
+        self._start(jobs, "apply", detector, min_box_score, scope=scope, video_runs=runs, seeded=seeded)
         return True
 
     def predict_in_box(self, frame: int, xyxy: np.ndarray) -> bool:
@@ -177,15 +203,24 @@ class InferenceController(QObject):
                     WHOLE_IMAGE, 0.0, quiet=True)
 
     def _start(self, jobs: list[InferenceJob], mode: str, detector: str, min_box_score: float,
-               quiet: bool = False, scope: str = "current", box: np.ndarray | None = None) -> None:
+               quiet: bool = False, scope: str = "current", box: np.ndarray | None = None,
+               video_runs: list[list[InferenceJob]] | None = None, seeded: bool = False) -> None:
         det, factory = (None, None)
         if any(j.boxes is None for j in jobs):
             det, factory = self.detector_for_run(detector)
         # No Qt parent: referenced here until the thread has finished (a QThread destroyed while
         # running aborts the process).
-        worker = InferenceWorker(self.model.predictor, jobs, self.document.image, detector=det,
-                                 detector_factory=factory, min_box_score=min_box_score, return_heatmaps=True)
+        if video_runs:
+            worker = VideoInferenceWorker(self.model.predictor, video_runs, self.document.image,
+                                          first_track_id=self._first_new_track(jobs, scope), detector=det,
+                                          detector_factory=factory, min_box_score=min_box_score,
+                                          return_heatmaps=True, seeded=seeded)
+        else:
+            worker = InferenceWorker(self.model.predictor, jobs, self.document.image, detector=det,
+                                     detector_factory=factory, min_box_score=min_box_score, return_heatmaps=True)
         run = InferenceRun(mode, worker, len(jobs), quiet=quiet, scope=scope, box=box)
+        if video_runs:
+            worker.tracked.connect(lambda f, ids, r=run: r.track_ids.__setitem__(f, list(ids)))
         self._workers.add(worker)
         self.run = run
         worker.result.connect(self._on_result)
@@ -197,6 +232,17 @@ class InferenceController(QObject):
         worker.finished.connect(lambda w=worker: self._on_finished(w))
         self.started.emit(mode, len(jobs), quiet)
         worker.start()
+
+    def _first_new_track(self, jobs: Sequence[InferenceJob], scope: str) -> int:
+        """New tracks get ids no person keeps after the run (the untouched predictions of the
+        predicted frames are replaced, so their ids are free again; reviewed frames that the run
+        leaves alone keep theirs)."""
+        frames = self.document.data.frames
+        skip_reviewed = _skips_reviewed(scope, len(jobs))
+        predicted = {j.frame for j in jobs if not (skip_reviewed and frames[j.frame].reviewed)}
+        kept = [p.track_id for f, fr in enumerate(self.document.data.frames) for p in fr.instances
+                if p.track_id is not None and not (f in predicted and p.is_prediction)]
+        return max(kept) + 1 if kept else 0
 
     def _on_detector_ready(self, detector) -> None:
         self._detector = detector
@@ -242,17 +288,55 @@ class InferenceController(QObject):
         self.finished.emit(run.mode)
 
     def _apply(self, run: InferenceRun, cancelled: bool, elapsed: float) -> None:
-        predictions = {f: [Instance.from_pose_result(r) for r in res] for f, res in run.results.items()}
-        skip_reviewed = run.scope in ("all", "unreviewed", "selected") and len(predictions) > 1
+        predictions = {}
+        for f, res in run.results.items():
+            ids = run.track_ids.get(f, [])
+            predictions[f] = [Instance.from_pose_result(r, track_id=ids[k] if k < len(ids) and ids[k] >= 0 else None)
+                              for k, r in enumerate(res)]
+        skip_reviewed = _skips_reviewed(run.scope, len(predictions))
+        for f, people in predictions.items():  # a lone video frame: people continue the tracks next to it
+            if f not in run.track_ids and people:
+                for p, t in zip(people, ids_from_neighbours(self.document.data.frames, f, people)):
+                    p.track_id = t
+        if run.track_ids:  # a person corrected by hand keeps their track: the run's copy of them joins it
+            same = reconcile_track_ids(self.document.data.frames, predictions, keep_reviewed=skip_reviewed)
+            for people in predictions.values():
+                for p in people:
+                    if p.track_id in same:
+                        p.track_id = same[p.track_id]
         cmd = C.ApplyPredictions(self.document, predictions, skip_reviewed=skip_reviewed)
         people = sum(len(v) for v in predictions.values())
         changed = len(cmd.changed_frames)
-        self.document.push(cmd)
+        if not run.track_ids:
+            self.document.push(cmd)
+        elif cmd.isObsolete():  # nothing to replace; kept people may still join tracks
+            joins = self._joins(predictions, skip_reviewed)
+            if joins:
+                self.document.push(TC.SetTrackIds(self.document, joins, cmd.text()))
+        else:
+            stack = self.document.undo_stack
+            stack.beginMacro(cmd.text())  # one undo step, with the track ids the kept people take
+            try:
+                self.document.push(cmd)
+                joins = self._joins(predictions, skip_reviewed)
+                if joins:
+                    self.document.push(TC.SetTrackIds(self.document, joins))
+            finally:
+                stack.endMacro()
         what = "Cancelled: kept" if cancelled else "Predicted"
         spec = self.model.spec
         demo = " — RANDOM weights (demo), not real predictions" if spec is not None and spec.is_random else ""
         self.message.emit(f"{what} {people} people in {len(predictions)} frames ({changed} changed) in "
                           f"{elapsed:.1f} s — Ctrl+Z undoes it{demo}", 10000)
+
+    def _joins(self, predictions: dict[int, list], skip_reviewed: bool) -> dict[tuple[int, int], int]:
+        """People the run kept (hand work, ground truth) join the track it found on them."""
+        joins = {}
+        for f, preds in predictions.items():
+            fr = self.document.frame(f)
+            if not (skip_reviewed and fr.reviewed):
+                joins.update({(f, i): t for i, t in ids_for_kept_people(fr, preds).items()})
+        return joins
 
     def _add(self, run: InferenceRun) -> None:
         frame, res = next(iter(run.results.items()))

@@ -18,7 +18,7 @@ def test_table_is_consistent(qtbot):
     assert set(referenced) <= known
     keys = Counter(k.toString() for a in T.ACTIONS for k in T.key_sequences(a.shortcuts))
     assert not [k for k, n in keys.items() if n > 1], "a shortcut bound to two actions"
-    assert all(a.group in (T.FILE, T.NAVIGATE, T.EDIT, T.VIEW, T.MODEL, T.REVIEW, T.HELP) for a in T.ACTIONS)
+    assert all(a.group in (T.FILE, T.NAVIGATE, T.EDIT, T.VIEW, T.MODEL, T.REVIEW, T.TRACKS, T.HELP) for a in T.ACTIONS)
 
 
 def test_window_actions_and_help_come_from_the_table(qtbot, tmp_path, monkeypatch):
