@@ -10,6 +10,8 @@ The public API the app (and users) rely on is re-exported here, imported lazily 
 - :func:`read_image`, :class:`VideoReader`, :func:`list_images` — images, videos, folders
 - :func:`list_weights`, :func:`resolve_weights` — named models (experiment + weights + decode options)
 - :func:`write_json`, :func:`read_json` — the atomic writer and the JSON reader with typed errors
+- :func:`resolve_device`, :func:`available_devices`, :func:`device_label`, :func:`release_memory` —
+  the one device resolver and probe
 
 The app imports hrnet only through these names (an import-linter contract in pyproject.toml).
 
@@ -118,6 +120,11 @@ _EXPORTS: dict[str, str] = {
     "TrackedPose": "hrnet.propagation",
     "VideoPoseTracker": "hrnet.propagation",
     "interpolate_keyframes": "hrnet.temporal",
+    # devices: the one resolver and probe
+    "resolve_device": "hrnet.utils.device",
+    "available_devices": "hrnet.utils.device",
+    "device_label": "hrnet.utils.device",
+    "release_memory": "hrnet.utils.device",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -22,6 +22,7 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 from hrnet.errors import ConfigError
+from hrnet.utils.device import resolve_device  # re-exported: the one device resolver
 
 __all__ = [
     "DistInfo",
@@ -71,45 +72,14 @@ def env_info() -> DistInfo:
     return DistInfo(rank=rank, world_size=max(1, world), local_rank=local)
 
 
-def resolve_device(spec: str = "auto", local_rank: int = 0, *, distributed: bool = False) -> torch.device:
-    """Turn ``auto | cpu | cuda | cuda:N | mps`` into a :class:`torch.device`.
-
-    ``auto`` prefers CUDA, then (single process only) Apple MPS, then the CPU. Under torchrun a
-    plain ``cuda`` means ``cuda:LOCAL_RANK`` (one GPU per process).
-    """
-    spec = (spec or "auto").strip().lower()
-    if spec == "auto":
-        if torch.cuda.is_available():
-            spec = "cuda"
-        elif not distributed and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            spec = "mps"
-        else:
-            spec = "cpu"
-    try:
-        device = torch.device(spec)
-    except (RuntimeError, ValueError) as e:
-        raise ConfigError(f"Unknown device {spec!r}; use auto, cpu, cuda, cuda:N or mps") from e
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"Device {spec!r} requested but CUDA is not available on this machine")
-        if device.index is None:
-            device = torch.device("cuda", local_rank if distributed else torch.cuda.current_device())
-        if device.index >= torch.cuda.device_count():
-            raise ConfigError(f"Device {device} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
-    elif device.type == "mps":
-        if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
-            raise ConfigError("Device 'mps' requested but Apple MPS is not available on this machine")
-    elif device.type != "cpu":
-        raise ConfigError(f"Unsupported device {spec!r}; use auto, cpu, cuda, cuda:N or mps")
-    return device
-
-
 def init_distributed(device_spec: str = "auto", *, timeout_s: float = 1800.0) -> tuple[DistInfo, torch.device]:
     """Set up the process group when launched by torchrun (WORLD_SIZE > 1) and choose the device.
 
     NCCL for CUDA devices, gloo otherwise. Returns this process's :class:`DistInfo` and device.
     """
     info = env_info()
+    # Under torchrun each process owns cuda:LOCAL_RANK; an explicit cuda:N is refused there (every
+    # rank would open GPU N and NCCL would stop with "Duplicate GPU detected").
     device = resolve_device(device_spec, info.local_rank, distributed=info.distributed)
     if device.type == "cpu":
         # Denormal floats are ~100x slower on x86 CPUs; they appear where BatchNorm statistics are still
@@ -118,8 +88,6 @@ def init_distributed(device_spec: str = "auto", *, timeout_s: float = 1800.0) ->
         torch.set_flush_denormal(True)
     if not info.distributed:
         return info, device
-    if device.type == "mps":
-        raise ConfigError("Distributed training on MPS is not supported; use --device cpu or cuda")
     if device.type == "cuda":
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"

@@ -98,17 +98,10 @@ def recipe_overrides(cfg: Any, num_train_samples: int) -> list[tuple[str, str]]:
 
 
 def available_devices() -> list[str]:
-    out = ["auto", "cpu"]
-    try:
-        import torch
+    """auto, then the devices this machine has (cpu, cuda:N, mps): the one probe in hrnet."""
+    from hrnet import available_devices as probe
 
-        if torch.cuda.is_available():
-            out += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            out.append("mps")
-    except ImportError:  # pragma: no cover
-        pass
-    return out
+    return ["auto"] + [d.spec for d in probe()]
 
 
 def default_run_dir(document_path: str | Path | None) -> Path:
