@@ -556,13 +556,13 @@ class MainWindow(QMainWindow):
         self.models.load(spec)
 
     def load_bundled_model(self) -> None:
-        spec = self.models.bundled_spec(self.model_panel.device_combo.currentText())
+        spec = self.models.bundled_spec(self.model_panel.device())
         if spec is not None:
             self.model_panel.set_spec(spec)
             self.models.load(spec)
 
     def load_demo_model(self) -> None:
-        spec = self.models.random_spec(self.model_panel.device_combo.currentText())
+        spec = self.models.random_spec(self.model_panel.device())
         self.model_panel.set_spec(spec)
         self.models.load(spec)
 

@@ -173,6 +173,35 @@ def describe_error(e: BaseException) -> str:
         f"{name}: {text}")
 
 
+def describe_device(predictor: Any) -> str:
+    """``cuda:0 (NVIDIA H200), fp16`` / ``cpu, fp32`` / ``cpu, fast int8 (97% of joints agree with fp32)``
+    for a loaded predictor (status bar, model panel)."""
+    device = getattr(predictor, "device", None)
+    if device is None:
+        return "?"
+    from hrnet import device_label
+
+    precision = getattr(predictor, "precision", None)
+    if not isinstance(precision, str):
+        half = bool(getattr(predictor, "half", False)) and getattr(device, "type", "") in ("cuda", "mps")
+        precision = "fp16" if half else "fp32"
+    if getattr(predictor, "int8_report", None) is not None:  # an int8 request: the gate's verdict
+        from app.int8_calibration import precision_text
+
+        return device_label(device) + precision_text(predictor)
+    return f"{device_label(device)}, {precision}"
+
+
+def _release_memory(device: Any) -> None:
+    """After the manager dropped a predictor: collect it and give its cached GPU memory back, so that
+    an ``hrnet-train`` started from the Train dialog can use it (a worker thread still running the
+    old predictor keeps it alive; its memory goes at the next release)."""
+    if getattr(device, "type", "cpu") in ("cuda", "mps"):
+        from hrnet import release_memory
+
+        release_memory(device)
+
+
 class ModelManager(QObject):
     """Holds the current model; :meth:`load` replaces it asynchronously."""
 
@@ -206,11 +235,10 @@ class ModelManager(QObject):
         return self._pending if self.is_loading else None
 
     def device_text(self) -> str:
+        """``cuda:0 (NVIDIA H200), fp16`` / ``cpu, fp32``: where the model runs and in what precision."""
         if self.predictor is None:
             return "no model"
-        from app.int8_calibration import precision_text
-
-        return str(getattr(self.predictor, "device", "?")) + precision_text(self.predictor)
+        return describe_device(self.predictor)
 
     def load(self, spec: ModelSpec) -> None:
         self._pending = spec
@@ -236,13 +264,20 @@ class ModelManager(QObject):
             t.requestInterruption()
 
     def set_predictor(self, spec: ModelSpec, predictor) -> None:
-        """Use an already-built predictor (tests, or a model handed over by another component)."""
-        self.spec, self.predictor = spec, predictor
+        """Use an already-built predictor (tests, or a model handed over by another component).
+        The one it replaces is dropped and its GPU memory handed back to the driver."""
+        replaced = self.predictor is not None and self.predictor is not predictor
+        device = getattr(self.predictor, "device", None)
+        self.spec, self.predictor = spec, predictor  # the last reference to the old one goes here
         self.model_loaded.emit(spec)
+        if replaced:
+            _release_memory(device)
 
     def clear(self) -> None:
+        device = getattr(self.predictor, "device", None)
         self.spec, self.predictor = None, None
         self.model_cleared.emit()
+        _release_memory(device)
 
     def wait(self, timeout_ms: int = 60000) -> None:
         for t in list(self._threads):

@@ -18,9 +18,21 @@ The numbers follow the official ``validate`` + ``COCODataset.evaluate`` path exa
    (``TEST.DECODE 'dark'``), mapped back to the image;
 5. score = box score x mean of the joint maxima above ``TEST.IN_VIS_THRE``.
 
-Speed: on CUDA fp16 autocast, channels_last and cuDNN autotuning; on CPU BatchNorm folded into
-the convolutions, channels_last, ``inference_mode`` and flushed denormals. All people of all
-frames of a call go through the network together (in chunks of ``batch_size``).
+Speed: BatchNorm folded into the convolutions, channels_last and ``inference_mode`` everywhere
+(:mod:`hrnet.models.optimize`). On CUDA the folded model's weights are fp16 (cast once, fp16 crops
+in, float32 heatmaps out) and cuDNN autotunes the pose forward only; on the CPU each convolution is
+fused with its ReLU / residual add and denormals are flushed. All people of all frames of a call
+go through the network together, in chunks of ``batch_size``.
+
+Precision on CUDA: ``half=True`` (the default there) is fp16; ``half=False`` is IEEE fp32 (TF32
+convolutions are turned off around the pose forward), so cuda and cpu heatmaps agree to float32
+rounding and keypoints to well under 0.01 px.
+
+Fixed shapes on GPUs: on CUDA (and with ``compile``) a chunk of ``n`` people is zero-padded to the
+next of a few fixed sizes (powers of two up to ``batch_size``, twice that with the flip test) and
+the padding is sliced off the heatmaps, so cuDNN autotunes, and torch.compile compiles, once per
+size instead of once per person count. A CUDA out-of-memory error halves ``batch_size`` (after
+freeing the cache) and retries, down to one person per pass.
 """
 
 from __future__ import annotations
@@ -44,8 +56,9 @@ from yacs.config import CfgNode
 
 from hrnet.config import load_config
 from hrnet.errors import ConfigError
+from hrnet.utils.device import cudnn_scope, is_out_of_memory, release_memory, resolve_device
 
-__all__ = ["PoseResult", "Predictor", "resolve_device"]
+__all__ = ["PoseResult", "Predictor", "padded_batch_size", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
@@ -94,34 +107,6 @@ class PoseResult:
             "score": float(self.score) if decimals is None else round(float(self.score), decimals + 2),
             "bbox": [float(v) for v in bbox],
         }
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, then Apple MPS, else CPU; otherwise ``torch.device(device)``
-    (a :class:`ConfigError` when that device does not exist here)."""
-    if isinstance(device, torch.device):
-        dev = device
-    else:
-        text = str(device).strip().lower()
-        if text in ("", "auto"):
-            if torch.cuda.is_available():
-                return torch.device("cuda")
-            mps = getattr(torch.backends, "mps", None)
-            if mps is not None and mps.is_available():
-                return torch.device("mps")
-            return torch.device("cpu")
-        try:
-            dev = torch.device(text)
-        except RuntimeError as e:
-            raise ConfigError(f"Unknown device {device!r} (use auto, cpu, cuda, cuda:N or mps)") from e
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"Device {dev} requested but CUDA is not available")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ConfigError(f"Device {dev} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError("Device mps requested but Apple MPS is not available")
-    return dev
 
 
 def _int8_device(device: str | torch.device) -> str:
@@ -202,11 +187,13 @@ class Predictor:
         flip_test: average with the heatmaps of the mirrored crop (official ``TEST.FLIP_TEST``;
             shifted by ``TEST.SHIFT_HEATMAP`` of the experiment).
         batch_size: people per forward pass (default ``TEST.BATCH_SIZE_PER_GPU``).
-        half: fp16 autocast (default: on for CUDA, off elsewhere).
+        half: fp16 (default: on for CUDA, off elsewhere). On CUDA with ``optimize`` the folded
+            weights are cast to fp16 once (no per-call casts); on MPS or without ``optimize``,
+            autocast. ``False`` on CUDA is IEEE fp32 (no TF32).
         optimize: fold BatchNorm and use channels_last; on CPU also fuse each convolution with the
             ReLU / residual add after it (oneDNN post-ops, checked against the unfused model).
-        compile: wrap the model in ``torch.compile`` (opt-in: the first calls of each batch size
-            compile for a minute or more; pays for long videos, on CUDA especially).
+        compile: wrap the model in ``torch.compile`` (opt-in: the first call of each of at most four
+            padded batch sizes compiles for a minute or more; pays for long videos, on CUDA especially).
         precision: ``"fp32"`` (default), ``"fp16"`` (same as ``half=True``) or ``"int8"``: the
             network runs in ONNX Runtime on the CPU, statically quantised and calibrated on
             ``calibration``, checked against fp32 by a gate (see :mod:`hrnet.quantize`); when the
@@ -285,8 +272,6 @@ class Predictor:
                 torch.set_num_threads(int(num_threads))
             else:
                 _sensible_threads()
-        elif self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
 
         from hrnet.models import build_model
 
@@ -312,13 +297,26 @@ class Predictor:
                 p.requires_grad_(False)
         model = model.to(self.device)
         if optimize and self.device.type == "cpu":
+            from hrnet.models.optimize import try_fuse_cpu
+
             gen = torch.Generator().manual_seed(0)
             example = torch.randn(1, 3, self.image_size[1], self.image_size[0], generator=gen)
             if self.channels_last:
                 example = example.contiguous(memory_format=torch.channels_last)
-            model = _try_fuse_cpu(model, example)
+            model = try_fuse_cpu(model, example)
+        # fp16 on CUDA: cast the folded weights once (autocast would re-cast every frozen weight on
+        # every call, ~590 extra kernels per W32 forward). Unfolded BatchNorm stays under autocast.
+        self._half_weights = False
+        if self.half and self.device.type == "cuda" and optimize:
+            from hrnet.models.optimize import to_half
+
+            self._half_weights = to_half(model)
+        self.compiled = bool(compile)
         if compile:
             model = torch.compile(model, dynamic=False)
+        # Pad chunks to a few fixed sizes where a new shape costs (cuDNN autotuning, compilation);
+        # on the CPU padding would only add work.
+        self.pad_batches = self.device.type == "cuda" or self.compiled
         self.model: nn.Module = model
         self._mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
@@ -528,22 +526,57 @@ class Predictor:
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         """Heatmaps (N, K, h, w) float32 of normalised crops, flip-averaged when ``flip_test``,
-        in chunks of ``batch_size``."""
+        in chunks of ``batch_size``. On a device out-of-memory error the cache is emptied and
+        ``batch_size`` halved (it stays halved for later calls) until one person per pass fails."""
         outs = []
-        for start in range(0, crops.shape[0], self.batch_size):
-            outs.append(self._forward_chunk(crops[start:start + self.batch_size]))
+        start, n = 0, crops.shape[0]
+        while start < n:
+            size = max(1, int(self.batch_size))
+            out_of_memory = False
+            try:
+                outs.append(self._forward_chunk(crops[start:start + size]))
+            except (RuntimeError, MemoryError) as e:
+                if size <= 1 or not is_out_of_memory(e):
+                    raise
+                out_of_memory = True  # free memory outside the except block (its traceback holds tensors)
+            if out_of_memory:
+                release_memory(self.device)
+                self.batch_size = size // 2
+                log.warning("Out of memory on %s with %d people per forward pass; retrying with %d",
+                            self.device, size, self.batch_size)
+                continue
+            start += size
         return outs[0] if len(outs) == 1 else torch.cat(outs)
 
+    def padded_size(self, n: int) -> int:
+        """The batch size a forward pass of ``n`` inputs runs at (``n`` itself when padding is off)."""
+        if not self.pad_batches:
+            return n
+        limit = max(1, int(self.batch_size)) * (2 if self.flip_test else 1)
+        return padded_batch_size(n, limit, max_sizes=4 if self.compiled else None)
+
     def _run_model(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        size = self.padded_size(n)
         with torch.inference_mode():
-            if self.half and self.device.type in ("cuda", "mps"):
-                with torch.autocast(self.device.type, dtype=torch.float16):
+            dtype = torch.float16 if self._half_weights else x.dtype
+            if size != n or dtype != x.dtype:
+                fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+                buf = torch.empty((size, *x.shape[1:]), dtype=dtype, device=x.device, memory_format=fmt)
+                buf[:n].copy_(x)
+                if size > n:
+                    buf[n:].zero_()
+                x = buf
+            cuda = self.device.type == "cuda"
+            with cudnn_scope(benchmark=True if cuda else None, ieee_fp32=(not self.half) if cuda else None):
+                if self.half and not self._half_weights and self.device.type in ("cuda", "mps"):
+                    with torch.autocast(self.device.type, dtype=torch.float16):
+                        out = self.model(x)
+                else:
                     out = self.model(x)
-            else:
-                out = self.model(x)
-        if isinstance(out, (list, tuple)):
-            out = out[-1]
-        return out.float()
+            if isinstance(out, (list, tuple)):
+                out = out[-1]
+            return out[:n].float()
 
     def _forward_chunk(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
@@ -586,125 +619,22 @@ class Predictor:
         return kpt_score * np.asarray(box_scores, dtype=np.float64)
 
 
-# ----------------------------------------------------------------------------------------------
-# CPU: convolutions fused with the ReLU / residual add that follow them (oneDNN post-ops)
-# ----------------------------------------------------------------------------------------------
-class _FusedConv2d(nn.Module):
-    """``relu?(conv(x) [+ other])`` in one oneDNN primitive (``torch.ops.mkldnn._convolution_pointwise``,
-    the kernels torch.compile's CPU backend uses). Same float32 math as the separate ops, without
-    the extra passes over memory."""
-
-    def __init__(self, conv: nn.Conv2d, unary: str | None, binary: str | None) -> None:
-        super().__init__()
-        self.padding = [int(p) for p in conv.padding]
-        self.stride = [int(v) for v in conv.stride]
-        self.dilation = [int(v) for v in conv.dilation]
-        self.groups = int(conv.groups)
-        self.unary = unary
-        self.binary = binary
-        self.weight = nn.Parameter(conv.weight.detach(), requires_grad=False)
-        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach(), requires_grad=False)
-
-    def forward(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
-        if self.binary is None:
-            return torch.ops.mkldnn._convolution_pointwise(
-                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups,
-                self.unary or "none", [], "",
-            )
-        return torch.ops.mkldnn._convolution_pointwise.binary(
-            x, other, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups,
-            self.binary, None, self.unary, [], "",
-        )
-
-
-def fuse_conv_pointwise(model: nn.Module) -> tuple[nn.Module, int]:
-    """Trace ``model`` (BatchNorm already folded) with torch.fx and replace every ``Conv2d``
-    [-> Identity] [-> add(other)] [-> ReLU] chain by one :class:`_FusedConv2d`.
-    Returns the new GraphModule and the number of convolutions replaced."""
-    import operator
-
-    import torch.fx as fx
-    import torch.nn.functional as F
-
-    gm = fx.symbolic_trace(model)
-    graph = gm.graph
-
-    def is_module(node: fx.Node, kind: type) -> bool:
-        return node.op == "call_module" and isinstance(gm.get_submodule(str(node.target)), kind)
-
-    def is_relu(node: fx.Node) -> bool:
-        return (
-            is_module(node, nn.ReLU)
-            or (node.op == "call_function" and node.target in (F.relu, torch.relu, torch.relu_))
-            or (node.op == "call_method" and node.target in ("relu", "relu_"))
-        )
-
-    def is_add(node: fx.Node) -> bool:
-        plain = len(node.args) == 2 and not node.kwargs
-        return plain and (
-            (node.op == "call_function" and node.target in (operator.add, torch.add))
-            or (node.op == "call_method" and node.target == "add")
-        )
-
-    count = 0
-    for node in list(graph.nodes):
-        if not is_module(node, nn.Conv2d):
-            continue
-        conv = gm.get_submodule(str(node.target))
-        if type(conv) is not nn.Conv2d or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
-            continue
-        tail = node
-        while len(tail.users) == 1 and is_module(next(iter(tail.users)), nn.Identity):
-            tail = next(iter(tail.users))
-        unary = binary = None
-        other = None
-        last = tail
-        if len(tail.users) == 1:
-            user = next(iter(tail.users))
-            if is_relu(user):
-                unary, last = "relu", user
-            elif is_add(user):
-                a, b = user.args
-                candidate = b if a is tail else a
-                if isinstance(candidate, fx.Node) and candidate is not tail:
-                    binary, other, last = "add", candidate, user
-                    if len(user.users) == 1 and is_relu(next(iter(user.users))):
-                        unary, last = "relu", next(iter(user.users))
-        name = f"fused_{count}"
-        gm.add_submodule(name, _FusedConv2d(conv, unary, binary))
-        with graph.inserting_after(last):
-            args = (node.args[0],) if binary is None else (node.args[0], other)
-            new = graph.call_module(name, args)
-        last.replace_all_uses_with(new)
-        count += 1
-    graph.eliminate_dead_code()
-    gm.delete_all_unused_submodules()
-    gm.recompile()
-    return gm, count
-
-
-def _try_fuse_cpu(model: nn.Module, example: torch.Tensor) -> nn.Module:
-    """:func:`fuse_conv_pointwise` when oneDNN is there and the fused model reproduces the
-    heatmaps of ``model`` on ``example``; otherwise ``model`` unchanged."""
-    if not torch.backends.mkldnn.is_available():
-        return model
-    try:
-        fused, n = fuse_conv_pointwise(model)
-        with torch.inference_mode():
-            ref = model(example)
-            got = fused(example)
-        ref = ref[-1] if isinstance(ref, (list, tuple)) else ref
-        got = got[-1] if isinstance(got, (list, tuple)) else got
-        scale = float(ref.abs().max()) or 1.0
-        err = float((got - ref).abs().max()) / scale
-        if not err <= 1e-4:
-            log.warning("Fused CPU convolutions differ from the model (relative error %.2g); not using them", err)
-            return model
-        log.debug("Fused %d convolutions with their ReLU/add (relative error %.1g)", n, err)
-        return fused
-    except Exception as e:  # noqa: BLE001 - an optimisation only: fall back to the plain model
-        log.info("Convolution fusion unavailable (%s: %s); using the plain optimised model", type(e).__name__, e)
-        return model
+def padded_batch_size(n: int, limit: int, max_sizes: int | None = None) -> int:
+    """The fixed size a batch of ``n`` is padded to: the smallest power of two >= ``n``, or ``limit``
+    itself (``limit`` need not be a power of two), so that only ~log2(limit) + 1 shapes ever run.
+    ``max_sizes`` keeps only the largest that many sizes (torch.compile recompiles per size).
+    ``n >= limit`` is returned unchanged."""
+    if n >= limit or n <= 0:
+        return n
+    sizes = [limit]
+    p = 1 << ((limit - 1).bit_length() - 1)  # the largest power of two below limit
+    while p >= 1:
+        sizes.append(p)
+        p >>= 1
+    sizes.sort()
+    if max_sizes is not None:
+        sizes = sizes[-max(1, int(max_sizes)):]
+    return next(s for s in sizes if s >= n)
 
 
 def _as_boxes(boxes: Any) -> np.ndarray:

@@ -44,7 +44,16 @@ DETECTORS = (
     ("full_image", "Whole image = one person"),
     ("existing", "Existing boxes only"),
 )
-DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def device_choices() -> list[tuple[str, str]]:
+    """(label, spec) for the device list: auto, then the devices this machine really has (the CPU,
+    each GPU as cuda:N with its name, MPS only where present)."""
+    from hrnet import available_devices
+
+    devices = available_devices()
+    best = next((d for d in devices if d.spec != "cpu"), devices[0])
+    return [(f"auto ({best.spec})", "auto")] + [(d.label, d.spec) for d in devices]
 RUN_SCOPES = (("current", "This frame"), ("selected", "Selected frames"),
               ("unreviewed", "Unreviewed frames"), ("all", "All frames"))
 
@@ -107,7 +116,9 @@ class ModelPanelWidget(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(16)
         self.device_combo = QComboBox()
-        self.device_combo.addItems(DEVICES)
+        for label, device in device_choices():
+            self.device_combo.addItem(label, device)
+        self.device_combo.setToolTip("Where the model runs (auto: the first GPU, else the CPU)")
         self.load_button = QPushButton("Load model")
         self.load_button.clicked.connect(self._emit_load)
         self.speed_combo = QComboBox()
@@ -217,6 +228,10 @@ class ModelPanelWidget(QWidget):
         if i >= 0:
             self.detector_combo.setCurrentIndex(i)
 
+    def device(self) -> str:
+        """The chosen device as hrnet takes it: ``auto``, ``cpu``, ``cuda:N`` or ``mps``."""
+        return str(self.device_combo.currentData() or self.device_combo.currentText() or "auto")
+
     def spec(self) -> ModelSpec:
         data = self.weights_combo.currentData()
         experiment = self.experiment_combo.currentText().strip()
@@ -227,7 +242,7 @@ class ModelPanelWidget(QWidget):
             experiment = reg_experiment or experiment
         else:
             weights = str(data)
-        return ModelSpec(experiment, weights, self.device_combo.currentText(), str(self.speed_combo.currentData()))
+        return ModelSpec(experiment, weights, self.device(), str(self.speed_combo.currentData()))
 
     def set_spec(self, spec: ModelSpec) -> None:
         if self.experiment_combo.findText(spec.experiment) < 0:
@@ -243,9 +258,11 @@ class ModelPanelWidget(QWidget):
                 self.weights_combo.addItem(Path(spec.weights).name, spec.weights)
                 i = self.weights_combo.count() - 1
             self.weights_combo.setCurrentIndex(i)
-        i = self.device_combo.findText(spec.device)
-        if i >= 0:
-            self.device_combo.setCurrentIndex(i)
+        i = self.device_combo.findData(spec.device)
+        if i < 0:  # a saved device this machine lacks: shown as such; loading it says why it fails
+            self.device_combo.addItem(f"{spec.device} (not found)", spec.device)
+            i = self.device_combo.count() - 1
+        self.device_combo.setCurrentIndex(i)
         i = self.speed_combo.findData(getattr(spec, "precision", "fp32"))
         self.speed_combo.setCurrentIndex(max(i, 0))
 

@@ -88,8 +88,8 @@ def _example(cfg: Any, batch: int, seed: int = 0) -> torch.Tensor:
 
 
 def max_relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    """``max |a - b| / max |b|``."""
-    a, b = a.float(), b.float()
+    """``max |a - b| / max |b|`` (on the CPU: ``a`` and ``b`` may live on different devices)."""
+    a, b = a.detach().float().cpu(), b.detach().float().cpu()
     return float((a - b).abs().max()) / max(float(b.abs().max()), 1e-12)
 
 
@@ -131,13 +131,14 @@ def export_onnx(model: nn.Module, example: torch.Tensor, out: str | os.PathLike[
 
 def check_export(path: Path, fmt: str, model: nn.Module, x: torch.Tensor) -> float | None:
     """Relative max difference between the exported model's heatmaps and ``model``'s on ``x``;
-    None when it cannot be checked (ONNX without onnxruntime)."""
+    None when it cannot be checked (ONNX without onnxruntime). ``model`` and ``x`` may be on a GPU:
+    the TorchScript file is loaded onto ``x``'s device, ONNX Runtime gets a CPU copy of ``x``."""
     with torch.no_grad():
         ref = model(x)
     if fmt == "torchscript":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            loaded = torch.jit.load(str(path), map_location="cpu")
+            loaded = torch.jit.load(str(path), map_location=x.device)
         with torch.no_grad():
             return max_relative_error(loaded(x), ref)
     if importlib.util.find_spec("onnxruntime") is None:
@@ -145,7 +146,7 @@ def check_export(path: Path, fmt: str, model: nn.Module, x: torch.Tensor) -> flo
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (out,) = session.run(["heatmaps"], {"input": x.numpy()})
+    (out,) = session.run(["heatmaps"], {"input": x.detach().float().cpu().numpy()})
     return max_relative_error(torch.from_numpy(out), ref)
 
 

@@ -16,7 +16,11 @@ poses are rescored and OKS-NMS'ed as the official evaluation does (``--no-oks-nm
 (``000000397133.jpg`` -> 397133), otherwise a running number.
 
 Unreadable files are skipped, listed at the end, and the run goes on; the exit status is
-non-zero only when nothing could be processed (1) or for a usage / configuration error (2).
+non-zero only when nothing could be processed (1), for a usage / configuration error (2), or when
+the run stopped part-way (3; 130 when interrupted). Whatever stops a run, the poses found so far
+are written to ``--out``. On a GPU out-of-memory error the cache is emptied and the batches are
+halved (frames per batch here, people per forward pass in the Predictor) and the batch is retried;
+only when a single frame with one person per pass does not fit does the run stop.
 """
 
 from __future__ import annotations
@@ -43,7 +47,12 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("hrnet.predict")
 
-EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
+
+
+class _OutOfMemory(Exception):
+    """A single frame does not fit in device memory: the run cannot go on (not an HRNetError, so
+    the per-video error handling does not swallow it)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,6 +242,21 @@ def _write_json(path: Path, data: Any) -> None:
     write_json(path, data, mkdir=True)
 
 
+def _write_results(path: Path, run: _Run, finished: bool) -> None:
+    """Write the results gathered so far; when the run stopped early, say that they are partial
+    (a failed write is reported, never allowed to hide the error that stopped the run)."""
+    try:
+        _write_json(path, run.results)
+    except OSError as e:
+        if finished:
+            raise
+        print(f"hrnet-predict: cannot write the partial results to {path}: {e}", file=sys.stderr)
+        return
+    if not finished:
+        print(f"hrnet-predict: stopped early; the {run.people} pose(s) of the {run.images_done} image(s) and "
+              f"{run.frames_done} video frame(s) done so far are in {path}", file=sys.stderr)
+
+
 # ----------------------------------------------------------------------------------------------
 # The run
 # ----------------------------------------------------------------------------------------------
@@ -249,6 +273,7 @@ class _Run:
         self.next_id = 1
         self.ids: dict[str, int] | None = None
         self.renderer: _Renderer | None = None
+        self.frame_batch = max(1, int(args.batch_frames))  # halved on out-of-memory errors
         kset = predictor.keypoint_set
         self.sigmas = np.asarray(kset.oks_sigmas()) if hasattr(kset, "oks_sigmas") else None
         self.oks_thre = float(predictor.cfg.TEST.OKS_THRE)
@@ -258,6 +283,38 @@ class _Run:
         if batch is not None:
             return batch(images)
         return [self.detector(im, image_key=k) for im, k in zip(images, keys)]
+
+    def _poses(self, images: list[np.ndarray], keys: list[Any]) -> list[list[Any]]:
+        """Detections then poses of ``images``; on a device out-of-memory error the memory is
+        released and the two halves are done one after the other (and later batches are smaller)."""
+        from hrnet.utils.device import is_out_of_memory, release_memory
+
+        message = ""
+        try:
+            dets = self._detect(images, keys)
+            return self.predictor.predict_batch(images, [d.boxes for d in dets], [d.scores for d in dets])
+        except (RuntimeError, MemoryError) as e:
+            if not is_out_of_memory(e):
+                raise
+            message = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        # outside the except block: its traceback no longer pins the failed batch's tensors
+        release_memory(self.predictor.device)
+        if len(images) == 1:
+            raise _OutOfMemory(
+                f"out of memory on {self.predictor.device} even for one frame at a time ({message}). "
+                "Use --device cpu, a smaller model, or free the GPU (other processes)"
+            )
+        half = len(images) // 2
+        self.frame_batch = max(1, min(self.frame_batch, half))
+        log.warning("Out of memory on %s with %d frames per batch; retrying with %d",
+                    self.predictor.device, len(images), half)
+        out: list[list[Any]] = []
+        start = 0
+        while start < len(images):  # a nested failure shrinks frame_batch further for what is left
+            step = self.frame_batch
+            out += self._poses(images[start:start + step], keys[start:start + step])
+            start += step
+        return out
 
     def _entries(self, results: list, image_id: int, file_name: str,
                  frame: int | None) -> tuple[list[dict[str, Any]], list]:
@@ -295,9 +352,11 @@ class _Run:
             self.renderer = _Renderer(self.args.render, self.predictor, self.args.kpt_thr)
         try:
             images = [p for p in plan if p.kind == "image"]
-            step = max(1, self.args.batch_frames)
-            for start in range(0, len(images), step):
+            start = 0
+            while start < len(images):
+                step = self.frame_batch
                 self._image_group(images[start:start + step], bar)
+                start += step
             for item in plan:
                 if item.kind == "video":
                     self._video(item, bar)
@@ -316,10 +375,7 @@ class _Run:
                     bar.update(1)
         if not loaded:
             return
-        dets = self._detect([im for _, im in loaded], [str(it.path) for it, _ in loaded])
-        poses = self.predictor.predict_batch(
-            [im for _, im in loaded], [d.boxes for d in dets], [d.scores for d in dets]
-        )
+        poses = self._poses([im for _, im in loaded], [str(it.path) for it, _ in loaded])
         for (item, image), results in zip(loaded, poses):
             _, kept = self._entries(results, self._id_for(str(item.path)), item.path.name, None)
             self.images_done += 1
@@ -331,7 +387,6 @@ class _Run:
     def _video(self, item: _Input, bar: ProgressBar | None) -> None:
         reader = item.reader
         assert reader is not None
-        step = max(1, self.args.batch_frames)
         wanted = item.frames
         done = 0
         try:
@@ -344,7 +399,7 @@ class _Run:
             batch: list[tuple[int, np.ndarray]] = []
             for index, frame in source:
                 batch.append((index, frame))
-                if len(batch) == step:
+                if len(batch) >= self.frame_batch:
                     self._video_batch(item, reader, batch, bar)
                     done += len(batch)
                     batch = []
@@ -360,9 +415,7 @@ class _Run:
 
     def _video_batch(self, item: _Input, reader: VideoReader, batch: list[tuple[int, np.ndarray]],
                      bar: ProgressBar | None) -> None:
-        frames = [f for _, f in batch]
-        dets = self._detect(frames, [i for i, _ in batch])
-        poses = self.predictor.predict_batch(frames, [d.boxes for d in dets], [d.scores for d in dets])
+        poses = self._poses([f for _, f in batch], [i for i, _ in batch])
         for (index, frame), results in zip(batch, poses):
             image_id = self._id_for(f"{item.path}#{index}")
             _, kept = self._entries(results, image_id, item.path.name, index)
@@ -461,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.frame_step < 1 or args.batch_frames < 1:
         parser.error("--frame-step and --batch-frames must be >= 1")
     t0 = time.perf_counter()
+    run: _Run | None = None
     try:
         from hrnet.config import load_config
         from hrnet.predictor import Predictor
@@ -472,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error("give --experiment (and --weights), or a registry --weights name")
             experiment = weights_experiment(args.weights)
         cfg = load_config(experiment, args.opts)
-        from hrnet.predictor import resolve_device
+        from hrnet.utils.device import resolve_device
 
         detector = _build_detector(args, resolve_device(args.device))  # missing detector weights fail fast
         calibration = None
@@ -491,22 +545,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = _Run(args, predictor, detector)
         run.failures = failures
         bar = None if args.quiet or total == 0 else ProgressBar(total, desc="hrnet-predict", unit="img")
+        finished = False
         try:
             run.process(plan, bar)
+            finished = True
         finally:
             if bar is not None:
                 bar.close()
-        processed = run.images_done + run.frames_done
-        if processed:
-            _write_json(Path(args.out), run.results)
+            processed = run.images_done + run.frames_done
+            if processed:
+                _write_results(Path(args.out), run, finished)
     except KeyboardInterrupt:
         print("hrnet-predict: interrupted", file=sys.stderr)
         return 130
+    except _OutOfMemory as e:
+        print(f"hrnet-predict: error: {e}", file=sys.stderr)
+        return EXIT_STOPPED
     except (HRNetError, ValueError, OSError) as e:
         if args.debug:
             traceback.print_exc()
         print(f"hrnet-predict: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_STOPPED if run is not None and run.images_done + run.frames_done else EXIT_USAGE
     dt = time.perf_counter() - t0
     if processed:
         print(f"{run.images_done} image(s) and {run.frames_done} video frame(s) processed, {run.people} people, "

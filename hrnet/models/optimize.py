@@ -1,5 +1,8 @@
-"""An inference-only copy of a pose network: eval mode, BatchNorm folded into the convolutions that
-precede it, weights in channels_last memory format, no autograd.
+"""Model optimisation for inference, in one place: BatchNorm folding, channels_last, fp16 weights for
+GPUs and, on the CPU, convolutions fused with the ReLU / residual add after them.
+
+:func:`optimize_for_inference` gives an inference-only copy of a pose network: eval mode, BatchNorm
+folded into the convolutions that precede it, weights in channels_last memory format, no autograd.
 
 >>> fast = optimize_for_inference(model)
 >>> with torch.inference_mode():
@@ -10,6 +13,10 @@ Folding is exact algebra (``bn(conv(x)) == conv'(x)`` with ``w' = w * g / sqrt(v
 eval-mode network only by float32 rounding. It covers every Conv/ConvTranspose + BatchNorm pair of
 :class:`~hrnet.models.PoseHighResolutionNet` and :class:`~hrnet.models.PoseResNet`, including the
 deconv + BN pairs of the SimpleBaseline head.
+
+:func:`to_half` casts a folded model to fp16 once (GPU inference: no per-call weight casts as under
+autocast) and refuses when a folded weight does not fit fp16. :func:`fuse_conv_pointwise` /
+:func:`try_fuse_cpu` replace each conv [+ add] [+ ReLU] chain by one oneDNN primitive on the CPU.
 """
 
 from __future__ import annotations
@@ -21,7 +28,15 @@ import re
 import torch
 from torch import nn
 
-__all__ = ["fold_batchnorm", "fuse_conv_bn", "optimize_for_inference"]
+__all__ = [
+    "FusedConv2d",
+    "fold_batchnorm",
+    "fuse_conv_bn",
+    "fuse_conv_pointwise",
+    "optimize_for_inference",
+    "to_half",
+    "try_fuse_cpu",
+]
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +119,137 @@ def optimize_for_inference(model: nn.Module, *, channels_last: bool = True, inpl
         model = model.to(memory_format=torch.channels_last)
     log.debug("optimize_for_inference: folded %d BatchNorm layers", n)
     return model
+
+
+@torch.no_grad()
+def to_half(model: nn.Module) -> bool:
+    """Cast ``model``'s parameters and buffers to fp16 in place, unless one of them would overflow
+    (a folded BatchNorm with a tiny running variance can scale a weight past fp16's 65504); then the
+    model is left unchanged. Returns whether it was cast. Feed it fp16 inputs."""
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        if t.is_floating_point() and t.numel() and float(t.detach().abs().max()) > 6.0e4:
+            log.warning("to_half: %s reaches %.3g, beyond fp16; keeping fp32 weights", name, float(t.abs().max()))
+            return False
+    model.half()
+    return True
+
+
+# ----------------------------------------------------------------------------------------------
+# CPU: convolutions fused with the ReLU / residual add that follow them (oneDNN post-ops)
+# ----------------------------------------------------------------------------------------------
+class FusedConv2d(nn.Module):
+    """``relu?(conv(x) [+ other])`` in one oneDNN primitive (``torch.ops.mkldnn._convolution_pointwise``,
+    the kernels torch.compile's CPU backend uses). Same float32 math as the separate ops, without
+    the extra passes over memory."""
+
+    def __init__(self, conv: nn.Conv2d, unary: str | None, binary: str | None) -> None:
+        super().__init__()
+        self.padding = [int(p) for p in conv.padding]
+        self.stride = [int(v) for v in conv.stride]
+        self.dilation = [int(v) for v in conv.dilation]
+        self.groups = int(conv.groups)
+        self.unary = unary
+        self.binary = binary
+        self.weight = nn.Parameter(conv.weight.detach(), requires_grad=False)
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
+        if self.binary is None:
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups,
+                self.unary or "none", [], "",
+            )
+        return torch.ops.mkldnn._convolution_pointwise.binary(
+            x, other, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups,
+            self.binary, None, self.unary, [], "",
+        )
+
+
+def fuse_conv_pointwise(model: nn.Module) -> tuple[nn.Module, int]:
+    """Trace ``model`` (BatchNorm already folded) with torch.fx and replace every ``Conv2d``
+    [-> Identity] [-> add(other)] [-> ReLU] chain by one :class:`FusedConv2d`.
+    Returns the new GraphModule and the number of convolutions replaced."""
+    import operator
+
+    import torch.fx as fx
+    import torch.nn.functional as F
+
+    gm = fx.symbolic_trace(model)
+    graph = gm.graph
+
+    def is_module(node: fx.Node, kind: type) -> bool:
+        return node.op == "call_module" and isinstance(gm.get_submodule(str(node.target)), kind)
+
+    def is_relu(node: fx.Node) -> bool:
+        return (
+            is_module(node, nn.ReLU)
+            or (node.op == "call_function" and node.target in (F.relu, torch.relu, torch.relu_))
+            or (node.op == "call_method" and node.target in ("relu", "relu_"))
+        )
+
+    def is_add(node: fx.Node) -> bool:
+        plain = len(node.args) == 2 and not node.kwargs
+        return plain and (
+            (node.op == "call_function" and node.target in (operator.add, torch.add))
+            or (node.op == "call_method" and node.target == "add")
+        )
+
+    count = 0
+    for node in list(graph.nodes):
+        if not is_module(node, nn.Conv2d):
+            continue
+        conv = gm.get_submodule(str(node.target))
+        if type(conv) is not nn.Conv2d or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            continue
+        tail = node
+        while len(tail.users) == 1 and is_module(next(iter(tail.users)), nn.Identity):
+            tail = next(iter(tail.users))
+        unary = binary = None
+        other = None
+        last = tail
+        if len(tail.users) == 1:
+            user = next(iter(tail.users))
+            if is_relu(user):
+                unary, last = "relu", user
+            elif is_add(user):
+                a, b = user.args
+                candidate = b if a is tail else a
+                if isinstance(candidate, fx.Node) and candidate is not tail:
+                    binary, other, last = "add", candidate, user
+                    if len(user.users) == 1 and is_relu(next(iter(user.users))):
+                        unary, last = "relu", next(iter(user.users))
+        name = f"fused_{count}"
+        gm.add_submodule(name, FusedConv2d(conv, unary, binary))
+        with graph.inserting_after(last):
+            args = (node.args[0],) if binary is None else (node.args[0], other)
+            new = graph.call_module(name, args)
+        last.replace_all_uses_with(new)
+        count += 1
+    graph.eliminate_dead_code()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    return gm, count
+
+
+def try_fuse_cpu(model: nn.Module, example: torch.Tensor) -> nn.Module:
+    """:func:`fuse_conv_pointwise` when oneDNN is there and the fused model reproduces the
+    heatmaps of ``model`` on ``example``; otherwise ``model`` unchanged."""
+    if not torch.backends.mkldnn.is_available():
+        return model
+    try:
+        fused, n = fuse_conv_pointwise(model)
+        with torch.inference_mode():
+            ref = model(example)
+            got = fused(example)
+        ref = ref[-1] if isinstance(ref, (list, tuple)) else ref
+        got = got[-1] if isinstance(got, (list, tuple)) else got
+        scale = float(ref.abs().max()) or 1.0
+        err = float((got - ref).abs().max()) / scale
+        if not err <= 1e-4:
+            log.warning("Fused CPU convolutions differ from the model (relative error %.2g); not using them", err)
+            return model
+        log.debug("Fused %d convolutions with their ReLU/add (relative error %.1g)", n, err)
+        return fused
+    except Exception as e:  # noqa: BLE001 - an optimisation only: fall back to the plain model
+        log.info("Convolution fusion unavailable (%s: %s); using the plain optimised model", type(e).__name__, e)
+        return model

@@ -119,7 +119,7 @@ def test_real_predictor_on_worker_and_model_manager(qtbot):
     assert spec.is_random and "RANDOM" in spec.label()
     with qtbot.waitSignal(manager.model_loaded, timeout=60000):
         manager.load(spec)
-    assert manager.is_loaded and manager.spec == spec and manager.device_text() == "cpu"
+    assert manager.is_loaded and manager.spec == spec and manager.device_text() == "cpu, fp32"
     image = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
     worker = InferenceWorker(manager.predictor, [InferenceJob(0, boxes=np.array([[10, 10, 90, 110]], np.float32))],
                              lambda i: image)
@@ -161,3 +161,57 @@ def test_detector_that_cannot_load_says_what_to_do(qtbot):
     with qtbot.waitSignal(worker.finished, timeout=30000):
         worker.start()
     assert failed and "person detector" in failed[0] and "Whole image" in failed[0]
+
+
+def test_model_manager_releases_gpu_memory_and_describes_the_device(qtbot, monkeypatch):
+    import weakref
+
+    import torch
+
+    import hrnet
+
+    class P:
+        def __init__(self, device, half, precision=None):
+            self.device, self.half = device, half
+            if precision:
+                self.precision = precision
+
+    released = []
+    monkeypatch.setattr(hrnet, "release_memory", lambda device=None: released.append(device), raising=False)
+    monkeypatch.setattr(hrnet, "device_label", lambda d: f"{d} (Fake GPU)", raising=False)
+    manager = ModelManager()
+    first = P(torch.device("cuda", 0), True)
+    alive = weakref.ref(first)
+    spec = ModelSpec("synthetic/hrnet_w16_128x96", None, "cuda:0")
+    manager.set_predictor(spec, first)
+    assert manager.device_text() == "cuda:0 (Fake GPU), fp16" and released == []
+    del first
+    manager.set_predictor(spec, P(torch.device("cpu"), False))
+    assert alive() is None  # nothing in the manager keeps the swapped-out model
+    assert released == [torch.device("cuda", 0)]
+    assert manager.device_text() == "cpu (Fake GPU), fp32"
+    manager.clear()
+    assert released == [torch.device("cuda", 0)]  # a CPU model holds no GPU memory
+    manager.set_predictor(spec, P(torch.device("cuda", 1), False, "int8"))
+    assert manager.device_text().endswith(", int8")
+    manager.clear()
+    assert released[-1] == torch.device("cuda", 1) and manager.device_text() == "no model"
+
+
+def test_model_panel_lists_the_real_devices(qtbot, monkeypatch):
+    import hrnet
+    from app.widgets.model_panel import ModelPanelWidget
+    from hrnet.utils.device import DeviceInfo
+
+    fake = [DeviceInfo("cpu", "CPU"), DeviceInfo("cuda:0", "Fake A100", 40 * 10**9), DeviceInfo("cuda:1", "Fake L4")]
+    monkeypatch.setattr(hrnet, "available_devices", lambda: fake, raising=False)
+    panel = ModelPanelWidget()
+    qtbot.addWidget(panel)
+    combo = panel.device_combo
+    items = [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())]
+    assert [d for _, d in items] == ["auto", "cpu", "cuda:0", "cuda:1"]  # no mps: it is not there
+    assert "Fake A100, 40 GB" in items[2][0] and items[0][0] == "auto (cuda:0)"
+    panel.set_spec(ModelSpec("synthetic/hrnet_w16_128x96", None, "cuda:1"))
+    assert panel.device() == "cuda:1" and panel.spec().device == "cuda:1"
+    panel.set_spec(ModelSpec("synthetic/hrnet_w16_128x96", None, "cuda:7"))  # saved on another machine
+    assert panel.device() == "cuda:7" and "not found" in combo.currentText()

@@ -141,3 +141,61 @@ def test_list_weights(capsys):
     assert "pose_hrnet_w32_256x192" in out and "mmpose_hrnet_w32_coco_256x192" in out
     with pytest.raises(SystemExit):
         main([])
+
+
+def _inject(monkeypatch, fail):
+    """Wrap Predictor.predict_batch: ``fail(images)`` returns an exception to raise, or None."""
+    real = Predictor.predict_batch
+    calls = []
+
+    def predict_batch(self, images, *args, **kwargs):
+        calls.append(len(images))
+        error = fail(images)
+        if error is not None:
+            raise error
+        return real(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(Predictor, "predict_batch", predict_batch)
+    return calls
+
+
+def test_out_of_memory_halves_the_frame_batches(data, tmp_path, capsys, monkeypatch):
+    root, imgs, video, ckpt = data
+    oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+    calls = _inject(monkeypatch, lambda images: oom if len(images) > 2 else None)
+    out = tmp_path / "oom.json"
+    code, cap = _run(["--experiment", EXPERIMENT, "--weights", str(ckpt), "--detector", "full", str(video),
+                      "--batch-frames", "8", "--out", str(out)], capsys)
+    assert code == 0, cap.err
+    assert [r["frame_index"] for r in json.loads(out.read_text())] == list(range(10))
+    assert "Out of memory" in cap.err and "Traceback" not in cap.err
+    assert calls[:4] == [8, 4, 2, 2] and max(calls[4:]) <= 2  # later batches stay small
+
+
+@pytest.mark.parametrize("error", ["oom", "interrupt", "bug"])
+def test_partial_results_are_written_when_the_run_stops(data, tmp_path, capsys, monkeypatch, error):
+    root, imgs, video, ckpt = data
+    done = []
+
+    def fail(images):
+        if len(done) >= 2:
+            return {"oom": torch.OutOfMemoryError("CUDA out of memory (injected)"),
+                    "interrupt": KeyboardInterrupt(), "bug": ZeroDivisionError("a bug")}[error]
+        done.append(len(images))
+        return None
+
+    _inject(monkeypatch, fail)
+    out = tmp_path / "partial.json"
+    args = ["--experiment", EXPERIMENT, "--weights", str(ckpt), "--detector", "full", str(video),
+            "--batch-frames", "3", "--out", str(out)]
+    if error == "bug":
+        with pytest.raises(ZeroDivisionError):
+            _run(args, capsys)
+        cap = capsys.readouterr()
+    else:
+        code, cap = _run(args, capsys)
+        assert code == {"oom": 3, "interrupt": 130}[error]
+    assert [r["frame_index"] for r in json.loads(out.read_text())] == list(range(6))
+    assert "stopped early" in cap.err and "6 video frame(s)" in cap.err
+    if error == "oom":
+        assert "even for one frame" in cap.err and "Traceback" not in cap.err

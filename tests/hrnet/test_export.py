@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 import torch
 
-from hrnet.cli.export import export_onnx, export_torchscript, load_export_model, main, max_relative_error
+from hrnet.cli.export import check_export, export_onnx, export_torchscript, load_export_model, main, max_relative_error
 from hrnet.config import load_config
 from hrnet.models import build_model
 
@@ -71,6 +71,8 @@ def test_onnx_dynamic_batch(checkpoint, tmp_path):
         (got,) = session.run(["heatmaps"], {"input": _x(batch).numpy()})
         with torch.no_grad():
             assert max_relative_error(torch.from_numpy(got), reference(_x(batch))) < 1e-4
+    # check_export hands ONNX Runtime a detached CPU copy (a CUDA or grad-tracking input has no .numpy())
+    assert check_export(out, "onnx", model, _x(2).requires_grad_(True)) < 1e-4
 
 
 def test_onnx_without_the_package_is_a_clear_error(checkpoint, tmp_path, capsys, monkeypatch):

@@ -256,7 +256,7 @@ def test_random_weights_warn(caplog):
 
 
 def test_cpu_model_is_fused_and_unoptimized_is_not(checkpoint):
-    from hrnet.predictor import _FusedConv2d
+    from hrnet.models.optimize import FusedConv2d as _FusedConv2d
 
     fused = Predictor(EXPERIMENT, weights=checkpoint[0], device="cpu")
     plain = Predictor(EXPERIMENT, weights=checkpoint[0], device="cpu", optimize=False)
