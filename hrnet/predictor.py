@@ -26,7 +26,7 @@ go through the network together, in chunks of ``batch_size``.
 
 Precision on CUDA: ``half=True`` (the default there) is fp16; ``half=False`` is IEEE fp32 (TF32
 convolutions are turned off around the pose forward), so cuda and cpu heatmaps agree to float32
-rounding and keypoints to well under 0.01 px.
+rounding (keypoints: >= 99% of joints within 0.05 px).
 
 Fixed shapes on GPUs: on CUDA (and with ``compile``) a chunk of ``n`` people is zero-padded to the
 next of a few fixed sizes (powers of two up to ``batch_size``, twice that with the flip test) and

@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--det-nms", type=float, default=None, metavar="IOU", help="extra box NMS at this IoU")
     p.add_argument("--min-box", type=float, default=0.0, metavar="PX", help="drop boxes with a side below this")
     p.add_argument("--max-people", type=int, default=None, help="keep at most this many boxes per image")
+    p.add_argument("--det-fp16", action="store_true",
+                   help="run the fasterrcnn/ssdlite detector under fp16 autocast (CUDA only)")
     p.add_argument("--out", default="results.json", help="COCO results JSON to write")
     p.add_argument("--render", default=None, metavar="DIR_OR_VIDEO",
                    help="draw the poses: a folder (one image per input image, one video per input video) "
@@ -459,6 +461,8 @@ def _build_detector(args: argparse.Namespace, device: Any) -> Any:
         options["max_detections"] = args.max_people
     if key in ("fasterrcnn", "ssdlite"):
         options["device"] = device
+        if args.det_fp16:
+            options["autocast"] = True
     return build_detector(name, **options)
 
 

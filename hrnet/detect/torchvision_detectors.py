@@ -132,7 +132,10 @@ class TorchvisionDetector(FilteringDetector):
     ``download``), a path to a state_dict file, or ``None`` (random weights: tests only).
     ``model_kwargs`` go to the torchvision builder (e.g. ``min_size``/``max_size`` for Faster R-CNN's
     resize). Options as in :func:`~hrnet.detect.base.filter_detections`; ``score_threshold``
-    defaults to 0.5 (Faster R-CNN) or 0.3 (SSDlite).
+    defaults to 0.5 (Faster R-CNN) or 0.3 (SSDlite). ``autocast``: run the network under fp16
+    autocast on CUDA (the detector, in fp32, dominates a GPU pipeline; boxes come back float32;
+    ignored on other devices). Off by default until measured on a GPU
+    (``benchmarks/predictor_gpu.py`` reports both).
     """
 
     def __init__(
@@ -148,10 +151,12 @@ class TorchvisionDetector(FilteringDetector):
         max_detections: int | None = 100,
         download: bool = True,
         model_kwargs: dict[str, Any] | None = None,
+        autocast: bool = False,
     ) -> None:
         spec = _spec(name)
         self.name = name
         self.device = torch.device(device)
+        self.autocast = bool(autocast) and self.device.type == "cuda"
         self.score_threshold = spec.default_score_threshold if score_threshold is None else float(score_threshold)
         self.person_only = person_only
         self.nms_iou = nms_iou
@@ -200,7 +205,12 @@ class TorchvisionDetector(FilteringDetector):
         """Detect in several images with one forward pass."""
         if not images_bgr:
             return []
-        outputs = self.model([self._to_tensor(im) for im in images_bgr])
+        inputs = [self._to_tensor(im) for im in images_bgr]
+        if self.autocast:
+            with torch.autocast("cuda", dtype=torch.float16):
+                outputs = self.model(inputs)
+        else:
+            outputs = self.model(inputs)
         return [self._convert(o) for o in outputs]
 
     def __call__(self, image_bgr: np.ndarray, *, image_key: Any = None) -> Detections:
