@@ -567,8 +567,10 @@ class Predictor:
                 if size > n:
                     buf[n:].zero_()
                 x = buf
+            # cuDNN autotuning for the pose network only (padded sizes: once per size); fp32 is IEEE
+            # fp32 (no TF32), fp16 leaves the precision setting alone.
             cuda = self.device.type == "cuda"
-            with cudnn_scope(benchmark=True if cuda else None, ieee_fp32=(not self.half) if cuda else None):
+            with cudnn_scope(benchmark=True if cuda else None, ieee_fp32=True if cuda and not self.half else None):
                 if self.half and not self._half_weights and self.device.type in ("cuda", "mps"):
                     with torch.autocast(self.device.type, dtype=torch.float16):
                         out = self.model(x)

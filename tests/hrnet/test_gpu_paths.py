@@ -249,3 +249,25 @@ def test_to_half_casts_once_and_refuses_overflow():
     with torch.no_grad():
         big.weight[0, 0, 0, 0] = 1e5
     assert not to_half(big) and big.weight.dtype == torch.float32
+
+
+def test_half_weights_path_gives_fp32_heatmaps():
+    """The CUDA fp16 path (weights cast once, fp16 crops in, float32 heatmaps out), run on the CPU."""
+    from hrnet.models.optimize import to_half
+
+    torch.manual_seed(0)
+    ref = Predictor(EXPERIMENT, device="cpu", optimize=False, batch_size=4)
+    half = Predictor(EXPERIMENT, device="cpu", optimize=False, batch_size=4)
+    half.model.load_state_dict(ref.model.state_dict())
+    assert to_half(half.model)
+    half._half_weights = True
+    half.pad_batches = True
+    image = np.random.default_rng(3).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    crops = half.preprocess([image], [_boxes(3)])[0]
+    try:
+        hm = half.forward(crops)
+    except RuntimeError as e:  # pragma: no cover - a CPU build without fp16 convolutions
+        pytest.skip(f"no fp16 convolutions on this CPU build: {e}")
+    assert hm.dtype == torch.float32 and hm.shape[0] == 3
+    expected = ref.forward(ref.preprocess([image], [_boxes(3)])[0])
+    assert float((hm - expected).abs().max()) <= 2e-2 * float(expected.abs().max())
