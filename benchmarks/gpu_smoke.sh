@@ -36,7 +36,7 @@ fi
 if [ -n "${OUT:-}" ]; then mkdir -p "$OUT"; exec > >(tee "$OUT/gpu_smoke.log") 2>&1; fi
 
 if [ "$DEV" = cpu ]; then  # CI size: the same code paths on a tiny model and tiny batches
-  BENCH=(--cfg synthetic/hrnet_w16_128x96 --batches 1 2 --repeats 1 --counts 2 --det-frames 0)
+  BENCH=(--cfg synthetic/hrnet_w16_128x96 --batches 1 2 --repeats 1 --agree 2 --counts 2 --det-frames 0)
   FRAMES=(--frames 2); RELEASE=(--cfg synthetic/hrnet_w16_128x96 --batch 2); TRAIN=(--images 2 --batch 2 --tiny)
   VIDEO_FRAMES=2
 else

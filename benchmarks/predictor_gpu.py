@@ -16,7 +16,7 @@ clock of ``Predictor.predict`` on one 640x480 image with N boxes (it synchronise
   fp16            half=True : the folded weights cast to fp16 once, fp16 crops, float32 heatmaps
   fp16 autocast   the previous fp16 path (autocast over fp32 weights), batch 1 only, CUDA only
 
-Agreement: fp16 keypoints against fp32 ones for 32 people (share of joints within 1 px and 0.25 px,
+Agreement: fp16 keypoints against fp32 ones for ``--agree`` (32) people (share of joints within 1 px and 0.25 px,
 max confidence difference). New person counts: the first call for each of ``--counts`` distinct
 person counts, with padding to power-of-two sizes (the default on CUDA) and without; on CUDA the
 unpadded run autotunes cuDNN for every count. Detector: Faster R-CNN (random weights: the work is
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cfg", default="coco/hrnet/w32_256x192_adam_lr1e-3")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 32, 128])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--agree", type=int, default=32, help="people for the fp16 vs fp32 agreement")
     ap.add_argument("--counts", type=int, default=24, help="distinct person counts for the padding row")
     ap.add_argument("--det-frames", type=int, default=4, help="frames per detector batch (0: skip)")
     ap.add_argument("--json", default=None, help="also write the figures here")
@@ -160,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         results["fp16_autocast_batch1"] = old
         del old16
     results["persons_per_s"] = rows
-    agree = agreement(fp16, fp32)
-    print(f"fp16 vs fp32 keypoints (32 people): {agree['within_1px']:.1%} of joints within 1 px, "
+    agree = agreement(fp16, fp32, args.agree)
+    print(f"fp16 vs fp32 keypoints ({args.agree} people): {agree['within_1px']:.1%} of joints within 1 px, "
           f"{agree['within_0.25px']:.1%} within 0.25 px, max {agree['max_dxy_px']:.2f} px, "
           f"max |dconf| {agree['max_dconf']:.3g}")
     results["fp16_vs_fp32"] = agree
