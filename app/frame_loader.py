@@ -68,9 +68,10 @@ class _DecodeThread(QThread):
                 image = read(index)
                 qimage = bgr_to_qimage(np.asarray(image))
             except Exception as e:  # noqa: BLE001 - any decode error is reported, never raised in a thread
-                if not prefetch or index == owner.latest_request:  # someone is waiting for it
+                waiting = not prefetch or index == owner.latest_request  # someone is waiting for it
+                if waiting:
                     log.warning("Cannot decode frame %d: %s", index, e)
-                    self.failed.emit(generation, index, str(e) or type(e).__name__)
+                self.failed.emit(generation, index, str(e) or type(e).__name__)
                 continue
             owner._store(generation, index, qimage)  # cached at once: a request for it never decodes twice
             self.decoded.emit(generation, index, qimage)
@@ -81,6 +82,7 @@ class FrameLoader(QObject):
 
     frame_ready = Signal(int, QImage)  # index, image (only for the latest request)
     failed = Signal(int, str)  # index, message (only for the latest request)
+    unreadable = Signal(int, str)  # index, message: any frame that failed to decode (read-ahead too)
 
     def __init__(self, read: ReadFn | None = None, cache_size: int = 16, read_ahead: int = 1,
                  num_frames: int | None = None, parent: QObject | None = None) -> None:
@@ -223,5 +225,8 @@ class FrameLoader(QObject):
             self.frame_ready.emit(index, image)
 
     def _on_failed(self, generation: int, index: int, message: str) -> None:
-        if generation == self._generation and index == self._latest:
+        if generation != self._generation:
+            return
+        self.unreadable.emit(index, message)
+        if index == self._latest:
             self.failed.emit(index, message)

@@ -253,6 +253,7 @@ class MainWindow(QMainWindow):
         self.view.box_drawn.connect(self._on_box_drawn)
         self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.view.frame_failed.connect(self._on_frame_failed)
+        self.view.frame_unreadable.connect(self.frame_list.set_unreadable)
 
         self.frame_bar.frame_requested.connect(self.go_to_frame)
         self.frame_list.frame_activated.connect(self.go_to_frame)

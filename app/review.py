@@ -8,14 +8,14 @@ they are tested without widgets; the window and the frame list only call them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
 from hrnet import Frame, Instance
 
 SCOPES = ("current", "selected", "unreviewed", "all")
-FILTER_KEYS = ("all", "unreviewed", "reviewed", "low", "people", "empty")
+FILTER_KEYS = ("all", "unreviewed", "reviewed", "low", "people", "empty", "unreadable")
 
 
 def person_confidence(instance: Instance) -> float | None:
@@ -36,11 +36,13 @@ def frame_confidence(frame: Frame) -> float | None:
 
 
 def filter_frames(frames: Sequence[Frame], key: str, threshold: float = 0.3,
-                  confidence: Callable[[int], float | None] | None = None) -> np.ndarray:
+                  confidence: Callable[[int], float | None] | None = None,
+                  unreadable: Collection[int] = ()) -> np.ndarray:
     """Indices of the frames a frame-list filter shows, ascending (``key`` one of :data:`FILTER_KEYS`).
 
     ``confidence(i)`` (default: :func:`frame_confidence`) lets a caller pass its per-frame cache;
-    'low' keeps the frames whose weakest person is below ``threshold``.
+    'low' keeps the frames whose weakest person is below ``threshold``; 'unreadable' keeps the
+    frames in ``unreadable`` (those whose image failed to decode).
     """
     n = len(frames)
     if key == "all":
@@ -53,6 +55,8 @@ def filter_frames(frames: Sequence[Frame], key: str, threshold: float = 0.3,
         keep = (i for i in range(n) if frames[i].instances)
     elif key == "empty":
         keep = (i for i in range(n) if not frames[i].instances)
+    elif key == "unreadable":
+        keep = (i for i in sorted(int(f) for f in unreadable) if 0 <= i < n)
     elif key == "low":
         conf = confidence or (lambda i: frame_confidence(frames[i]))
         keep = (i for i in range(n) if (c := conf(i)) is not None and c < threshold)

@@ -66,6 +66,7 @@ class PoseView(QGraphicsView):
     placement_changed = Signal(str)  # prompt while placing joints ("" when placement ended)
     frame_shown = Signal(int)  # the image of frame i is on screen
     frame_failed = Signal(int, str)
+    frame_unreadable = Signal(int, str)  # frame, decode error ("" = it decodes again)
     zoom_changed = Signal(float)
 
     def __init__(self, parent: QWidget | None = None, loader: FrameLoader | None = None) -> None:
@@ -103,6 +104,8 @@ class PoseView(QGraphicsView):
         self.loader = loader or FrameLoader(parent=self)
         self.loader.frame_ready.connect(self._on_frame_ready)
         self.loader.failed.connect(self._on_frame_failed)
+        self.loader.unreadable.connect(self._on_frame_unreadable)
+        self.unreadable: dict[int, str] = {}  # frame -> why its image cannot be decoded
 
         self.document = None
         self.frame_index = -1
@@ -147,6 +150,7 @@ class PoseView(QGraphicsView):
         self.shown_index = -1
         self._image_size = None
         self._fit_pending = True
+        self.unreadable = {}
         self.clear_selection()
         self.end_mode()
         self.set_heatmap(None)
@@ -226,6 +230,7 @@ class PoseView(QGraphicsView):
             self._on_keypoint_set_changed()  # another project was opened into this document
         self.loader.set_source(self.document.image, num_frames=self.document.num_frames())
         self.shown_index = -1
+        self.unreadable = {}
         if self.document.num_frames():
             self.show_frame(min(max(self.document.current_index(), 0), self.document.num_frames() - 1))
         else:
@@ -268,6 +273,8 @@ class PoseView(QGraphicsView):
         if index != self.frame_index:
             return
         self.image_item.setPixmap(QPixmap.fromImage(image))
+        if self.unreadable.pop(index, None) is not None:  # the file was fixed or replaced
+            self.frame_unreadable.emit(index, "")
         size = (image.width(), image.height())
         if size != self._image_size:
             self._set_image_size(*size)
@@ -282,6 +289,15 @@ class PoseView(QGraphicsView):
             self.image_item.setPixmap(QPixmap())
             self.shown_index = -1
             self.frame_failed.emit(index, message)
+            self.viewport().update()
+
+    def _on_frame_unreadable(self, index: int, message: str) -> None:
+        if self.document is None or not 0 <= index < self.document.num_frames():
+            return
+        if self.unreadable.get(index) != message:
+            self.unreadable[index] = message
+            self.frame_unreadable.emit(index, message)
+        if index == self.frame_index:
             self.viewport().update()
 
     def _set_image_size(self, w: int, h: int) -> None:
@@ -885,8 +901,12 @@ class PoseView(QGraphicsView):
         painter.resetTransform()
         painter.setFont(self._status_font)
         lines = []
+        error = self.unreadable.get(self.frame_index)
         if self.shown_index != self.frame_index:
-            lines.append(("loading…", QColor(255, 220, 120)))
+            if error is not None:
+                self._draw_unreadable(painter, error)
+            else:
+                lines.append(("loading…", QColor(255, 220, 120)))
         if getattr(frame, "reviewed", False):
             lines.append(("✓ reviewed", QColor(120, 230, 120)))
         y = 8
@@ -897,6 +917,18 @@ class PoseView(QGraphicsView):
             painter.drawText(QRectF(14, y, w, 20), Qt.AlignmentFlag.AlignVCenter, text)
             y += 24
         painter.restore()
+
+    def _draw_unreadable(self, painter: QPainter, message: str) -> None:
+        """The decode error in the middle of the canvas, where the image would be."""
+        vp = self.viewport().rect()
+        box = QRectF(vp).adjusted(vp.width() * 0.1, vp.height() * 0.3, -vp.width() * 0.1, -vp.height() * 0.3)
+        painter.fillRect(box, QColor(60, 20, 20, 220))
+        painter.setPen(QColor(255, 120, 110))
+        painter.drawRect(box)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        painter.setPen(QColor(255, 200, 190))
+        painter.drawText(box.adjusted(16, 12, -16, -12), int(flags),
+                         f"⚠ This frame cannot be shown\n\n{message}")
 
     def shutdown(self) -> None:
         self.loader.shutdown()

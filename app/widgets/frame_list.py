@@ -14,7 +14,17 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.review import filter_frames, frame_confidence
 
@@ -25,6 +35,7 @@ FILTERS = (
     ("low", "Low confidence"),
     ("people", "With people"),
     ("empty", "Without people"),
+    ("unreadable", "Unreadable images"),
 )
 
 
@@ -71,11 +82,14 @@ class FrameListModel(QAbstractListModel):
         self.rows = np.zeros(0, dtype=np.int64)  # frame index of each row
         self.threshold = 0.3
         self._conf: dict[int, float | None] = {}
+        self.unreadable: dict[int, str] = {}  # frame -> decode error
+        self._warning_icon = None
 
     def set_document(self, document) -> None:
         self.beginResetModel()
         self.document = document
         self._conf.clear()
+        self.unreadable = {}
         self.rows = np.arange(document.num_frames() if document is not None else 0, dtype=np.int64)
         self.endResetModel()
 
@@ -144,8 +158,18 @@ class FrameListModel(QAbstractListModel):
             if conf is not None and conf < self.threshold:
                 return QBrush(QColor(255, 150, 90))
             return None
+        if role == Qt.ItemDataRole.DecorationRole:
+            if f in self.unreadable:
+                if self._warning_icon is None:
+                    self._warning_icon = QApplication.style().standardIcon(
+                        QStyle.StandardPixmap.SP_MessageBoxWarning)
+                return self._warning_icon
+            return None
         if role == Qt.ItemDataRole.ToolTipRole:
-            return frame.file_name if not frame.video else f"{frame.video} frame {frame.frame_index}"
+            where = frame.file_name if not frame.video else f"{frame.video} frame {frame.frame_index}"
+            if f in self.unreadable:
+                return f"{where}\nCannot be shown: {self.unreadable[f]}"
+            return where
         if role == Qt.ItemDataRole.UserRole:
             return f
         return None
@@ -245,7 +269,8 @@ class FrameListWidget(QWidget):
             with np.errstate(invalid="ignore"):
                 rows = np.flatnonzero(self.model.confidence_array() < self.model.threshold).astype(np.int64)
         else:
-            rows = filter_frames(doc.data.frames, self.filter_key(), self.model.threshold, self.model.confidence)
+            rows = filter_frames(doc.data.frames, self.filter_key(), self.model.threshold, self.model.confidence,
+                                 unreadable=self.model.unreadable)
         self.model.set_rows(rows)
         self.count_label.setText(f"{len(rows)} / {n}")
         self.show_current(doc.current_index())
@@ -271,6 +296,16 @@ class FrameListWidget(QWidget):
         if self._syncing or not current.isValid():
             return
         self.frame_activated.emit(int(self.model.rows[current.row()]))
+
+    def set_unreadable(self, frame: int, message: str) -> None:
+        """Mark ``frame`` as one whose image cannot be decoded (``message`` = why; "" clears it)."""
+        if message:
+            self.model.unreadable[int(frame)] = message
+        else:
+            self.model.unreadable.pop(int(frame), None)
+        self.model.invalidate_frame(int(frame))
+        if self.filter_key() == "unreadable":
+            self._refilter_timer.start()
 
     def _on_frames_changed(self) -> None:
         self.model.set_document(self.document)

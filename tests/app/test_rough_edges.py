@@ -1,0 +1,65 @@
+"""The rough edges a new user hits in the first hour (issue 13), each driven through the real window."""
+
+from __future__ import annotations
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.app.gui_support import make_window, synthetic_project, wait_frame
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    w = make_window(qtbot, tmp_path, monkeypatch)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def project(tmp_path):
+    return synthetic_project(tmp_path, num_images=5)
+
+
+def _bad_images_folder(tmp_path, images):
+    """Two good images, then random bytes as .jpg, text as .png and a truncated JPEG."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    good = sorted(images.iterdir())
+    shutil.copy(good[0], folder / "a_good.jpg")
+    shutil.copy(good[1], folder / "b_good.jpg")
+    (folder / "c_random.jpg").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
+    (folder / "d_text.png").write_text("this is not an image\n" * 20)
+    ok, jpeg = cv2.imencode(".jpg", np.full((240, 320, 3), 128, np.uint8))
+    (folder / "e_truncated.jpg").write_bytes(jpeg.tobytes()[:200])
+    return folder
+
+
+def test_unreadable_images_show_the_error_and_are_listed(qtbot, window, project, tmp_path):
+    _ann, images = project
+    folder = _bad_images_folder(tmp_path, images)
+    assert window.open_paths([folder])
+    view, frames = window.view, window.frame_list
+    wait_frame(qtbot, view, 0)
+    for f in (2, 3, 4):
+        window.go_to_frame(f)
+        qtbot.waitUntil(lambda f=f: f in view.unreadable, timeout=5000)
+        assert view.shown_index != f
+        # the canvas draws the reason, not the spinner
+        assert view.unreadable[f]
+        model = frames.model
+        row = model.row_of(f)
+        idx = model.index(row)
+        assert model.data(idx, Qt.ItemDataRole.DecorationRole) is not None
+        assert "Cannot be shown" in model.data(idx, Qt.ItemDataRole.ToolTipRole)
+    assert frames.model.data(frames.model.index(0), Qt.ItemDataRole.DecorationRole) is None
+    frames.set_filter("unreadable")
+    assert list(frames.visible_frames()) == [2, 3, 4]
+    assert "3 / 5" in frames.count_label.text()
+    # drawn on the canvas: the image of the view holds the error box's red, not the loading text
+    image = view.viewport().grab().toImage()
+    colours = [image.pixelColor(x, y) for x in range(0, image.width(), 5) for y in range(0, image.height(), 5)]
+    assert sum(c.red() > c.green() + 25 for c in colours) > 200
