@@ -227,12 +227,17 @@ class ModelManager(QObject):
 
     @property
     def is_loading(self) -> bool:
-        return any(t.isRunning() for t in self._threads)
+        """A load was asked for and its result (loaded or failed) has not arrived yet.
+
+        Not "a loader thread is running": the thread's ``loaded`` signal reaches the GUI thread
+        while the thread may still be finishing its ``run()``, and a panel refreshed then would
+        show "Loading…" for good (nothing refreshes it when the thread ends)."""
+        return self._pending is not None
 
     @property
     def pending_spec(self) -> ModelSpec | None:
         """The spec being loaded now (None when idle)."""
-        return self._pending if self.is_loading else None
+        return self._pending
 
     def device_text(self) -> str:
         """``cuda:0 (NVIDIA H200), fp16`` / ``cpu, fp32``: where the model runs and in what precision."""
@@ -290,8 +295,10 @@ class ModelManager(QObject):
     def _on_loaded(self, spec: ModelSpec, predictor) -> None:
         if spec != self._pending:  # a newer request superseded this one
             return
+        self._pending = None
         self.set_predictor(spec, predictor)
 
     def _on_failed(self, spec: ModelSpec, message: str) -> None:
         if spec == self._pending:
+            self._pending = None
             self.model_failed.emit(spec, message)

@@ -63,3 +63,24 @@ def test_unreadable_images_show_the_error_and_are_listed(qtbot, window, project,
     image = view.viewport().grab().toImage()
     colours = [image.pixelColor(x, y) for x in range(0, image.width(), 5) for y in range(0, image.height(), 5)]
     assert sum(c.red() > c.green() + 25 for c in colours) > 200
+
+
+def test_model_panel_leaves_loading_when_the_loader_signal_beats_the_thread_end(qtbot, window, monkeypatch):
+    """The loader thread's ``loaded`` reaches the GUI while its run() is still returning; the panel
+    must show the model and enable Predict then, not only after some later action refreshes it."""
+    import time
+
+    from app import model_manager
+
+    original_run = model_manager.LoadPredictorThread.run
+    monkeypatch.setattr(model_manager.LoadPredictorThread, "run",
+                        lambda self: (original_run(self), time.sleep(1.5)))  # still running after 'loaded'
+    window.load_bundled_model()
+    qtbot.waitUntil(lambda: window.model.is_loaded, timeout=30000)
+    assert any(t.isRunning() for t in window.model._threads)  # the race window is open
+    panel = window.model_panel
+    assert not window.model.is_loading
+    assert "Loading" not in panel.status_label.text()
+    assert all(b.isEnabled() for b in panel.run_buttons.values())
+    assert panel.load_button.isEnabled()
+    window.model.wait()
