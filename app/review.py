@@ -107,12 +107,15 @@ def next_unreviewed(frames: Sequence[Frame], current: int) -> int | None:
 def weakest_unreviewed_frame(frames: Sequence[Frame], current: int,
                              confidence: Callable[[int], float | None] | None = None
                              ) -> tuple[int, float] | None:
-    """(frame, confidence) of the unreviewed frame, other than ``current``, whose weakest predicted
-    person has the lowest confidence; None when no unreviewed frame has predictions."""
+    """(frame, confidence) of the unreviewed frame whose weakest predicted person has the lowest
+    confidence, the current frame included (on a tie the current frame wins, so L stays put rather
+    than jumping between equals); None when no unreviewed frame has predictions."""
     conf = confidence or (lambda i: frame_confidence(frames[i]))
     best, best_conf = None, np.inf
-    for i in range(len(frames)):
-        if i == current or frames[i].reviewed:
+    n = len(frames)
+    order = [current, *(i for i in range(n) if i != current)] if 0 <= current < n else range(n)
+    for i in order:
+        if frames[i].reviewed:
             continue
         c = conf(i)
         if c is not None and c < best_conf:

@@ -184,9 +184,11 @@ class EditController(QObject):
             self.message.emit("No unreviewed frame with predictions left", 5000)
             return
         best, conf = found
+        here = best == doc.current_index()
         doc.set_current_index(best)
         self.next_low_confidence_person(first=True)
-        self.message.emit(f"Frame {best + 1}: weakest person confidence {conf:.2f}", 5000)
+        where = "This frame is the weakest unreviewed one" if here else f"Frame {best + 1}"
+        self.message.emit(f"{where}: weakest person confidence {conf:.2f}", 5000)
 
     def next_low_confidence_person(self, first: bool = False) -> None:
         frame = self.document.current_frame()

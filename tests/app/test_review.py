@@ -78,7 +78,9 @@ def test_review_queries():
     assert review.next_unreviewed(_frames([[]], reviewed={0}), 0) is None
     best, conf = review.weakest_unreviewed_frame(frames, current=0)
     assert best == 1 and conf == pytest.approx(0.1)  # 2 is weaker but reviewed
-    assert review.weakest_unreviewed_frame(frames, current=1)[0] == 4  # never the current frame
+    assert review.weakest_unreviewed_frame(frames, current=1)[0] == 1  # the current frame counts (issue 13)
+    only_current = _frames([[0.5], []])
+    assert review.weakest_unreviewed_frame(only_current, current=0) == (0, pytest.approx(0.5))
     assert review.weakest_unreviewed_frame(_frames([[None], []]), 0) is None
     people = [_person(0.6), _person(None), _person(0.2)]
     assert review.people_weakest_first(people) == [2, 0, 1]

@@ -84,3 +84,24 @@ def test_model_panel_leaves_loading_when_the_loader_signal_beats_the_thread_end(
     assert all(b.isEnabled() for b in panel.run_buttons.values())
     assert panel.load_button.isEnabled()
     window.model.wait()
+
+
+def test_weakest_frame_includes_the_current_frame(qtbot, window, project):
+    from tests.app.gui_support import key
+
+    ann, _ = project
+    window.open_paths([ann])
+    doc = window.document
+    wait_frame(qtbot, window.view, 0)
+    window.go_to_frame(2)
+    for p in doc.frame(2).instances:  # the only predicted frame, unreviewed, and the current one
+        p.joint_scores = np.full(p.num_joints, 0.4)
+    doc.instances_changed.emit(2)
+    messages = []
+    window.edits.message.connect(lambda text, *_: messages.append(text))
+    key(window, Qt.Key.Key_L)
+    assert doc.current_index() == 2 and window.view.selected_person is not None
+    assert "No unreviewed frame" not in messages[-1] and "0.40" in messages[-1]
+    window.go_to_frame(4)
+    key(window, Qt.Key.Key_L)
+    assert doc.current_index() == 2
