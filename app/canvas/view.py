@@ -231,6 +231,9 @@ class PoseView(QGraphicsView):
         self.loader.set_source(self.document.image, num_frames=self.document.num_frames())
         self.shown_index = -1
         self.unreadable = {}
+        self._image_size = None  # a new file: fit its first image, whatever the last file's zoom was
+        self._fit_pending = True
+        self.auto_fit = True
         if self.document.num_frames():
             self.show_frame(min(max(self.document.current_index(), 0), self.document.num_frames() - 1))
         else:
@@ -301,11 +304,13 @@ class PoseView(QGraphicsView):
             self.viewport().update()
 
     def _set_image_size(self, w: int, h: int) -> None:
-        first = self._image_size is None
+        """A new image size (a new file, or the next image of a folder being another size): fit it.
+        Frames of one size (a video) keep the user's zoom and pan."""
+        changed = self._image_size != (int(w), int(h))
         self._image_size = (int(w), int(h))
         margin = 2.0 * max(w, h)  # room to pan the image's edges to the middle of the view
         self.scene().setSceneRect(QRectF(-margin, -margin, w + 2 * margin, h + 2 * margin))
-        if first or self._fit_pending:
+        if changed or self._fit_pending:
             self._fit_pending = True
             self.fit()
 

@@ -105,3 +105,41 @@ def test_weakest_frame_includes_the_current_frame(qtbot, window, project):
     window.go_to_frame(4)
     key(window, Qt.Key.Key_L)
     assert doc.current_index() == 2
+
+
+def _is_fitted(view) -> bool:
+    scale, centre = view.transform().m11(), view.mapToScene(view.viewport().rect().center())
+    view.fit()
+    return (abs(view.transform().m11() - scale) < 1e-6
+            and (view.mapToScene(view.viewport().rect().center()) - centre).manhattanLength() < 2)
+
+
+def test_view_fits_each_new_file_and_new_image_size_but_keeps_video_zoom(qtbot, window, project, tmp_path):
+    from tests.app.gui_support import synthetic_video
+
+    _ann, images = project
+    assert window.open_paths([images])
+    view = window.view
+    wait_frame(qtbot, view, 0)
+    view.zoom_by(2.5)
+    view.translate(40, -30)
+    video = synthetic_video(tmp_path, num_frames=6)  # same image size as the folder's images
+    assert window.open_paths([video], confirm=False)
+    wait_frame(qtbot, view, 0)
+    assert _is_fitted(view)
+    view.zoom_by(1.7)
+    scale = view.transform().m11()
+    window.go_to_frame(3)
+    wait_frame(qtbot, view, 3)
+    assert view.transform().m11() == pytest.approx(scale)  # frames of one video keep the view
+    # a folder whose images differ in size: the view fits each new size
+    mixed = tmp_path / "sizes"
+    mixed.mkdir()
+    cv2.imwrite(str(mixed / "a.png"), np.full((240, 320, 3), 90, np.uint8))
+    cv2.imwrite(str(mixed / "b.png"), np.full((900, 500, 3), 90, np.uint8))
+    assert window.open_paths([mixed], confirm=False)
+    wait_frame(qtbot, view, 0)
+    view.zoom_by(3.0)
+    window.go_to_frame(1)
+    wait_frame(qtbot, view, 1)
+    assert _is_fitted(view)
