@@ -40,6 +40,7 @@ __all__ = [
     "MoveKeypoint",
     "PlaceKeypoint",
     "ReplaceInstance",
+    "RepredictPerson",
     "SetBox",
     "SetReviewed",
     "SetTrackId",
@@ -281,6 +282,44 @@ class ReplaceInstance(_InstanceEdit):
                  text: str = "Edit person", parent: QUndoCommand | None = None) -> None:
         super().__init__(document, frame, instance, text, parent)
         self.after = new.copy()
+
+
+def hand_joints(instance: Instance) -> np.ndarray:
+    """(K,) bool: the joints a prediction must not replace unasked — those edited by hand, and every
+    labelled joint of a person without model scores (ground truth, another tool's labels)."""
+    if instance.joint_scores is None:
+        return instance.keypoints[:, 2] > 0
+    return np.asarray(instance.edited, bool).copy()
+
+
+class RepredictPerson(_InstanceEdit):
+    """Replace a person's model joints with a new prediction ``pose`` (an Instance or PoseResult);
+    with ``replace_hand`` also their hand-edited / ground-truth joints (see :func:`hand_joints`).
+
+    The joints replaced take the new position, visibility and confidence and are no longer marked
+    edited; the others stay as they were. ``replaced`` counts them (0: the command is obsolete)."""
+
+    def __init__(self, document: AnnotationDocument, frame: int, instance: int, pose: Any,
+                 replace_hand: bool = False, parent: QUndoCommand | None = None) -> None:
+        super().__init__(document, frame, instance, f"Re-predict person #{int(instance) + 1}, frame {int(frame) + 1}",
+                         parent)
+        new = pose.copy() if isinstance(pose, Instance) else Instance.from_pose_result(pose)
+        if new.num_joints != self.before.num_joints:
+            raise ValueError(f"prediction has {new.num_joints} joints, the person has {self.before.num_joints}")
+        mask = np.ones(new.num_joints, bool) if replace_hand else ~hand_joints(self.before)
+        a = self.after
+        a.keypoints[mask] = new.keypoints[mask]
+        old_scores = a.joint_scores if a.joint_scores is not None else np.zeros(a.num_joints)
+        new_scores = new.joint_scores if new.joint_scores is not None else np.zeros(a.num_joints)
+        a.joint_scores = np.where(mask, new_scores, old_scores)
+        a.edited = np.asarray(a.edited, bool) & ~mask
+        if self.before.joint_scores is None and not mask.all():
+            a.edited = a.edited | ~mask  # kept ground-truth joints count as hand-made from now on
+        if new.score is not None:
+            a.score = new.score
+        self.replaced = int(mask.sum())
+        if self.replaced == 0:
+            self.setObsolete(True)
 
 
 class _FrameListEdit(_DocumentCommand):

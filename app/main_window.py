@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import review
+from app import commands, review
 from app.autosave import AutosaveManager
 from app.canvas.heatmaps import HeatmapStore
 from app.canvas.view import PoseView
@@ -362,7 +362,8 @@ class MainWindow(QMainWindow):
         running = self.inference.is_running
         loaded = self.model.is_loaded
         actions_table.set_enabled(self.actions_by_name, doc=has_doc, person=has_doc and sel, run=running,
-                                  model=has_doc and loaded and not running)
+                                  model=has_doc and loaded and not running,
+                                  person_model=has_doc and sel and loaded and not running)
         self.act_export.setEnabled(has_doc and self.project.export_worker is None)
         self.act_track_people.setEnabled(has_doc and not self.tracking.is_running)
         frame = self.document.current_frame() if has_doc else None
@@ -608,6 +609,28 @@ class MainWindow(QMainWindow):
         frames = review.frames_for_scope(doc.data.frames, scope, doc.current_index(), self.frame_list.selected_frames())
         self.inference.predict(frames, scope, self.model_panel.detector(), self.model_panel.box_score.value(),
                                reuse_boxes=reuse_boxes)
+
+    def repredict_selected_person(self) -> None:
+        """Predict the selected person again; asks first when that would also replace hand work."""
+        p, frame = self.view.selected_person, self.document.current_frame()
+        if p is None or frame is None or p >= len(frame.instances) or not self.model.is_loaded:
+            return
+        if not self._model_fits_document():
+            return
+        hand = int(commands.hand_joints(frame.instances[p]).sum())
+        replace_hand = False
+        if hand:
+            what = "ground-truth" if frame.instances[p].joint_scores is None else "hand-edited"
+            answer = QMessageBox.question(
+                self, "Re-predict person",
+                f"Person #{p + 1} has {hand} {what} joints. Replace them with the prediction too?\n\n"
+                "Yes: replace every joint.  No: only the model's joints.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.No)
+            if answer == QMessageBox.StandardButton.Cancel:
+                return
+            replace_hand = answer == QMessageBox.StandardButton.Yes
+        self.inference.repredict_person(self.document.current_index(), p, replace_hand)
 
     def cancel_inference(self) -> None:
         self.inference.cancel()

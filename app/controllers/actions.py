@@ -31,7 +31,8 @@ class ActionSpec:
     checkable: bool = False
     canvas_only: bool = False  # fires only while the canvas has the focus (Tab must move the focus in forms)
     needs: str = ""  # enabled only when: 'doc' (frames open), 'person' (one selected), 'model' (can predict),
-    #                  'run' (a prediction is running); '' = always
+    #                  'person_model' (a person selected and the model can predict), 'run' (a prediction is
+    #                  running); '' = always
 
 
 def _nudge(name: str, key: str, dx: int, dy: int) -> ActionSpec:
@@ -122,6 +123,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "Detect people and estimate their poses on this frame", needs="model"),
     A("predict_unreviewed", "Predict &unreviewed frames", lambda w: w.run_inference("unreviewed"),
       ("Ctrl+Shift+I",), MODEL, needs="model"),
+    A("repredict_person", "&Re-predict selected person", lambda w: w.repredict_selected_person(), ("Ctrl+Shift+P",),
+      MODEL, "Predict the selected person again inside their box; asks before replacing hand-edited joints",
+      needs="person_model"),
     A("predict_all", "Predict &all frames", lambda w: w.run_inference("all"), (), MODEL, needs="model"),
     A("predict_selected", "Predict &selected frames", lambda w: w.run_inference("selected"), (), MODEL, needs="model"),
     A("cancel_run", "&Cancel prediction", lambda w: w.inference.cancel(), (), MODEL, needs="run"),
@@ -173,7 +177,7 @@ MENUS: tuple[tuple[str, tuple], ...] = (
     ("&View", ("fit", "actual", "zoom_in", "zoom_out", None, "heatmap", "heatmap_mode", "annotations", None,
                "-docks")),
     ("&Model", ("choose_model", "demo_model", None, "predict_frame", "predict_selected", "predict_unreviewed",
-                "predict_all", "cancel_run", None, "train")),
+                "predict_all", "repredict_person", "cancel_run", None, "train")),
     ("&Tracks", ("track_people", None, "swap_ids", "assign_track", "split_track", "merge_track", "delete_track", None,
                  "interpolate", "propagate")),
     ("&Help", ("help", "about")),
@@ -185,7 +189,7 @@ TOOLBAR: tuple = (("open", "Open", SP.SP_DialogOpenButton), ("save", "Save", SP.
                   ("reviewed", "Reviewed", SP.SP_DialogApplyButton), ("low_frame", "Weakest", None), None,
                   ("fit", "Fit", None), ("heatmap", "Heatmap", None))
 CONTEXT_MENU = ("vis_visible", "vis_occluded", "vis_none", None, "delete", "delete_person", "swap", None, "place",
-                "add_person", None, "reviewed")
+                "add_person", "repredict_person", None, "reviewed")
 
 
 def key_sequences(shortcuts) -> list[QKeySequence]:

@@ -50,6 +50,8 @@ class InferenceRun:
     quiet: bool = False
     scope: str = "current"  # 'apply': the scope predicted (decides whether reviewed frames are kept)
     box: np.ndarray | None = None  # 'add': the xyxy box drawn by hand
+    person: int | None = None  # 'replace': the person re-predicted
+    replace_hand: bool = False  # 'replace': their hand-edited / ground-truth joints too
     results: dict[int, list] = field(default_factory=dict)  # frame -> list[PoseResult]
     track_ids: dict[int, list] = field(default_factory=dict)  # frame -> a track id per result (video runs)
     frame_errors: list[str] = field(default_factory=list)
@@ -131,7 +133,9 @@ class InferenceController(QObject):
     def jobs_for(self, frames: Sequence[int], detector: str, reuse_boxes: bool = False) -> list[InferenceJob]:
         """The jobs for ``frames``: with ``detector == 'existing'`` only frames with boxes (the people's
         boxes); with ``reuse_boxes`` the boxes of untouched predictions where a frame has some, the
-        detector elsewhere (a re-run of a fine-tuned model); else the detector everywhere."""
+        detector elsewhere (a re-run of a fine-tuned model); with 'whole image' the people's boxes on
+        frames that have people (the whole image is ONE person only where nobody is annotated yet:
+        predicting it on a frame of four people would add a fifth); else the detector everywhere."""
         doc = self.document
         if reuse_boxes and detector != EXISTING_BOXES:
             jobs = []
@@ -141,6 +145,12 @@ class InferenceController(QObject):
             return jobs
         if detector == EXISTING_BOXES:
             return [InferenceJob(f, boxes=xyxy) for f in frames if len(xyxy := existing_boxes(doc.frame(f)))]
+        if detector == WHOLE_IMAGE:
+            jobs = []
+            for f in frames:
+                xyxy = existing_boxes(doc.frame(f))
+                jobs.append(InferenceJob(f, boxes=xyxy) if len(xyxy) else InferenceJob(f))
+            return jobs
         return [InferenceJob(f) for f in frames]
 
     def predict(self, frames: Sequence[int], scope: str = "current", detector: str = WHOLE_IMAGE,
@@ -188,6 +198,31 @@ class InferenceController(QObject):
         self._start([InferenceJob(frame, boxes=box[None])], "add", WHOLE_IMAGE, 0.0, box=box)
         return True
 
+    def repredict_person(self, frame: int, person: int, replace_hand: bool = False) -> bool:
+        """Predict again inside one person's box and replace their model joints (with
+        ``replace_hand`` their hand-edited / ground-truth joints too). False (with a message) when
+        it cannot start; a running quiet heatmap request is cancelled first."""
+        if self.run is not None:
+            if self.run.mode == "heatmaps":
+                self.cancel(wait=True)
+            else:
+                self.message.emit("A prediction is already running", 4000)
+                return False
+        fr = self.document.frame(frame)
+        if not 0 <= person < len(fr.instances):
+            return False
+        size = (fr.width, fr.height) if fr.width > 0 else None
+        box = fr.instances[person].box_or_auto(size)
+        if box is None or box[2] < 2 or box[3] < 2:
+            self.error.emit("No box", f"Person #{person + 1} has no box and too few joints to make one: "
+                                      "draw a box (B) or place some joints first.")
+            return False
+        x, y, w, h = (float(v) for v in box)
+        xyxy = np.array([x, y, x + w, y + h], np.float32)
+        self._start([InferenceJob(frame, boxes=xyxy[None])], "replace", WHOLE_IMAGE, 0.0, box=xyxy,
+                    person=person, replace_hand=replace_hand)
+        return True
+
     def request_heatmaps(self, frame: int, box_xywh: np.ndarray) -> None:
         """Quietly compute the heatmaps of the person in ``box_xywh`` (once per frame and box)."""
         key = (frame, tuple(np.round(box_xywh, 1)))
@@ -204,7 +239,8 @@ class InferenceController(QObject):
 
     def _start(self, jobs: list[InferenceJob], mode: str, detector: str, min_box_score: float,
                quiet: bool = False, scope: str = "current", box: np.ndarray | None = None,
-               video_runs: list[list[InferenceJob]] | None = None, seeded: bool = False) -> None:
+               video_runs: list[list[InferenceJob]] | None = None, seeded: bool = False,
+               person: int | None = None, replace_hand: bool = False) -> None:
         det, factory = (None, None)
         if any(j.boxes is None for j in jobs):
             det, factory = self.detector_for_run(detector)
@@ -218,7 +254,8 @@ class InferenceController(QObject):
         else:
             worker = InferenceWorker(self.model.predictor, jobs, self.document.image, detector=det,
                                      detector_factory=factory, min_box_score=min_box_score, return_heatmaps=True)
-        run = InferenceRun(mode, worker, len(jobs), quiet=quiet, scope=scope, box=box)
+        run = InferenceRun(mode, worker, len(jobs), quiet=quiet, scope=scope, box=box, person=person,
+                           replace_hand=replace_hand)
         if video_runs:
             worker.tracked.connect(lambda f, ids, r=run: r.track_ids.__setitem__(f, list(ids)))
         self._workers.add(worker)
@@ -285,6 +322,8 @@ class InferenceController(QObject):
             self._apply(run, worker.cancelled, worker.elapsed_s)
         elif run.mode == "add" and run.results:
             self._add(run)
+        elif run.mode == "replace" and run.results:
+            self._replace(run)
         self.finished.emit(run.mode)
 
     def _apply(self, run: InferenceRun, cancelled: bool, elapsed: float) -> None:
@@ -307,6 +346,10 @@ class InferenceController(QObject):
         cmd = C.ApplyPredictions(self.document, predictions, skip_reviewed=skip_reviewed)
         people = sum(len(v) for v in predictions.values())
         changed = len(cmd.changed_frames)
+        frames = [self.document.frame(f) for f in predictions]
+        reviewed = sum(fr.reviewed for fr in frames) if skip_reviewed else 0
+        kept = sum(not p.is_prediction for fr in frames if not (skip_reviewed and fr.reviewed)
+                   for p in fr.instances)
         if not run.track_ids:
             self.document.push(cmd)
         elif cmd.isObsolete():  # nothing to replace; kept people may still join tracks
@@ -323,11 +366,24 @@ class InferenceController(QObject):
                     self.document.push(TC.SetTrackIds(self.document, joins))
             finally:
                 stack.endMacro()
-        what = "Cancelled: kept" if cancelled else "Predicted"
         spec = self.model.spec
         demo = " — RANDOM weights (demo), not real predictions" if spec is not None and spec.is_random else ""
-        self.message.emit(f"{what} {people} people in {len(predictions)} frames ({changed} changed) in "
-                          f"{elapsed:.1f} s — Ctrl+Z undoes it{demo}", 10000)
+        self.message.emit(apply_summary(people, len(predictions), changed, kept, reviewed, elapsed, cancelled)
+                          + demo, 10000)
+
+    def _replace(self, run: InferenceRun) -> None:
+        frame, res = next(iter(run.results.items()))
+        doc = self.document
+        if not res or frame >= doc.num_frames() or run.person >= len(doc.frame(frame).instances):
+            self.message.emit("Nothing re-predicted: the model found no pose in the box", 6000)
+            return
+        cmd = C.RepredictPerson(doc, frame, run.person, res[0], replace_hand=run.replace_hand)
+        if cmd.replaced == 0:
+            self.message.emit(f"Nothing changed: every joint of #{run.person + 1} is hand-edited or ground truth "
+                              "(answer Yes to replace them too)", 8000)
+            return
+        doc.push(cmd)
+        self.message.emit(f"Re-predicted {cmd.replaced} joints of #{run.person + 1} — Ctrl+Z undoes it", 6000)
 
     def _joins(self, predictions: dict[int, list], skip_reviewed: bool) -> dict[tuple[int, int], int]:
         """People the run kept (hand work, ground truth) join the track it found on them."""
@@ -347,3 +403,23 @@ class InferenceController(QObject):
         self.document.push(C.AddInstance(self.document, frame, inst))
         self.person_added.emit(frame, len(self.document.frame(frame).instances) - 1)
         self.message.emit("Pose predicted inside the box — drag joints to correct", 5000)
+
+
+def apply_summary(people: int, frames: int, changed: int, kept: int, reviewed: int, elapsed: float,
+                  cancelled: bool = False) -> str:
+    """The status line after a prediction run, true to what it did: when nothing changed it says so
+    and why (and does not offer an undo that has nothing to undo)."""
+    what = "Cancelled: kept" if cancelled else "Predicted"
+    head = f"{what} {people} people in {frames} frames"
+    kept_text = (f"{kept} ground-truth or hand-edited {'person was' if kept == 1 else 'people were'} kept "
+                 "(predictions never replace them; 'Re-predict selected person' does)") if kept else ""
+    if changed == 0:
+        reasons = [r for r in (
+            kept_text,
+            f"{reviewed} reviewed {'frame was' if reviewed == 1 else 'frames were'} left alone" if reviewed else "",
+            "the model found nobody" if people == 0 else "",
+        ) if r]
+        why = "; ".join(reasons) or "the predictions equal what the frames already hold"
+        return f"{head} in {elapsed:.1f} s — nothing changed: {why}"
+    extra = f"; {kept_text}" if kept_text else ""
+    return f"{head} ({changed} changed) in {elapsed:.1f} s — Ctrl+Z undoes it{extra}"

@@ -66,6 +66,8 @@ def _controller(doc, predictor):
 
 def test_predict_applies_one_undo_step_and_reports(qtbot, doc):
     ctrl, seen = _controller(doc, FakePredictor())
+    for f in range(3):
+        doc.frame(f).instances.clear()  # whole image = one person only where nobody is annotated
     with qtbot.waitSignal(ctrl.finished, timeout=30000) as blocker:
         assert ctrl.predict([0, 1, 2], scope="all", detector="full_image")
         assert ctrl.is_running and ctrl.run.mode == "apply" and ctrl.run.total == 3
@@ -87,11 +89,19 @@ def test_existing_boxes_and_reused_boxes(qtbot, doc):
         ctrl.predict([0], detector="existing")  # pose inside every person's box, no detector
     assert len(predictor.calls) == 1 and len(predictor.calls[0]) == people
     with qtbot.waitSignal(ctrl.finished, timeout=30000):
-        ctrl.predict([0], detector="full_image")  # one untouched prediction: the whole image
+        ctrl.predict([0], detector="full_image")  # a frame with people: inside their boxes, no fifth person
+    assert np.allclose(predictor.calls[1], predictor.calls[0]) and len(doc.frame(0).instances) == people
+    assert "nothing changed" in seen["messages"][-1][0] and "Ctrl+Z" not in seen["messages"][-1][0]
+    assert doc.undo_stack.count() == 0  # ground truth is kept; the status says so instead of offering undo
+    gt = doc.frame(0).instances[0].copy()
+    doc.frame(1).instances.clear()
+    with qtbot.waitSignal(ctrl.finished, timeout=30000):
+        ctrl.predict([1], detector="full_image")  # nobody there: one untouched prediction, the whole image
+    doc.frame(1).instances.append(gt)
     ctrl.detector_for_run = lambda name: pytest.fail("a re-run must re-use the boxes")  # noqa: ARG005
     with qtbot.waitSignal(ctrl.finished, timeout=30000):
-        ctrl.predict([0], scope="unreviewed", detector="fasterrcnn", reuse_boxes=True)
-    assert predictor.calls[2].tolist() == [[0, 0, 320, 240]]  # only the prediction's box, not the GT's
+        ctrl.predict([1], scope="unreviewed", detector="fasterrcnn", reuse_boxes=True)
+    assert predictor.calls[3].tolist() == [[0, 0, 320, 240]]  # only the prediction's box, not the GT's
     assert not ctrl.predict([], detector="full_image") and seen["messages"][-1][0] == "No frames to predict"
     doc.frame(1).instances.clear()
     assert not ctrl.predict([1], detector="existing") and seen["errors"][-1][0] == "No boxes"
@@ -100,6 +110,8 @@ def test_existing_boxes_and_reused_boxes(qtbot, doc):
 def test_cancel_keeps_the_frames_done(qtbot, doc):
     gate = threading.Event()
     ctrl, seen = _controller(doc, FakePredictor(gate))
+    for f in range(4):
+        doc.frame(f).instances.clear()
     with qtbot.waitSignal(ctrl.finished, timeout=30000):
         ctrl.predict([0, 1, 2, 3] * 5, scope="all", detector="full_image")
         assert not ctrl.predict([0], detector="full_image")  # one run at a time

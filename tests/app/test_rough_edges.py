@@ -143,3 +143,100 @@ def test_view_fits_each_new_file_and_new_image_size_but_keeps_video_zoom(qtbot, 
     window.go_to_frame(1)
     wait_frame(qtbot, view, 1)
     assert _is_fitted(view)
+
+
+class _CentreFake:
+    """Every joint at the box centre, confidence 0.5 (no network, no weights)."""
+
+    num_joints = 17
+    device = "cpu"
+
+    def predict(self, image, boxes, box_scores=None, return_heatmaps=False):
+        from hrnet.predictor import PoseResult
+
+        out = []
+        for b in np.asarray(boxes, np.float32):
+            kp = np.zeros((17, 3))
+            kp[:, 0], kp[:, 1], kp[:, 2] = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 0.5
+            out.append(PoseResult(kp, 0.5, b.copy(), heatmaps=np.zeros((17, 8, 6), np.float32),
+                                  heatmap_to_image=np.array([[1, 0, b[0]], [0, 1, b[1]]], np.float64)))
+        return out
+
+
+def _with_fake_model(window):
+    from app.model_manager import ModelSpec
+
+    window.model.set_predictor(ModelSpec("synthetic/hrnet_w16_128x96", None, "cpu"), _CentreFake())
+
+
+def test_whole_image_keeps_the_people_and_existing_boxes_says_why_nothing_changed(qtbot, window, project):
+    ann, _ = project
+    window.open_paths([ann])
+    wait_frame(qtbot, window.view, 0)
+    _with_fake_model(window)
+    doc = window.document
+    n = len(doc.frame(0).instances)
+    for detector in ("full_image", "existing"):
+        window.model_panel.set_detector(detector)
+        with qtbot.waitSignal(window.inference_finished, timeout=30000):
+            window.run_inference("current")
+        assert len(doc.frame(0).instances) == n  # no extra person on a frame that has people
+        status = window.statusBar().currentMessage()
+        assert "nothing changed" in status and "ground-truth" in status and "Ctrl+Z" not in status
+        assert doc.undo_stack.count() == 0
+    doc.frame(1).instances.clear()
+    window.go_to_frame(1)
+    window.model_panel.set_detector("full_image")
+    with qtbot.waitSignal(window.inference_finished, timeout=30000):
+        window.run_inference("current")
+    assert len(doc.frame(1).instances) == 1 and "Ctrl+Z" in window.statusBar().currentMessage()
+
+
+def test_repredict_selected_person_asks_before_replacing_hand_work(qtbot, window, project, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    ann, _ = project
+    window.open_paths([ann])
+    wait_frame(qtbot, window.view, 0)
+    _with_fake_model(window)
+    doc, view = window.document, window.view
+    view.select(0)
+    before = doc.frame(0).instances[0].copy()
+    qtbot.waitUntil(window.act_repredict_person.isEnabled, timeout=10000)  # (after the quiet heatmap run)
+    asked = []
+
+    def answer(value):
+        def question(*args, **kwargs):
+            asked.append(args[2])
+            return value
+        return staticmethod(question)
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    with qtbot.waitSignal(window.inference_finished, timeout=30000, check_params_cb=lambda m: m == "replace"):
+        window.repredict_selected_person()
+    assert "ground-truth" in asked[-1]
+    assert doc.frame(0).instances[0] == before and "Nothing changed" in window.statusBar().currentMessage()
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(window.inference_finished, timeout=30000, check_params_cb=lambda m: m == "replace"):
+        window.repredict_selected_person()
+    after = doc.frame(0).instances[0]
+    box = before.box_or_auto((320, 240))
+    centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
+    assert np.allclose(after.keypoints[:, :2], centre, atol=0.6) and after.joint_scores is not None
+    assert not after.is_edited and doc.undo_stack.count() == 1
+    # a predicted person with one hand-edited joint: "No" replaces only the model's joints
+    after_kp = after.keypoints.copy()
+    from app import commands as C
+
+    doc.push(C.MoveKeypoint(doc, 0, 0, 3, (5.0, 6.0)))
+    doc.push(C.MoveKeypoint(doc, 0, 0, 4, (after_kp[4, 0] + 9, after_kp[4, 1])))
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    with qtbot.waitSignal(window.inference_finished, timeout=30000, check_params_cb=lambda m: m == "replace"):
+        window.repredict_selected_person()
+    p = doc.frame(0).instances[0]
+    assert "2 hand-edited" in asked[-1]
+    assert tuple(p.keypoints[3, :2]) == (5.0, 6.0) and p.edited[3] and p.edited[4]
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel))
+    steps = doc.undo_stack.count()
+    window.repredict_selected_person()
+    assert not window.inference.is_running and doc.undo_stack.count() == steps
