@@ -240,3 +240,4 @@ def test_repredict_selected_person_asks_before_replacing_hand_work(qtbot, window
     steps = doc.undo_stack.count()
     window.repredict_selected_person()
     assert not window.inference.is_running and doc.undo_stack.count() == steps
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Discard))  # for closing
