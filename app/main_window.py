@@ -42,6 +42,7 @@ from app.autosave import AutosaveManager
 from app.canvas.heatmaps import HeatmapStore
 from app.canvas.view import PoseView
 from app.controllers import actions as actions_table
+from app.controllers.detector_check import DetectorFallback
 from app.controllers.editing import EditController
 from app.controllers.heatmaps import HeatmapOverlay
 from app.controllers.inference import InferenceController
@@ -117,6 +118,9 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._connect()
         self._restore_settings()
+        self.detector_check = DetectorFallback(self.model_panel, parent=self)
+        self.detector_check.note_changed.connect(self.model_panel.set_detector_note)
+        self.detector_check.check()
         self._update_title()
         self._update_actions()
         self.start_view.set_recent(self.settings.recent_files())
@@ -702,6 +706,7 @@ class MainWindow(QMainWindow):
         self.playback.stop()
         self.inference.shutdown()
         self.tracking.shutdown()
+        self.detector_check.shutdown()
         self.project.shutdown()
         self.model.wait(10000)
         if self.stack.currentIndex() == 0:  # docks are hidden on the start page: save the editor's layout

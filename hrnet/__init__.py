@@ -76,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "weights_dir": "hrnet.weights",
     # person detection, crops, progress text
     "build_detector": "hrnet.detect",
+    "detector_weights_path": "hrnet.detect",
     "box_to_center_scale": "hrnet.utils.transforms",
     "format_duration": "hrnet.core.progress",
     # int8 on the CPU

@@ -154,7 +154,11 @@ class ModelPanelWidget(QWidget):
         self.detector_combo.setToolTip("How people are found before pose estimation")
         self.detector_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.detector_combo.setMinimumContentsLength(14)
-        self.detector_combo.currentIndexChanged.connect(lambda _: self.detector_changed.emit(self.detector()))
+        self.detector_combo.currentIndexChanged.connect(self._on_detector_changed)
+        self.detector_note = QLabel("")  # why the detector was preselected (e.g. weights not downloadable)
+        self.detector_note.setWordWrap(True)
+        self.detector_note.setStyleSheet("color: #ffb070;")
+        self.detector_note.hide()
         self.box_score = QDoubleSpinBox()
         self.box_score.setRange(0.0, 1.0)
         self.box_score.setSingleStep(0.05)
@@ -196,8 +200,9 @@ class ModelPanelWidget(QWidget):
         grid = QGridLayout(run_box)
         grid.addWidget(QLabel("People"), 0, 0)
         grid.addWidget(self.detector_combo, 0, 1, 1, 2)
-        grid.addWidget(QLabel("Min box score"), 1, 0)
-        grid.addWidget(self.box_score, 1, 1, 1, 2)
+        grid.addWidget(self.detector_note, 1, 0, 1, 3)
+        grid.addWidget(QLabel("Min box score"), 2, 0)
+        grid.addWidget(self.box_score, 2, 1, 1, 2)
         self.run_buttons: dict[str, QPushButton] = {}
         buttons = QGridLayout()
         for i, (scope, text) in enumerate(RUN_SCOPES):
@@ -205,12 +210,12 @@ class ModelPanelWidget(QWidget):
             button.clicked.connect(lambda _=False, s=scope: self.run_requested.emit(s))
             buttons.addWidget(button, i // 2, i % 2)
             self.run_buttons[scope] = button
-        grid.addLayout(buttons, 2, 0, 1, 3)
+        grid.addLayout(buttons, 3, 0, 1, 3)
         hint = QLabel("Results replace earlier, unedited predictions and are ONE undo step (Ctrl+Z). "
                       "People edited by hand or imported as ground truth are kept.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #999;")
-        grid.addWidget(hint, 3, 0, 1, 3)
+        grid.addWidget(hint, 4, 0, 1, 3)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -223,10 +228,27 @@ class ModelPanelWidget(QWidget):
     def detector(self) -> str:
         return str(self.detector_combo.currentData())
 
-    def set_detector(self, key: str) -> None:
+    def set_detector(self, key: str, remember: bool = True) -> None:
+        """Choose the detector; ``remember=False``: a preselection that is not saved as the user's choice."""
         i = self.detector_combo.findData(key)
         if i >= 0:
-            self.detector_combo.setCurrentIndex(i)
+            if not remember:
+                self.detector_combo.blockSignals(True)
+            try:
+                self.detector_combo.setCurrentIndex(i)
+            finally:
+                self.detector_combo.blockSignals(False)
+
+    def detector_items(self) -> tuple[tuple[str, str], ...]:
+        return DETECTORS
+
+    def set_detector_note(self, text: str) -> None:
+        self.detector_note.setText(text)
+        self.detector_note.setVisible(bool(text))
+
+    def _on_detector_changed(self, _index: int) -> None:
+        self.set_detector_note("")  # the user chose: the preselection's note no longer applies
+        self.detector_changed.emit(self.detector())
 
     def device(self) -> str:
         """The chosen device as hrnet takes it: ``auto``, ``cpu``, ``cuda:N`` or ``mps``."""

@@ -241,3 +241,43 @@ def test_repredict_selected_person_asks_before_replacing_hand_work(qtbot, window
     window.repredict_selected_person()
     assert not window.inference.is_running and doc.undo_stack.count() == steps
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Discard))  # for closing
+
+
+def test_missing_detector_weights_offline_preselect_whole_image_and_say_so(qtbot, tmp_path, monkeypatch):
+    import torch
+
+    from app.controllers import detector_check
+    from app.settings import AppSettings
+
+    torch_hub = tmp_path / "hub"
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(torch_hub))  # an empty weights cache
+    monkeypatch.setattr(detector_check, "can_download", lambda timeout_s=3.0: False)  # offline
+    AppSettings(tmp_path / "settings.ini").set_detector("fasterrcnn")
+    window = make_window(qtbot, tmp_path, monkeypatch)
+    try:
+        panel = window.model_panel
+        qtbot.waitUntil(lambda: panel.detector() == "full_image", timeout=10000)
+        assert "cannot be downloaded" in panel.detector_note.text() and not panel.detector_note.isHidden()
+        assert window.settings.detector() == "fasterrcnn"  # a preselection, not the user's choice
+        panel.set_detector("ssdlite")  # the user chooses: the note goes
+        assert panel.detector_note.isHidden()
+    finally:
+        window.close()
+
+
+def test_cached_or_reachable_detector_is_left_alone(qtbot, tmp_path, monkeypatch):
+    import torch
+
+    from app.controllers import detector_check
+    from app.settings import AppSettings
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(detector_check, "can_download", lambda timeout_s=3.0: True)
+    AppSettings(tmp_path / "settings.ini").set_detector("fasterrcnn")
+    window = make_window(qtbot, tmp_path, monkeypatch)
+    try:
+        window.detector_check.shutdown()
+        qtbot.wait(50)
+        assert window.model_panel.detector() == "fasterrcnn" and window.model_panel.detector_note.isHidden()
+    finally:
+        window.close()
