@@ -97,6 +97,7 @@ class Recovery:
     saved_at: datetime
     num_frames: int
     pid: int
+    model: dict | None = None  # the pose model the crashed session used (ModelSpec.to_dict-like), if any
 
     def describe(self) -> str:
         name = str(self.original_path) if self.original_path else "unsaved document"
@@ -142,6 +143,7 @@ def find_recoveries(directory: str | os.PathLike[str] | None = None, include_run
                 saved_at=datetime.fromisoformat(meta["saved_at"]),
                 num_frames=int(meta.get("num_frames", 0)),
                 pid=int(meta.get("pid", 0)),
+                model=meta.get("model") if isinstance(meta.get("model"), dict) else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as e:
             logger.warning("skipping unreadable recovery file %s: %s", meta_path, e)
@@ -200,6 +202,7 @@ class AutosaveManager(QObject):
         self._generation = 0  # bumped when the files are removed: later results are stale
         self._holder: list[_State] = [_State()]  # what the files on disk hold
         self.compact_bytes = 64 * 1024 * 1024
+        self.model: dict | None = None  # the pose model in use, kept in the meta so recovery reloads it
         self._write_done.connect(self._on_write_done)  # queued: emitted by the writer thread
         document.undo_stack.indexChanged.connect(self._on_change)
         document.dirty_changed.connect(self._on_dirty_changed)
@@ -260,6 +263,7 @@ class AutosaveManager(QObject):
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "format": 2,
+            "model": self.model,
         }
         holder = self._holder  # not self: a pending job must not keep the manager alive
         state = holder[0]

@@ -17,6 +17,7 @@ wiring into places that must then know the window.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import traceback
 from collections.abc import Sequence
@@ -230,6 +231,7 @@ class MainWindow(QMainWindow):
         p.export_running.connect(lambda running: self.act_export.setEnabled(
             not running and self.document.num_frames() > 0))
         p.export_finished.connect(self.export_finished)
+        p.model_wanted.connect(self._load_recovered_model)
 
         inf = self.inference
         inf.error.connect(self.show_error)
@@ -572,6 +574,17 @@ class MainWindow(QMainWindow):
         self.model_panel.set_spec(spec)
         self.models.load(spec)
 
+    def _load_recovered_model(self, fields: dict) -> None:
+        """After crash recovery: the model the crashed session used, unless it is already loaded."""
+        try:
+            spec = ModelSpec.from_dict(fields)
+        except (KeyError, TypeError, ValueError):
+            return
+        if self.model.spec == spec and (self.model.is_loaded or self.model.is_loading):
+            return
+        self.model_panel.set_spec(spec)
+        self.models.load(spec)
+
     def _on_model_loading(self, spec: ModelSpec) -> None:
         self.device_label.setText("loading model…")
         self.statusBar().showMessage(f"Loading {spec.label()} …")
@@ -579,6 +592,7 @@ class MainWindow(QMainWindow):
         self.model_panel.set_model_state(spec, loaded=False, loading=True)
 
     def _on_model_loaded(self, spec: ModelSpec) -> None:
+        self.autosave.model = dataclasses.asdict(spec)  # a recovery after a crash reloads it
         device = self.model.device_text()
         warn = "  ⚠ RANDOM weights (demo)" if spec.is_random else ""
         self.device_label.setText(f"{spec.title} on {device}{warn}")

@@ -48,6 +48,7 @@ class ProjectController(QObject):
     recoveries_changed = Signal(list)  # list[Recovery], newest first
     export_running = Signal(bool)
     export_finished = Signal(object)  # app.export.ExportResult
+    model_wanted = Signal(dict)  # a recovered session's pose model (ModelSpec fields): load it
 
     def __init__(self, document: AnnotationDocument, settings: AppSettings, autosave: AutosaveManager,
                  recovery_dir: str | Path | None = None, dialog_parent: QWidget | None = None,
@@ -241,6 +242,9 @@ class ProjectController(QObject):
         self.check_recoveries()
         self.opened.emit()
         self.message.emit(f"Recovered {rec.describe()} — save it to keep it", 10000)
+        model = rec.model or self.settings.model_spec()  # (older recovery files carry no model)
+        if model:
+            self.model_wanted.emit(model)
         return True
 
     def discard_recoveries(self) -> None:

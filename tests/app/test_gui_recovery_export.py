@@ -31,6 +31,8 @@ CHILD = textwrap.dedent("""
     w = MainWindow(settings=AppSettings(settings), recovery_dir=recovery, autosave_delay_ms=100)
     w.show()
     assert w.open_paths([ann])
+    from app.model_manager import ModelSpec
+    w.model.set_predictor(ModelSpec("synthetic/hrnet_w16_128x96", None, "cpu"), object())  # the model in use
     doc = w.document
     doc.push(C.SetReviewed(doc, 1, True))
     doc.push(C.MoveKeypoint(doc, 0, 0, 0, (11.5, 22.25)))
@@ -67,6 +69,10 @@ def test_kill_and_recover_from_autosave(qtbot, tmp_path, monkeypatch):
     assert doc.frame(1).reviewed
     assert np.allclose(doc.frame(0).instances[0].keypoints[0, :2], (11.5, 22.25))
     assert doc.is_dirty and window.isWindowModified() and doc.path == ann
+    # the crashed session's model comes back too (from the recovery's meta, not this app's settings)
+    assert window.model.pending_spec is not None or window.model.is_loaded
+    qtbot.waitUntil(lambda: window.model.is_loaded, timeout=60000)
+    assert window.model.spec.experiment == "synthetic/hrnet_w16_128x96" and window.model.spec.device == "cpu"
     wait_frame(qtbot, window.view, 0)
     with qtbot.waitSignal(doc.saved, timeout=10000):  # Ctrl+S writes on a worker thread
         key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # saving ends the recovery
