@@ -267,8 +267,8 @@ class PoseView(QGraphicsView):
             self._on_instances_changed(frame_index)
             return
         self.persons[instance_index].set_instance(frame.instances[instance_index])
-        if self._drag and self._drag.get("person") == instance_index and self._drag["kind"] == "joint":
-            pass  # the document now holds the dragged position; nothing else to do
+        if self._hover is not None and self._hover[0] == instance_index and self.mode == "edit":
+            self._show_hover_label(*self._hover)  # a key changed the hovered joint: say so without a mouse move
         self.viewport().update()
 
     # ------------------------------------------------------------------ image

@@ -281,3 +281,24 @@ def test_cached_or_reachable_detector_is_left_alone(qtbot, tmp_path, monkeypatch
         assert window.model_panel.detector() == "fasterrcnn" and window.model_panel.detector_note.isHidden()
     finally:
         window.close()
+
+
+def test_hover_label_follows_a_key_edit_without_a_mouse_move(qtbot, window, project):
+    from PySide6.QtTest import QTest
+
+    from tests.app.gui_support import key, view_pos
+
+    ann, _ = project
+    window.open_paths([ann])
+    view = window.view
+    wait_frame(qtbot, view, 0)
+    kp = window.document.current_frame().instances[0].keypoints
+    j = int(np.flatnonzero(kp[:, 2] == 2)[0])
+    view.setFocus()
+    QTest.mouseMove(view.viewport(), view_pos(view, *kp[j, :2]))
+    qtbot.waitUntil(lambda: view.hover_label.isVisible(), timeout=3000)
+    assert "visible" in view.hover_label.text()
+    key(window, Qt.Key.Key_2)  # occluded
+    assert window.document.current_frame().instances[0].keypoints[j, 2] == 1
+    assert "occluded" in view.hover_label.text() and "by hand" in view.hover_label.text()
+    assert "occluded" in window.statusBar().currentMessage()
