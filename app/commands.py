@@ -107,13 +107,33 @@ class _DocumentCommand(QUndoCommand):
             self.document._show(frame)
 
 
+def describe_target(document: AnnotationDocument, frame: int, instance: int | None = None,
+                    joints: Sequence[int] = ()) -> str:
+    """What an edit touched, as the History shows it: ``#3 left_knee, frame 12`` (1-based, as the
+    canvas tags and the frame list number them)."""
+    names = document.data.category.keypoints
+    parts = []
+    if instance is not None:
+        who = f"#{int(instance) + 1}"
+        if joints:
+            js = [int(j) for j in joints]
+            what = ", ".join(names[j] if 0 <= j < len(names) else str(j) for j in js[:3])
+            who += f" {what}" + (f" (+{len(js) - 3} more)" if len(js) > 3 else "")
+        parts.append(who)
+    parts.append(f"frame {int(frame) + 1}")
+    return ", ".join(parts)
+
+
 class _InstanceEdit(_DocumentCommand):
     """Replaces the values of one person (in place, unless a snapshot shares the Instance object:
-    then the document puts a copy in its place first, see AnnotationDocument.snapshot)."""
+    then the document puts a copy in its place first, see AnnotationDocument.snapshot).
+
+    ``text`` is the verb ("Set occluded"); the History shows it with what changed:
+    "Set occluded: #3 left_knee, frame 12" (``joints`` name the joints)."""
 
     def __init__(self, document: AnnotationDocument, frame: int, instance: int, text: str,
-                 parent: QUndoCommand | None = None) -> None:
-        super().__init__(document, text, parent)
+                 parent: QUndoCommand | None = None, joints: Sequence[int] = ()) -> None:
+        super().__init__(document, f"{text}: {describe_target(document, frame, instance, joints)}", parent)
         self.frame = int(frame)
         self.index = int(instance)
         self.before = document.instance(self.frame, self.index).copy()
@@ -143,8 +163,7 @@ class MoveKeypoint(_InstanceEdit):
 
     def __init__(self, document: AnnotationDocument, frame: int, instance: int, joint: int,
                  xy: Sequence[float], drag_id: int | None = None, parent: QUndoCommand | None = None) -> None:
-        name = document.data.category.keypoints[joint] if joint < document.data.num_joints else str(joint)
-        super().__init__(document, frame, instance, f"Move {name}", parent)
+        super().__init__(document, frame, instance, "Move", parent, joints=[joint])
         self.joint = int(joint)
         self.drag_id = drag_id
         self._set_xy(xy)
@@ -177,7 +196,7 @@ class PlaceKeypoint(_InstanceEdit):
                  xy: Sequence[float], visibility: int = 2, parent: QUndoCommand | None = None) -> None:
         if visibility not in (1, 2):
             raise ValueError(f"visibility of a placed joint must be 1 or 2, got {visibility}")
-        super().__init__(document, frame, instance, f"Place {document.data.category.keypoints[joint]}", parent)
+        super().__init__(document, frame, instance, "Place", parent, joints=[joint])
         self.after.keypoints[joint] = (*_finite_xy(xy), float(visibility))
         self.after.edited[joint] = True
 
@@ -194,7 +213,7 @@ class SetVisibility(_InstanceEdit):
         if visibility not in (0, 1, 2):
             raise ValueError(f"visibility must be 0, 1 or 2, got {visibility}")
         js = [int(joints)] if isinstance(joints, (int, np.integer)) else [int(j) for j in joints]
-        super().__init__(document, frame, instance, f"Set {VISIBILITY_NAMES[visibility]}", parent)
+        super().__init__(document, frame, instance, f"Set {VISIBILITY_NAMES[visibility]}", parent, joints=js)
         self.joints = js
         self.after.keypoints[js, 2] = float(visibility)
         self.after.edited[js] = True
@@ -205,7 +224,7 @@ class DeleteKeypoint(_InstanceEdit):
 
     def __init__(self, document: AnnotationDocument, frame: int, instance: int, joint: int,
                  parent: QUndoCommand | None = None) -> None:
-        super().__init__(document, frame, instance, f"Delete {document.data.category.keypoints[joint]}", parent)
+        super().__init__(document, frame, instance, "Delete", parent, joints=[joint])
         self.joint = int(joint)
         self.after.keypoints[joint] = 0.0
         self.after.edited[joint] = True
@@ -301,8 +320,7 @@ class RepredictPerson(_InstanceEdit):
 
     def __init__(self, document: AnnotationDocument, frame: int, instance: int, pose: Any,
                  replace_hand: bool = False, parent: QUndoCommand | None = None) -> None:
-        super().__init__(document, frame, instance, f"Re-predict person #{int(instance) + 1}, frame {int(frame) + 1}",
-                         parent)
+        super().__init__(document, frame, instance, "Re-predict", parent)
         new = pose.copy() if isinstance(pose, Instance) else Instance.from_pose_result(pose)
         if new.num_joints != self.before.num_joints:
             raise ValueError(f"prediction has {new.num_joints} joints, the person has {self.before.num_joints}")
@@ -353,7 +371,9 @@ class AddInstance(_FrameListEdit):
 
     def __init__(self, document: AnnotationDocument, frame: int, instance: Instance, index: int | None = None,
                  parent: QUndoCommand | None = None) -> None:
-        super().__init__(document, "Add person", parent)
+        people = document.frame(frame).instances
+        where = len(people) if index is None else int(index)
+        super().__init__(document, f"Add person: {describe_target(document, frame, where)}", parent)
         if instance.num_joints != document.data.num_joints:
             raise ValueError(f"person has {instance.num_joints} joints, the skeleton has {document.data.num_joints}")
         people = list(document.frame(frame).instances)
@@ -368,7 +388,7 @@ class DeleteInstance(_FrameListEdit):
 
     def __init__(self, document: AnnotationDocument, frame: int, instance: int,
                  parent: QUndoCommand | None = None) -> None:
-        super().__init__(document, "Delete person", parent)
+        super().__init__(document, f"Delete person: {describe_target(document, frame, instance)}", parent)
         people = list(document.frame(frame).instances)
         self.instance = people.pop(int(instance))
         self._stage(frame, people)
@@ -393,7 +413,7 @@ class CopyFromPreviousFrame(_FrameListEdit):
             c = src_people[i].copy()
             c.id = None
             copies.append(c)
-        super().__init__(document, f"Copy {len(copies)} people from frame {src + 1}", parent)
+        super().__init__(document, f"Copy {len(copies)} people from frame {src + 1} to frame {int(frame) + 1}", parent)
         self.source_frame = src
         self._stage(frame, list(document.frame(frame).instances) + copies)
 
@@ -423,7 +443,8 @@ class ApplyPredictions(_FrameListEdit):
                  dedupe_iou: float = 0.5, skip_reviewed: bool = False, text: str | None = None,
                  parent: QUndoCommand | None = None) -> None:
         n = len(predictions)
-        super().__init__(document, text or (f"Apply predictions ({n} frames)" if n != 1 else "Apply predictions"),
+        one = f"Apply predictions: frame {int(next(iter(predictions))) + 1}" if n == 1 else ""
+        super().__init__(document, text or (f"Apply predictions ({n} frames)" if n != 1 else one),
                          parent)
         K = document.data.num_joints
         for frame, preds in sorted(predictions.items()):
@@ -461,8 +482,8 @@ class SetReviewed(_DocumentCommand):
                  parent: QUndoCommand | None = None) -> None:
         fs = [int(frames)] if isinstance(frames, (int, np.integer)) else [int(f) for f in frames]
         what = "reviewed" if reviewed else "not reviewed"
-        super().__init__(document, f"Mark {len(fs)} frames {what}" if len(fs) != 1 else f"Mark frame {what}",
-                         parent)
+        text = f"Mark {len(fs)} frames {what}" if len(fs) != 1 else f"Mark frame {fs[0] + 1} {what}"
+        super().__init__(document, text, parent)
         self.reviewed = bool(reviewed)
         self.old = {f: document.frame(f).reviewed for f in fs}
 

@@ -85,7 +85,7 @@ def test_move_keypoint(doc) -> None:
     events = rec.take()
     assert ("instance", 0, 1) in events and ("dirty", True) in events
     assert not any(e[0] == "instances" for e in events)
-    assert doc.undo_stack.undoText() == "Move left_shoulder"
+    assert doc.undo_stack.undoText() == "Move: #2 left_shoulder, frame 1"
 
 
 def test_move_of_unlabelled_joint_makes_it_visible(doc) -> None:

@@ -302,3 +302,24 @@ def test_hover_label_follows_a_key_edit_without_a_mouse_move(qtbot, window, proj
     assert window.document.current_frame().instances[0].keypoints[j, 2] == 1
     assert "occluded" in view.hover_label.text() and "by hand" in view.hover_label.text()
     assert "occluded" in window.statusBar().currentMessage()
+    QTest.mouseMove(view.viewport(), view.viewport().rect().topLeft())  # (the cursor outlives the test)
+
+
+def test_history_entries_say_what_changed(qtbot, window, project):
+    from tests.app.gui_support import key
+
+    ann, _ = project
+    window.open_paths([ann])
+    view, doc = window.view, window.document
+    wait_frame(qtbot, view, 0)
+    window.go_to_frame(2)
+    wait_frame(qtbot, view, 2)
+    names = doc.keypoint_names()
+    view.select(1, names.index("left_knee"))
+    key(window, Qt.Key.Key_2)
+    assert doc.undo_stack.undoText() == "Set occluded: #2 left_knee, frame 3"
+    model = window.undo_view.model()
+    texts = [model.index(r, 0).data() for r in range(model.rowCount())]
+    assert "Set occluded: #2 left_knee, frame 3" in texts
+    key(window, Qt.Key.Key_Delete, Qt.KeyboardModifier.ShiftModifier)
+    assert doc.undo_stack.undoText() == "Delete person: #2, frame 3"
