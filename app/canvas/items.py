@@ -147,6 +147,19 @@ class PersonItem(QGraphicsItem):
         name = f"#{self.track_id}" if self.track_id is not None else f"#{self.index + 1}"
         return name + (f"  {self.person_score:.2f}" if self.person_score is not None else "")
 
+    def tag_rect(self) -> QRectF | None:
+        """The "#3" tag (see :meth:`_paint_label`), in image coordinates (None: no tag drawn)."""
+        if not self.show_box:
+            return None
+        if self.bbox is not None:
+            x, y = float(self.bbox[0]), float(self.bbox[1])
+        elif self.track_id is not None and (rect := self.extent()) is not None:
+            x, y = rect.x(), rect.y()
+        else:
+            return None
+        ps = self.pixel_size
+        return QRectF(x, y - 17 * ps, (7.5 * len(self.label_text()) + 8) * ps, 17 * ps)
+
     def _paint_label(self, painter: QPainter, x: float, y: float, ps: float) -> None:
         painter.save()
         painter.translate(x, y)

@@ -532,10 +532,15 @@ class PoseView(QGraphicsView):
         return None
 
     def person_at(self, pos: QPoint | QPointF) -> int | None:
-        """The person whose box contains ``pos`` (the smallest one), else the one of a nearby joint."""
+        """The person whose "#n" tag or box contains ``pos`` (the smallest box), else the one of a
+        nearby joint."""
         if not self.annotations_visible:
             return None
         p = self.mapToScene(QPointF(pos).toPoint())
+        for i in reversed(range(len(self.persons))):  # a person's "#3" tag (above the box) names them
+            tag = self.persons[i].tag_rect()
+            if tag is not None and tag.contains(p):
+                return i
         best, best_area = None, np.inf
         for i, item in enumerate(self.persons):
             rect = item.extent()

@@ -323,3 +323,21 @@ def test_history_entries_say_what_changed(qtbot, window, project):
     assert "Set occluded: #2 left_knee, frame 3" in texts
     key(window, Qt.Key.Key_Delete, Qt.KeyboardModifier.ShiftModifier)
     assert doc.undo_stack.undoText() == "Delete person: #2, frame 3"
+
+
+def test_clicking_a_person_tag_selects_them(qtbot, window, project):
+    from PySide6.QtTest import QTest
+
+    ann, _ = project
+    window.open_paths([ann])
+    view = window.view
+    wait_frame(qtbot, view, 0)
+    view.clear_selection()
+    for p in (1, 0):
+        tag = view.persons[p].tag_rect()
+        assert tag is not None
+        pos = view.mapFromScene(tag.center())
+        for _ in range(2):  # a second click keeps the selection
+            QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+            assert view.selected_person == p
+    assert window.document.undo_stack.count() == 0  # a click is not a move
