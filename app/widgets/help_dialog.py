@@ -21,6 +21,10 @@ MOUSE_HELP: tuple[tuple[str, str], ...] = (
 )
 
 
+def _plain(text: str) -> str:
+    return text.replace("&", "").strip().rstrip("…").rstrip(".").strip()
+
+
 def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str, str]]:
     """(group, shortcut text, description) for every action that has a shortcut."""
     rows = []
@@ -29,9 +33,9 @@ def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str, str]]:
         if not keys:
             continue
         group = action.property("help_group") or "Other"
-        text = action.text().replace("&", "").rstrip("…").strip()
-        tip = action.statusTip() or action.toolTip()
-        if tip and tip.replace("&", "") != action.text().replace("&", ""):
+        text = _plain(action.text())
+        tip = _plain(action.statusTip())  # (not the tooltip: that is the action's name + its shortcut)
+        if tip and tip.casefold() != text.casefold():
             text = f"{text} — {tip}"
         rows.append((str(group), " / ".join(keys), text))
     return rows

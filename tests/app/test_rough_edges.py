@@ -341,3 +341,14 @@ def test_clicking_a_person_tag_selects_them(qtbot, window, project):
             QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
             assert view.selected_person == p
     assert window.document.undo_stack.count() == 0  # a click is not a move
+
+
+def test_help_names_each_action_once(qtbot, window):
+    dialog = window.show_help()
+    rows = {text for _group, _keys, text in dialog.rows}
+    assert "Open images, video or project" in rows
+    for text in rows:
+        head, _, tail = text.partition(" — ")
+        assert head.casefold() != tail.casefold(), text
+        assert "(" + "Ctrl" not in tail  # never the tooltip's "(Ctrl+O)"
+    dialog.close()
