@@ -352,3 +352,32 @@ def test_help_names_each_action_once(qtbot, window):
         assert head.casefold() != tail.casefold(), text
         assert "(" + "Ctrl" not in tail  # never the tooltip's "(Ctrl+O)"
     dialog.close()
+
+
+def test_save_and_export_keep_the_file_mode(qtbot, window, project, tmp_path):
+    import os
+    import stat
+
+    from app import commands as C
+    from app.export import export_for_training
+    from tests.app.gui_support import key
+
+    ann, _ = project
+    os.chmod(ann, 0o640)
+    window.open_paths([ann])
+    doc = window.document
+    wait_frame(qtbot, window.view, 0)
+    doc.push(C.SetReviewed(doc, 0, True))
+    with qtbot.waitSignal(doc.saved, timeout=10000):  # Ctrl+S: the background writer
+        key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert stat.S_IMODE(os.stat(ann).st_mode) == 0o640
+    doc.push(C.SetReviewed(doc, 1, True))
+    assert window.project.save_to(ann)  # the blocking save (Save As / close) too
+    assert stat.S_IMODE(os.stat(ann).st_mode) == 0o640
+    out = tmp_path / "export"
+    train_json, val_json, _ = export_for_training(doc, doc.source, out, val_fraction=0.5)
+    for path in (train_json, val_json):
+        os.chmod(path, 0o604)
+    export_for_training(doc, doc.source, out, val_fraction=0.5)  # exporting again overwrites in place
+    for path in (train_json, val_json):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o604
