@@ -62,6 +62,7 @@ from app.widgets.frame_list import FrameListWidget
 from app.widgets.heatmap_dock import HeatmapDockWidget
 from app.widgets.help_dialog import ShortcutsDialog
 from app.widgets.model_panel import ModelPanelWidget
+from app.widgets.people_list import PeopleListWidget
 from app.widgets.person_panel import PersonPanelWidget
 from app.widgets.run_progress import RunProgress
 from app.widgets.start_view import StartWidget
@@ -171,6 +172,9 @@ class MainWindow(QMainWindow):
         self.history_dock = self._add_dock("History", "history_dock", self.undo_view, left)
         self.tabifyDockWidget(self.frames_dock, self.history_dock)
         self.frames_dock.raise_()
+        self.people_list = PeopleListWidget()
+        self.people_dock = self._add_dock("People", "people_dock", self.people_list, left)
+        self.splitDockWidget(self.frames_dock, self.people_dock, Qt.Orientation.Vertical)
         self.timeline = TimelineWidget()
         self.timeline.set_document(self.document)
         self.timeline_dock = self._add_dock("Timeline", "timeline_dock", self.timeline,
@@ -215,7 +219,7 @@ class MainWindow(QMainWindow):
         d.path_changed.connect(lambda _: self._update_title())
         d.instances_changed.connect(self._on_people_changed)
         d.instance_changed.connect(lambda f, _i: self._on_people_changed(f))
-        d.reviewed_changed.connect(lambda _f: self._update_actions())
+        d.reviewed_changed.connect(lambda _f: (self._update_actions(), self.refresh_person_panel()))
         d.keypoint_set_changed.connect(lambda: (self._on_frames_changed(), self.refresh_person_panel()))
         self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 10000))
 
@@ -284,6 +288,8 @@ class MainWindow(QMainWindow):
         pp.place_requested.connect(self.edits.place_joints)
         pp.swap_requested.connect(self.edits.swap_left_right)
         pp.delete_requested.connect(self.edits.delete_person)
+        self.people_list.person_selected.connect(lambda p: (self.view.select(p), self.view.ensure_selection_visible()))
+        self.people_list.delete_requested.connect(lambda p: (self.view.select(p), self.edits.delete_person()))
 
         sv = self.start_view
         sv.sample_requested.connect(self.open_sample)
@@ -317,6 +323,7 @@ class MainWindow(QMainWindow):
             self._docks_sized = True
             self.resizeDocks([self.frames_dock, self.model_dock], [220, 380], Qt.Orientation.Horizontal)
             self.resizeDocks([self.model_dock, self.heatmap_dock], [330, 470], Qt.Orientation.Vertical)
+            self.resizeDocks([self.frames_dock, self.people_dock], [560, 240], Qt.Orientation.Vertical)
 
     # ================================================================== messages
     def _message_box(self, icon: QMessageBox.Icon, title: str, text: str, details: str = "") -> None:
@@ -382,8 +389,8 @@ class MainWindow(QMainWindow):
                 b.setEnabled(False)
 
     def _docks(self) -> tuple[QDockWidget, ...]:
-        return (self.frames_dock, self.history_dock, self.model_dock, self.person_dock, self.heatmap_dock,
-                self.timeline_dock)
+        return (self.frames_dock, self.history_dock, self.people_dock, self.model_dock, self.person_dock,
+                self.heatmap_dock, self.timeline_dock)
 
     def show_start(self) -> None:
         """The start page gets the whole window: docks are hidden until a project is open."""
@@ -497,6 +504,7 @@ class MainWindow(QMainWindow):
     def _on_frame_changed(self, index: int) -> None:
         self.frame_bar.set_current(index, self.document.source.describe(index) if self.document.num_frames() else None)
         self._update_actions()
+        self.refresh_person_panel()
         self.heatmap_overlay.refresh()
 
     def _on_people_changed(self, frame: int) -> None:
@@ -513,6 +521,10 @@ class MainWindow(QMainWindow):
     def _refresh_person_panel_now(self) -> None:
         p = self.view.selected_person
         frame = self.document.current_frame() if self.document.num_frames() else None
+        if frame is None:
+            self.people_list.set_people(None, [], None)
+        else:
+            self.people_list.set_people(self.document.current_index(), frame.instances, p, frame.reviewed)
         if frame is None or p is None or p >= len(frame.instances):
             self.person_panel.set_person(None, None)
             return

@@ -381,3 +381,40 @@ def test_save_and_export_keep_the_file_mode(qtbot, window, project, tmp_path):
     export_for_training(doc, doc.source, out, val_fraction=0.5)  # exporting again overwrites in place
     for path in (train_json, val_json):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o604
+
+
+def test_people_list_shows_selects_and_deletes(qtbot, window, project):
+    from app import commands as C
+
+    ann, _ = project
+    window.open_paths([ann])
+    doc, view, people = window.document, window.view, window.people_list
+    wait_frame(qtbot, view, 0)
+    assert not window.people_dock.isHidden()
+    n = len(doc.frame(0).instances)
+    qtbot.waitUntil(lambda: people.table.rowCount() == n, timeout=3000)
+    assert people.table.item(0, 0).text() == "#1" and people.table.item(0, 3).text() == "ground truth"
+    assert people.title.text().startswith("Frame 1:")
+    # a predicted, then an edited person; the track id column; the reviewed mark
+    inst = doc.frame(0).instances[1]
+    inst.joint_scores = np.full(inst.num_joints, 0.8)
+    doc.push(C.SetTrackId(doc, 0, 1, 7))
+    qtbot.waitUntil(lambda: people.table.item(1, 1).text() == "7", timeout=3000)
+    assert people.table.item(1, 3).text() == "predicted" and people.table.item(1, 2).text() == "0.80"
+    doc.push(C.SetReviewed(doc, 0, True))
+    qtbot.waitUntil(lambda: "reviewed" in people.title.text(), timeout=3000)
+    # click a row: the person is selected on the canvas; and the other way round
+    rect = people.table.visualItemRect(people.table.item(1, 0))
+    from PySide6.QtTest import QTest
+
+    QTest.mouseClick(people.table.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
+    assert view.selected_person == 1
+    view.select(0)
+    qtbot.waitUntil(lambda: people.current_person() == 0, timeout=3000)
+    people.delete_button.click()
+    assert len(doc.frame(0).instances) == n - 1
+    qtbot.waitUntil(lambda: people.table.rowCount() == n - 1, timeout=3000)
+    # another frame: the list follows
+    window.go_to_frame(1)
+    qtbot.waitUntil(lambda: people.title.text().startswith("Frame 2:"), timeout=3000)
+    assert people.table.rowCount() == len(doc.frame(1).instances)
