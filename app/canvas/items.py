@@ -283,6 +283,7 @@ class HeatmapItem(QGraphicsPixmapItem):
         self.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self._lut: np.ndarray | None = None
+        self.strength = 0.6  # the opacity slider: how far the colour reaches below the peak
         self.heatmap: np.ndarray | None = None
 
     def set_lookup_table(self, lut: np.ndarray) -> None:
@@ -293,6 +294,11 @@ class HeatmapItem(QGraphicsPixmapItem):
         self._lut = lut
         if self.heatmap is not None:
             self._render()
+
+    def set_strength(self, strength: float) -> None:
+        """The overlay's opacity control: the peak stays opaque, lower values fade sooner when weaker."""
+        self.strength = float(np.clip(strength, 0.0, 1.0))
+        self._render()
 
     def set_heatmap(self, heatmap: np.ndarray | None, heatmap_to_image: np.ndarray | None = None) -> None:
         self.heatmap = None if heatmap is None else np.asarray(heatmap, dtype=np.float32)
@@ -319,8 +325,11 @@ class HeatmapItem(QGraphicsPixmapItem):
         idx = np.round(values * 255).astype(np.uint8)
         lut = self._lut if self._lut is not None else _grey_lut()
         rgba = lut[idx].copy()
-        # low values fade out so the image stays visible under the cold part of the map
-        rgba[..., 3] = (np.clip((values - 0.05) / 0.95, 0.0, 1.0) ** 0.8 * 255).astype(np.uint8)
+        # Low values fade out so the image stays visible under the cold part of the map; the peak is
+        # always fully opaque. ``strength`` (the opacity slider) shapes the ramp between: at 1 the
+        # map is nearly solid, at 0.2 only the area around the peak shows.
+        ramp = np.clip((values - 0.05) / 0.95, 0.0, 1.0)
+        rgba[..., 3] = np.round(ramp ** (0.5 / max(self.strength, 0.05)) * 255).astype(np.uint8)
         h, w = idx.shape
         image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
         self.setPixmap(QPixmap.fromImage(image))

@@ -422,7 +422,10 @@ class PoseView(QGraphicsView):
         self.heatmap_item.set_lookup_table(lut)
 
     def set_heatmap_opacity(self, opacity: float) -> None:
-        self.heatmap_item.setOpacity(float(opacity))
+        """The overlay reaches full strength at its peak whatever the slider; the slider sets how
+        far below the peak the colour reaches (see HeatmapItem.set_strength)."""
+        self.heatmap_item.setOpacity(1.0)
+        self.heatmap_item.set_strength(opacity)
 
     # ------------------------------------------------------------------ zoom
     def pixel_size(self) -> float:

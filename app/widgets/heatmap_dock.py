@@ -29,6 +29,15 @@ def colormap_lut(name: str) -> np.ndarray:
     return np.asarray(cmap.getLookupTable(0.0, 1.0, 256, alpha=False), dtype=np.uint8)
 
 
+def short_joint_name(name: str) -> str:
+    """'right_shoulder' -> 'R shoulder': fits a grid tile at the default dock size."""
+    for side, short in (("left_", "L "), ("right_", "R "), ("l_", "L "), ("r_", "R ")):
+        if name.startswith(side):
+            name = short + name[len(side):]
+            break
+    return name.replace("_", " ")
+
+
 class _Cell:
     def __init__(self, layout: pg.GraphicsLayout, row: int, col: int, joint: int) -> None:
         self.joint = joint
@@ -40,7 +49,7 @@ class _Cell:
         self.view.addItem(self.peak)
         self.label = pg.TextItem("", color="w", anchor=(0, 0))
         font = self.label.textItem.font()
-        font.setPointSizeF(7.5)
+        font.setPointSizeF(8)
         self.label.setFont(font)
         self.view.addItem(self.label)
         self.border = None
@@ -138,7 +147,9 @@ class HeatmapDockWidget(QWidget):
         k = len(names)
         if k == 0:
             return
-        cols = max(1, math.ceil(k / 3))  # heatmaps are portrait (w:h = 3:4): few rows, many columns
+        # A near-square grid (17 joints: 5 x 4): at the default dock size (~380 x 400 px) a tile is
+        # ~70 x 95 px, room for the short name; 3 rows of 6 made 60 px tiles that cut names off.
+        cols = max(1, math.ceil(math.sqrt(k)))
         lut = colormap_lut(self.colormap())
         for j in range(k):
             cell = _Cell(self.graphics.ci, j // cols, j % cols, j)
@@ -170,8 +181,9 @@ class HeatmapDockWidget(QWidget):
             cell.image.setImage(hm, levels=(0.0, max(float(hm.max()), 1e-6)), autoLevels=False)  # own peak
             iy, ix = np.unravel_index(int(np.argmax(hm)), hm.shape)
             cell.peak.setData([ix + 0.5], [iy + 0.5])
-            cell.label.setHtml(f"<span style='color:#fff;font-size:7pt'>{self._names[j]}<br>"
+            cell.label.setHtml(f"<span style='color:#fff;font-size:8pt'>{short_joint_name(self._names[j])}<br>"
                                f"{float(hm.max()):.2f}</span>")
+            cell.view.setToolTip(f"{self._names[j]}: peak {float(hm.max()):.3f} (click selects the joint)")
             cell.label.setPos(0, 0)
             cell.view.setRange(xRange=(0, hm.shape[1]), yRange=(0, hm.shape[0]), padding=0)
             cell.view.setBorder(pg.mkPen("c", width=2) if j == selected_joint else None)

@@ -418,3 +418,38 @@ def test_people_list_shows_selects_and_deletes(qtbot, window, project):
     window.go_to_frame(1)
     qtbot.waitUntil(lambda: people.title.text().startswith("Frame 2:"), timeout=3000)
     assert people.table.rowCount() == len(doc.frame(1).instances)
+
+
+def test_heatmap_grid_is_legible_and_the_overlay_reaches_full_strength(qtbot, window, project):
+    ann, _ = project
+    window.open_paths([ann])
+    wait_frame(qtbot, window.view, 0)
+    panel = window.heatmap_panel
+    k = len(window.document.keypoint_names())
+    yy, xx = np.mgrid[0:64, 0:48]
+    hms = np.stack([np.exp(-((xx - 10 - j) ** 2 + (yy - 20) ** 2) / 18.0) * (0.3 + j / 40) for j in range(k)])
+    panel.set_heatmaps(hms.astype(np.float32))
+    qtbot.wait(50)
+    assert panel.graphics.width() < 500  # the default dock size
+    for cell in panel._cells:
+        tile = cell.view.sceneBoundingRect()
+        text = cell.label.textItem.toPlainText()
+        assert "_" not in text  # 'R shoulder', not a cut 'right_shoulde'
+        label_width = cell.label.textItem.boundingRect().width()
+        assert tile.width() >= 60 and label_width <= tile.width(), (text, label_width, tile.width())
+    names = [c.label.textItem.toPlainText().splitlines()[0] for c in panel._cells]
+    assert "R shoulder" in names and "L ankle" in names
+    # the overlay: opaque at its peak whatever the slider; the slider shapes the rest
+    view = window.view
+    for opacity in (0.6, 0.25, 1.0):
+        view.set_heatmap_opacity(opacity)
+        view.set_heatmap(hms[5], np.array([[2.0, 0, 0], [0, 2.0, 0]]))
+        image = view.heatmap_item.pixmap().toImage()
+        iy, ix = np.unravel_index(int(np.argmax(hms[5])), hms[5].shape)
+        assert view.heatmap_item.opacity() == 1.0 and image.pixelColor(int(ix), int(iy)).alpha() == 255
+    weak, strong = [], []
+    for opacity, out in ((0.25, weak), (1.0, strong)):
+        view.set_heatmap_opacity(opacity)
+        img = view.heatmap_item.pixmap().toImage()
+        out.append(img.pixelColor(int(ix) + 3, int(iy)).alpha())
+    assert strong[0] > weak[0]
