@@ -169,12 +169,12 @@ class MainWindow(QMainWindow):
         self.heatmap_dock = self._add_dock("Heatmaps", "heatmap_dock", self.heatmap_panel, right)
         self.undo_view = QUndoView(self.document.undo_stack)
         self.undo_view.setEmptyLabel("<opened>")
+        self.people_list = PeopleListWidget()
+        self.people_dock = self._add_dock("People", "people_dock", self.people_list, left)
+        self.splitDockWidget(self.frames_dock, self.people_dock, Qt.Orientation.Vertical)  # below Frames
         self.history_dock = self._add_dock("History", "history_dock", self.undo_view, left)
         self.tabifyDockWidget(self.frames_dock, self.history_dock)
         self.frames_dock.raise_()
-        self.people_list = PeopleListWidget()
-        self.people_dock = self._add_dock("People", "people_dock", self.people_list, left)
-        self.splitDockWidget(self.frames_dock, self.people_dock, Qt.Orientation.Vertical)
         self.timeline = TimelineWidget()
         self.timeline.set_document(self.document)
         self.timeline_dock = self._add_dock("Timeline", "timeline_dock", self.timeline,

@@ -49,7 +49,7 @@ class _Cell:
         self.view.addItem(self.peak)
         self.label = pg.TextItem("", color="w", anchor=(0, 0))
         font = self.label.textItem.font()
-        font.setPointSizeF(8)
+        font.setPointSizeF(7.5)
         self.label.setFont(font)
         self.view.addItem(self.label)
         self.border = None
@@ -181,7 +181,7 @@ class HeatmapDockWidget(QWidget):
             cell.image.setImage(hm, levels=(0.0, max(float(hm.max()), 1e-6)), autoLevels=False)  # own peak
             iy, ix = np.unravel_index(int(np.argmax(hm)), hm.shape)
             cell.peak.setData([ix + 0.5], [iy + 0.5])
-            cell.label.setHtml(f"<span style='color:#fff;font-size:8pt'>{short_joint_name(self._names[j])}<br>"
+            cell.label.setHtml(f"<span style='color:#fff;font-size:7.5pt'>{short_joint_name(self._names[j])}<br>"
                                f"{float(hm.max()):.2f}</span>")
             cell.view.setToolTip(f"{self._names[j]}: peak {float(hm.max()):.3f} (click selects the joint)")
             cell.label.setPos(0, 0)
