@@ -29,6 +29,16 @@ def person_confidence(instance: Instance) -> float | None:
     return float(np.mean(np.asarray(scores)[mask]))
 
 
+HOPELESS_CONFIDENCE = 0.005  # "0.00" as the app shows it: the model saw nobody there
+
+
+def hopeless_people(frame: Frame, threshold: float = HOPELESS_CONFIDENCE) -> list[int]:
+    """Untouched predictions of ``frame`` whose confidence shows as 0.00: reviewing the frame would
+    send them into training as if they were right."""
+    return [i for i, p in enumerate(frame.instances)
+            if p.is_prediction and (c := person_confidence(p)) is not None and c < threshold]
+
+
 def frame_confidence(frame: Frame) -> float | None:
     """Lowest person confidence of a frame (None when nothing in it is predicted)."""
     values = [c for c in (person_confidence(p) for p in frame.instances) if c is not None]

@@ -36,6 +36,9 @@ class EditController(QObject):
         self.view = view
         self.frame_confidence = frame_confidence
         self._nudge: tuple[tuple[int, int, int], int, float] | None = None  # (frame, person, joint), drag id, time
+        # Asked before a frame holding 0.00-confidence predictions is marked reviewed: 'delete' (them,
+        # then review), 'keep' (review as is) or 'cancel'. A callable, so tests answer it.
+        self.ask_hopeless: Callable[[int, list[int]], str] = self._ask_hopeless
 
     def frame_ok(self) -> bool:
         """The canvas shows the document's current frame (edits go to the frame the user sees)."""
@@ -157,18 +160,54 @@ class EditController(QObject):
         self.view.start_placement(len(self.document.frame(frame).instances) - 1, list(range(k)))
 
     # ------------------------------------------------------------------ review
+    def _ask_hopeless(self, frame: int, people: list[int]) -> str:
+        from PySide6.QtWidgets import QMessageBox
+
+        who = ", ".join(f"#{p + 1}" for p in people)
+        answer = QMessageBox.question(
+            self.view.window(), "Mark frame reviewed",
+            f"Frame {frame + 1} holds {len(people)} predicted {'person' if len(people) == 1 else 'people'} "
+            f"({who}) at confidence 0.00 that nobody has edited. A reviewed frame goes into training as it "
+            "is.\n\nDelete them and mark the frame reviewed?\n(No: mark it reviewed and keep them.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Yes)
+        return {QMessageBox.StandardButton.Yes: "delete", QMessageBox.StandardButton.No: "keep"}.get(answer, "cancel")
+
+    def _mark_reviewed(self, f: int) -> bool:
+        """Mark frame ``f`` reviewed, asking first about 0.00-confidence predictions. False: cancelled."""
+        doc = self.document
+        hopeless = review.hopeless_people(doc.frame(f))
+        choice = self.ask_hopeless(f, hopeless) if hopeless else "keep"
+        if choice == "cancel":
+            return False
+        if choice == "delete":
+            doc.undo_stack.beginMacro(f"Delete {len(hopeless)} people at confidence 0.00, mark frame {f + 1} reviewed")
+            try:
+                for p in sorted(hopeless, reverse=True):
+                    self._push(C.DeleteInstance(doc, f, p))
+                self._push(C.SetReviewed(doc, f, True))
+            finally:
+                doc.undo_stack.endMacro()
+            self.message.emit(f"Deleted {len(hopeless)} people at confidence 0.00; frame {f + 1} reviewed", 5000)
+        else:
+            self._push(C.SetReviewed(doc, f, True))
+        return True
+
     def toggle_reviewed(self) -> None:
         if not self.frame_ok():
             return
         f = self.view.frame_index
-        self._push(C.SetReviewed(self.document, f, not self.document.frame(f).reviewed))
+        if self.document.frame(f).reviewed:
+            self._push(C.SetReviewed(self.document, f, False))
+        else:
+            self._mark_reviewed(f)
 
     def reviewed_and_next(self) -> None:
         if not self.frame_ok():
             return
         f = self.view.frame_index
-        if not self.document.frame(f).reviewed:
-            self._push(C.SetReviewed(self.document, f, True))
+        if not self.document.frame(f).reviewed and not self._mark_reviewed(f):
+            return
         nxt = review.next_unreviewed(self.document.data.frames, f)
         if nxt is None:
             self.message.emit("Every frame is reviewed", 5000)

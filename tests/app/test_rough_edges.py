@@ -453,3 +453,34 @@ def test_heatmap_grid_is_legible_and_the_overlay_reaches_full_strength(qtbot, wi
         img = view.heatmap_item.pixmap().toImage()
         out.append(img.pixelColor(int(ix) + 3, int(iy)).alpha())
     assert strong[0] > weak[0]
+
+
+def test_shift_r_warns_about_zero_confidence_people(qtbot, window, project):
+    from tests.app.gui_support import key
+
+    ann, _ = project
+    window.open_paths([ann])
+    doc = window.document
+    wait_frame(qtbot, window.view, 0)
+    people = doc.frame(0).instances
+    n = len(people)
+    people[0].joint_scores = np.zeros(people[0].num_joints)  # the model saw nobody there
+    people[1].joint_scores = np.full(people[1].num_joints, 0.7)
+    doc.instances_changed.emit(0)
+    answers, asked = ["cancel", "delete"], []
+    window.edits.ask_hopeless = lambda f, hopeless: (asked.append((f, hopeless)), answers.pop(0))[1]
+    key(window, Qt.Key.Key_R, Qt.KeyboardModifier.ShiftModifier)
+    assert asked == [(0, [0])] and not doc.frame(0).reviewed and doc.current_index() == 0  # cancelled
+    key(window, Qt.Key.Key_R, Qt.KeyboardModifier.ShiftModifier)
+    assert doc.frame(0).reviewed and len(doc.frame(0).instances) == n - 1 and doc.current_index() == 1
+    assert all(p.joint_scores is None or p.joint_scores.mean() > 0.1 for p in doc.frame(0).instances)
+    window.go_to_frame(0)
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one step undoes both
+    assert not doc.frame(0).reviewed and len(doc.frame(0).instances) == n
+    # an edited person at 0.00 is the user's call: no question
+    window.edits.ask_hopeless = lambda f, hopeless: pytest.fail("edited people are not asked about")
+    from app import commands as C
+
+    doc.push(C.MoveKeypoint(doc, 0, 0, 0, (10.0, 10.0)))
+    key(window, Qt.Key.Key_R)
+    assert doc.frame(0).reviewed
