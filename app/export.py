@@ -132,6 +132,26 @@ def _unique(name: str, used: set[str]) -> str:
     return candidate
 
 
+def joints_outside(keypoints: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(K,) bool: labelled joints outside the ``width`` x ``height`` image (none when the size is unknown)."""
+    kp = np.asarray(keypoints)
+    if width <= 0 or height <= 0:
+        return np.zeros(len(kp), bool)
+    x, y = kp[:, 0], kp[:, 1]
+    return (kp[:, 2] > 0) & ((x < 0) | (y < 0) | (x >= width) | (y >= height))
+
+
+def outside_as_unlabelled(inst, width: int, height: int) -> int:
+    """Write the joints a model put outside the image as COCO's unlabelled (0, 0, 0); joints a person
+    placed or corrected there are kept. Returns how many were cleared."""
+    mask = joints_outside(inst.keypoints, width, height) & ~np.asarray(inst.edited, bool)
+    if mask.any():
+        kp = inst.keypoints.copy()
+        kp[mask] = 0.0
+        inst.keypoints = kp
+    return int(mask.sum())
+
+
 def export_for_training(
     document,
     source: FrameSource | None,
@@ -210,6 +230,8 @@ def export_for_training(
         part.image_root = images_dir
         part.other_categories = []
         for fr in part.frames:
+            for inst in fr.instances:
+                outside_as_unlabelled(inst, fr.width, fr.height)
             fr.instances = [inst for inst in fr.instances if inst.num_keypoints > 0]
             for inst in fr.instances:
                 inst.id = None  # fresh ids, unique within the file

@@ -55,6 +55,7 @@ class PersonItem(QGraphicsItem):
         self.hovered_joint: int | None = None
         self.threshold = 0.3
         self.pixel_size = 1.0
+        self.image_size: tuple[int, int] | None = None  # (w, h): model joints outside it are dimmed
         self.show_box = True
         self.dimmed = False
         self._rect = QRectF()
@@ -106,9 +107,18 @@ class PersonItem(QGraphicsItem):
         return float(self.scores[j])
 
     def low_confidence(self) -> np.ndarray:
+        """Joints drawn dimmed/dotted: predictions under the threshold, and model joints outside the
+        image (export writes those as unlabelled)."""
         if self.scores is None:
             return np.zeros(len(self.keypoints), bool)
-        return (self.scores < self.threshold) & ~self.edited
+        return ((self.scores < self.threshold) | self.outside_image()) & ~self.edited
+
+    def outside_image(self) -> np.ndarray:
+        kp = self.keypoints
+        if self.image_size is None:
+            return np.zeros(len(kp), bool)
+        w, h = self.image_size
+        return (kp[:, 2] > 0) & ((kp[:, 0] < 0) | (kp[:, 1] < 0) | (kp[:, 0] >= w) | (kp[:, 1] >= h))
 
     def extent(self) -> QRectF | None:
         """Box (or the labelled joints' extent when there is no box) in image coordinates."""

@@ -349,6 +349,7 @@ class PoseView(QGraphicsView):
             # a tracked person keeps its colour from frame to frame
             item.colour = style.person_colour(inst.track_id if inst.track_id is not None else i)
             item.threshold = self.threshold
+            item.image_size = (frame.width, frame.height) if frame is not None and frame.width > 0 else None
             item.set_pixel_size(ps)
             item.set_instance(inst)
             item.set_selected(i == self.selected_person, self.selected_joint if i == self.selected_person else None)

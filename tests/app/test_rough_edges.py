@@ -484,3 +484,35 @@ def test_shift_r_warns_about_zero_confidence_people(qtbot, window, project):
     doc.push(C.MoveKeypoint(doc, 0, 0, 0, (10.0, 10.0)))
     key(window, Qt.Key.Key_R)
     assert doc.frame(0).reviewed
+
+
+def test_joints_outside_the_image_are_dimmed_and_exported_as_unlabelled(qtbot, window, project, tmp_path):
+    import json
+
+    from app import commands as C
+    from app.export import export_for_training
+
+    ann, _ = project
+    window.open_paths([ann])
+    doc, view = window.document, window.view
+    wait_frame(qtbot, view, 0)
+    for f in (0, 1):  # every person predicted with confidence 0.9
+        for p in doc.frame(f).instances:
+            p.joint_scores = np.full(p.num_joints, 0.9)
+        doc.frame(f).reviewed = True
+    person = doc.frame(0).instances[0]
+    person.keypoints[3] = (-400.0, 50.0, 2)  # far left of the image
+    person.keypoints[4] = (5000.0, 60.0, 2)  # far right
+    doc.instances_changed.emit(0)
+    item = view.persons[0]
+    assert item.low_confidence()[3] and item.low_confidence()[4] and not item.low_confidence()[0]
+    doc.push(C.MoveKeypoint(doc, 0, 0, 4, (-20.0, 70.0)))  # a person put this one outside: theirs
+    assert not view.persons[0].low_confidence()[4]
+    out = tmp_path / "export"
+    result = export_for_training(doc, doc.source, out, val_fraction=0.0, only_reviewed=True)
+    anns = [a for path in (result.train_json, result.val_json) if path.is_file()
+            for a in json.loads(path.read_text())["annotations"]]
+    moved = [a for a in anns if a["keypoints"][4 * 3:4 * 3 + 3] == [-20.0, 70.0, 2] or
+             a["keypoints"][4 * 3:4 * 3 + 3] == [-20, 70, 2]]
+    assert len(moved) == 1 and moved[0]["keypoints"][3 * 3:3 * 3 + 3] in ([0, 0, 0], [0.0, 0.0, 0.0])
+    assert doc.frame(0).instances[0].keypoints[3].tolist() == [-400.0, 50.0, 2.0]  # the project is untouched
