@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self._message_boxes: list[QMessageBox] = []
         self._dock_visibility: dict[QDockWidget, bool] = {}  # the editor's docks, hidden on the start page
         self._docks_sized = False
+        self._timeline_sized = False
         self._person_timer = QTimer(self)
         self._person_timer.setSingleShot(True)
         self._person_timer.setInterval(0)
@@ -180,6 +181,10 @@ class MainWindow(QMainWindow):
         self.timeline_dock = self._add_dock("Timeline", "timeline_dock", self.timeline,
                                             Qt.DockWidgetArea.BottomDockWidgetArea)
         self.timeline_dock.hide()
+        # the side docks run the full height: the timeline sits under the canvas only, so the heatmap
+        # grid and the People list keep their room when it shows
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -433,7 +438,11 @@ class MainWindow(QMainWindow):
         self.heatmaps.clear()
         self.show_editor()
         if any(fr.video is not None for fr in self.document.data.frames):
+            first = self.timeline_dock.isHidden() and not self._timeline_sized
             self.timeline_dock.show()  # (hidden for still images until asked for: View menu)
+            if first:  # a strip under the canvas, not half the window
+                self._timeline_sized = True
+                self.resizeDocks([self.timeline_dock], [150], Qt.Orientation.Vertical)
 
     def _on_project_closed(self) -> None:
         self.heatmaps.clear()
