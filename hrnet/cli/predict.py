@@ -31,7 +31,7 @@ import re
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,19 +428,32 @@ class _Run:
             bar.update(len(batch), postfix=f"{self.people} people")
 
 
-def _setup_logging(debug: bool, quiet: bool) -> None:
+def _setup_logging(debug: bool, quiet: bool) -> Callable[[], None]:
+    """Configure logging for this run; returns the function that puts it back as it was (main() can be
+    called in-process, by tests or a notebook, and must not leave the process's loggers changed)."""
     root = logging.getLogger()
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    previous_root = root.level
     for h in [h for h in root.handlers if getattr(h, "_hrnet_predict", False)]:
         root.removeHandler(h)  # main() called again in the same process
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler._hrnet_predict = True  # type: ignore[attr-defined]
     handler.setLevel(logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO))
     handler.setFormatter(logging.Formatter("%(message)s" if not debug else "%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
-    for noisy in ("hrnet.models", "hrnet.models.checkpoint", "hrnet.models.optimize", "hrnet.detect"):
-        if not debug:
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    noisy = ("hrnet.models", "hrnet.models.checkpoint", "hrnet.models.optimize", "hrnet.detect")
+    previous = {name: logging.getLogger(name).level for name in noisy}
+    if not debug:
+        for name in noisy:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        root.setLevel(previous_root)
+        for name, level in previous.items():
+            logging.getLogger(name).setLevel(level)
+
+    return restore
 
 
 def _build_detector(args: argparse.Namespace, device: Any) -> Any:
@@ -501,6 +514,15 @@ def _calibration_source(args: argparse.Namespace, detector: Any) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    restore: list[Callable[[], None]] = []
+    try:
+        return _main(argv, restore)
+    finally:
+        for undo in restore:
+            undo()
+
+
+def _main(argv: Sequence[str] | None, restore: list[Callable[[], None]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list_weights:
@@ -512,7 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if not args.inputs:
         parser.error("give at least one INPUT (image, folder or video)")
-    _setup_logging(args.debug, args.quiet)
+    restore.append(_setup_logging(args.debug, args.quiet))
     if len(args.opts) % 2:
         parser.error("--opts takes KEY VALUE pairs")
     if args.frame_step < 1 or args.batch_frames < 1:
