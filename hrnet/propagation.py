@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hrnet.tracking import PoseTracker, keypoint_box
+from hrnet.tracking import PoseTracker, box_iou, keypoint_box
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +53,6 @@ class PropagationStats:
     redetections: int = 0
     poses: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 class VideoPoseTracker:
@@ -168,7 +155,7 @@ class VideoPoseTracker:
 
     def _estimate(self, image: np.ndarray, propagated: np.ndarray, new: np.ndarray) -> tuple[list[Any], list[bool]]:
         if len(new) and len(propagated):
-            overlap = _iou(new, propagated).max(axis=1)
+            overlap = box_iou(new, propagated).max(axis=1)
             new = new[overlap < self.merge_iou]
         boxes = np.concatenate([propagated, new])
         flags = [False] * len(propagated) + [True] * len(new)

@@ -33,7 +33,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PoseTracker", "Track", "identity_metrics", "keypoint_box", "track_poses"]
+__all__ = ["PoseTracker", "Track", "box_iou", "identity_metrics", "keypoint_box", "track_poses"]
 
 _COCO_SIGMAS = np.array([0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107,
                          0.107, 0.087, 0.087, 0.089, 0.089])
@@ -64,8 +64,10 @@ def keypoint_box(keypoints: np.ndarray, min_score: float = 0.0, enlarge: float =
     return np.array([cx - hw, cy - hh, cx + hw, cy + hh])
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes a (N, 4) and b (M, 4) -> (N, M)."""
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of xyxy boxes a (N, 4) and b (M, 4) -> (N, M)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
     x0 = np.maximum(a[:, None, 0], b[None, :, 0])
     y0 = np.maximum(a[:, None, 1], b[None, :, 1])
     x1 = np.minimum(a[:, None, 2], b[None, :, 2])
@@ -253,7 +255,7 @@ class PoseTracker:
         tk = np.stack(t_kp)  # (T, K, 3)
         d_box = np.stack(boxes)
         tb = np.stack(t_box)
-        iou = _iou(tb, d_box)
+        iou = box_iou(tb, d_box)
         t_ctr = (tb[:, :2] + tb[:, 2:]) / 2
         d_ctr = (d_box[:, :2] + d_box[:, 2:]) / 2
         d2 = ((t_ctr[:, None, :] - d_ctr[None, :, :]) ** 2).sum(axis=2)
