@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, default=None, help="process at most this many frames per video")
     p.add_argument("--recursive", action="store_true", help="also look into sub-folders")
     p.add_argument("--no-oks-nms", action="store_true", help="keep every pose (no OKS NMS)")
+    p.add_argument("--track", action="store_true",
+                   help="videos: follow people from frame to frame and write track_id per pose (boxes are "
+                   "propagated from the tracked poses; the detector runs on the first frame, every "
+                   "--detect-every frames and where someone is lost)")
+    p.add_argument("--detect-every", type=int, default=30, metavar="N",
+                   help="with --track: run the detector at least every N frames (default 30)")
+    p.add_argument("--smooth", action="store_true",
+                   help="with --track: One-Euro smoothing of each track's joints (hrnet.temporal)")
     p.add_argument("--opts", nargs="*", default=[], metavar="KEY VALUE", help="config overrides")
     p.add_argument("--list-weights", action="store_true", help="list the known pose checkpoints and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -387,6 +395,9 @@ class _Run:
                 bar.update(1, postfix=f"{self.people} people")
 
     def _video(self, item: _Input, bar: ProgressBar | None) -> None:
+        if self.args.track:
+            self._video_tracked(item, bar)
+            return
         reader = item.reader
         assert reader is not None
         wanted = item.frames
@@ -414,6 +425,49 @@ class _Run:
             reader.close()
         if bar is not None and done < len(wanted):
             bar.update(len(wanted) - done)
+
+    def _video_tracked(self, item: _Input, bar: ProgressBar | None) -> None:
+        """``--track``: the wanted frames in order through :class:`~hrnet.propagation.VideoPoseTracker`
+        (boxes propagated from the tracked poses, the detector only where needed, ``track_id`` per
+        pose); with ``--smooth`` each track is smoothed once the video is done, then the entries are
+        written (OKS NMS is the tracker's own)."""
+        from hrnet.propagation import VideoPoseTracker, smooth_tracked_frames
+
+        reader = item.reader
+        assert reader is not None
+        tracker = VideoPoseTracker(self.predictor, self.detector, detect_every=max(0, int(self.args.detect_every)))
+        frames: list[tuple[int, np.ndarray | None, list[Any]]] = []
+        done = 0
+        try:
+            for index in item.frames:
+                frame = reader.read(index)
+                people = tracker.process(frame, image_key=index)
+                frames.append((index, frame if self.renderer is not None else None, people))
+                done += 1
+                if bar is not None:
+                    bar.update(1, postfix=f"{self.people + sum(len(p) for _, _, p in frames)} people")
+        except HRNetError as e:
+            self.failures.append((str(item.path), f"stopped after {done} frames: {e}"))
+        finally:
+            reader.close()
+        if self.args.smooth and frames:
+            smooth_tracked_frames([p for _, _, p in frames], fps=reader.fps or 30.0)
+        for index, frame, people in frames:
+            image_id = self._id_for(f"{item.path}#{index}")
+            for p in people:
+                entry = p.result.to_coco(image_id)
+                entry["file_name"] = item.path.name
+                entry["frame_index"] = index
+                entry["track_id"] = int(p.track_id)
+                self.results.append(entry)
+            self.people += len(people)
+            self.frames_done += 1
+            if self.renderer is not None and frame is not None:
+                self.renderer.frame(item.path, reader.fps, frame, [p.result for p in people])
+        log.info("%s: %d detector call(s) for %d frame(s) (%s)", item.path.name, tracker.stats.detector_calls,
+                 tracker.stats.frames, ", ".join(f"{k} {v}" for k, v in tracker.stats.reasons.items()) or "-")
+        if bar is not None and done < len(item.frames):
+            bar.update(len(item.frames) - done)
 
     def _video_batch(self, item: _Input, reader: VideoReader, batch: list[tuple[int, np.ndarray]],
                      bar: ProgressBar | None) -> None:
@@ -539,6 +593,10 @@ def _main(argv: Sequence[str] | None, restore: list[Callable[[], None]]) -> int:
         parser.error("--opts takes KEY VALUE pairs")
     if args.frame_step < 1 or args.batch_frames < 1:
         parser.error("--frame-step and --batch-frames must be >= 1")
+    if args.smooth and not args.track:
+        parser.error("--smooth smooths tracks: use it with --track")
+    if args.detect_every < 0:
+        parser.error("--detect-every must be >= 0")
     t0 = time.perf_counter()
     run: _Run | None = None
     try:

@@ -199,3 +199,32 @@ def test_partial_results_are_written_when_the_run_stops(data, tmp_path, capsys, 
     assert "stopped early" in cap.err and "6 video frame(s)" in cap.err
     if error == "oom":
         assert "even for one frame" in cap.err and "Traceback" not in cap.err
+
+
+def test_track_and_smooth_a_video(tmp_path, capsys):
+    """--track: every pose of a crossing clip carries a track_id and the two people keep theirs; the
+    detector (here a detections file of the true boxes) is not needed on every frame; --smooth runs."""
+    from pathlib import Path
+
+    from hrnet.dataset.synthetic import write_video
+
+    demo = Path(__file__).resolve().parents[2] / "resources" / "models" / "hrnet_w16_synthetic.pth"
+    video = write_video(tmp_path / "cross.avi", num_frames=16, fps=12, image_size=(320, 240), people=2, seed=0,
+                        scenario="crossing")
+    dets = [{"image_id": t, "category_id": 1, "bbox": [float(v) for v in p.bbox], "score": 1.0}
+            for t, people in enumerate(video.frames) for p in people if (p.keypoints[:, 2] == 2).sum() >= 3]
+    det_file = tmp_path / "dets.json"
+    det_file.write_text(json.dumps(dets))
+    for extra in ([], ["--smooth"]):
+        out = tmp_path / f"t{len(extra)}.json"
+        code, cap = _run(["--experiment", EXPERIMENT, "--weights", str(demo), "--detector", f"json:{det_file}",
+                          "--track", "--detect-every", "8", *extra, str(video.path), "--out", str(out)], capsys)
+        assert code == 0, cap.err
+        results = json.loads(out.read_text())
+        assert sorted({r["frame_index"] for r in results}) == list(range(16))
+        assert all(isinstance(r["track_id"], int) for r in results)
+        ids = {r["track_id"] for r in results if r["track_id"] >= 0}
+        assert 2 <= len(ids) <= 3, ids
+    with pytest.raises(SystemExit) as e:
+        _run(["--experiment", EXPERIMENT, "--weights", str(demo), "--smooth", str(video.path)], capsys)
+    assert e.value.code == 2 and "--smooth" in capsys.readouterr().err
