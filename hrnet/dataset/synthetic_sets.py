@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from hrnet.dataset import synthetic as S
+from hrnet.dataset import synthetic_render as R
 from hrnet.keypoints import AP10K_17, COCO_17, KeypointSet
 
 __all__ = ["BODY_12", "QUADRUPED_15", "SYNTHETIC_SETS", "generate_set_dataset", "render_quadruped_scene"]
@@ -89,11 +90,11 @@ def _quadruped(image: np.ndarray, rng: np.random.Generator, x: float, y: float, 
         legs[side] = (leg(tops["shoulder"], True, is_near), leg(tops["hip"], False, is_near), is_near)
 
     thick = max(2, int(length * 0.09))
-    shift = S._SHIFT
+    shift = R._SHIFT
 
     def line(a: np.ndarray, b: np.ndarray, col: tuple[int, int, int], t: int) -> None:
-        pa = tuple(int(round(v * S._ONE)) for v in a)
-        pb = tuple(int(round(v * S._ONE)) for v in b)
+        pa = tuple(int(round(v * R._ONE)) for v in a)
+        pb = tuple(int(round(v * R._ONE)) for v in b)
         cv2.line(image, pa, pb, col, t, cv2.LINE_AA, shift)
         cv2.line(mask, pa, pb, 255, t, cv2.LINE_8, shift)
 
@@ -108,15 +109,15 @@ def _quadruped(image: np.ndarray, rng: np.random.Generator, x: float, y: float, 
                 line(k, p, col, max(2, int(thick * 0.8)))
 
     draw_legs(near_side=False)  # far legs behind the body
-    centre = (int(round(c[0] * S._ONE)), int(round(c[1] * S._ONE)))
-    axes = (int(half * S._ONE), int(depth / 2 * S._ONE))
+    centre = (int(round(c[0] * R._ONE)), int(round(c[1] * R._ONE)))
+    axes = (int(half * R._ONE), int(depth / 2 * R._ONE))
     angle = math.degrees(math.atan2(ax[1], ax[0]))
     cv2.ellipse(image, centre, axes, angle, 0, 360, colour, -1, cv2.LINE_AA, shift)
     cv2.ellipse(mask, centre, axes, angle, 0, 360, 255, -1, cv2.LINE_8, shift)
     line(shoulder, neck, colour, int(thick * 1.3))
-    line(neck, nose, S._shade(colour, 0.85), int(thick * 1.1))
+    line(neck, nose, R._shade(colour, 0.85), int(thick * 1.1))
     tail_tip = tail_root - ax * length * 0.3 + up * length * rng.normal(0, 0.15)
-    line(tail_root, tail_tip, S._shade(colour, 0.7), max(2, thick // 2))
+    line(tail_root, tail_tip, R._shade(colour, 0.7), max(2, thick // 2))
     draw_legs(near_side=True)
 
     order = {"nose": nose, "neck": neck, "root_of_tail": tail_root}
@@ -156,7 +157,7 @@ def render_quadruped_scene(rng: np.random.Generator | int | None = None, image_s
     people = []
     covered = np.zeros((h, w), np.uint8)
     for joints, hidden, mask in reversed(drawn):
-        kp = S._label(joints, hidden, covered)
+        kp = R._label(joints, hidden, covered)
         area = cv2.countNonZero(mask)
         bbox = np.array(cv2.boundingRect(mask), dtype=np.float64) if area else np.zeros(4)
         people.append(S.RenderedPerson(keypoints=kp, bbox=bbox, area=float(area)))
