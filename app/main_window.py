@@ -9,64 +9,47 @@ predictions in :class:`~app.controllers.inference.InferenceController`, keyboard
 report are non-blocking (``open()``), so nothing here stalls the event loop, and tests can drive
 the window without modal loops.
 
-Why still ~690 lines: what is left is construction (six docks, toolbar, status bar) and the
-signal wiring of the widgets to the eight controllers, plus small display handlers (title, enabled
-actions, progress, device label); each is a few lines and splitting it further would only move
-wiring into places that must then know the window.
+The window's parts are split out by responsibility: what it is made of and where it sits
+(:mod:`app.window_layout`: central stack, docks, status bar, toolbar, start page vs editor), the
+signal wiring (:mod:`app.window_wiring`), the People list and Person panel
+(:class:`~app.controllers.people_panels.PeoplePanels`) and non-blocking messages
+(:mod:`app.window_messages`). What is left here is composition and the small display handlers
+(title, enabled actions, progress, device label) that the wiring calls.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QDoubleSpinBox,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QStackedWidget,
-    QUndoView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
-from app import commands, review
+from app import commands, review, window_layout
 from app.autosave import AutosaveManager
 from app.canvas.heatmaps import HeatmapStore
-from app.canvas.view import PoseView
 from app.controllers import actions as actions_table
 from app.controllers.detector_check import DetectorFallback
 from app.controllers.editing import EditController
 from app.controllers.heatmaps import HeatmapOverlay
 from app.controllers.inference import InferenceController
 from app.controllers.model import ModelController
+from app.controllers.people_panels import PeoplePanels
 from app.controllers.playback import PlaybackController
 from app.controllers.project import ProjectController
 from app.controllers.tracking import TrackController
 from app.document import AnnotationDocument
-from app.int8_calibration import project_plan
 from app.keypoint_set_controller import KeypointSetController
 from app.model_manager import HOW_TO_GET_WEIGHTS, ModelManager, ModelSpec, demo_spec, describe_error
 from app.settings import AppSettings
 from app.widgets.export_dialog import ExportDialog
-from app.widgets.frame_bar import FrameBar
-from app.widgets.frame_list import FrameListWidget
-from app.widgets.heatmap_dock import HeatmapDockWidget
 from app.widgets.help_dialog import ShortcutsDialog
-from app.widgets.model_panel import ModelPanelWidget
-from app.widgets.people_list import PeopleListWidget
-from app.widgets.person_panel import PersonPanelWidget
-from app.widgets.run_progress import RunProgress
-from app.widgets.start_view import StartWidget
-from app.widgets.timeline import TimelineWidget
+from app.window_messages import MessageBoxes, unexpected_error
+from app.window_wiring import connect_window
 
 log = logging.getLogger(__name__)
 
@@ -96,21 +79,15 @@ class MainWindow(QMainWindow):
         self.last_error: tuple[str, str] | None = None
         self.help_dialog: ShortcutsDialog | None = None
         self.train_dialog = None
-        self._message_boxes: list[QMessageBox] = []
-        self._dock_visibility: dict[QDockWidget, bool] = {}  # the editor's docks, hidden on the start page
-        self._docks_sized = False
-        self._timeline_sized = False
-        self._person_timer = QTimer(self)
-        self._person_timer.setSingleShot(True)
-        self._person_timer.setInterval(0)
-        self._person_timer.timeout.connect(self._refresh_person_panel_now)
+        self.message_boxes = MessageBoxes(self)
 
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
         self.resize(1400, 900)
-        self._build_central()
-        self._build_docks()
-        self._build_status_bar()
+        window_layout.build_central(self)
+        window_layout.build_docks(self)
+        window_layout.build_status_bar(self)
+        self.layout_rules = window_layout.EditorLayout(self)
         self.edits = EditController(self.document, self.view, self.frame_list.model.confidence, parent=self)
         self.tracking = TrackController(self.document, self.view, dialog_parent=self, parent=self)
         self.playback = PlaybackController(self.document, self.view, parent=self)
@@ -118,8 +95,11 @@ class MainWindow(QMainWindow):
                                               self.inference, self.settings, parent=self)
         self.keypoints = KeypointSetController(self)  # new project with a set, set editing, model fit
         self.actions_by_name = actions_table.build_actions(self, self.document.undo_stack)
-        self._build_menus_and_toolbar()
-        self._connect()
+        window_layout.build_menus_and_toolbar(self, self.layout_rules.docks)
+        self._rebuild_recent_menu(self.settings.recent_files())
+        self.people_panels = PeoplePanels(self.document, self.view, self.people_list, self.person_panel, self.edits,
+                                          self.threshold_spin.value, parent=self)
+        connect_window(self)
         self._restore_settings()
         self.detector_check = DetectorFallback(self.model_panel, parent=self)
         self.detector_check.note_changed.connect(self.model_panel.set_detector_note)
@@ -130,182 +110,7 @@ class MainWindow(QMainWindow):
         self.show_start()
         self.project.check_recoveries()
 
-    # ================================================================== UI construction
-    def _build_central(self) -> None:
-        self.view = PoseView()
-        self.view.setMinimumSize(320, 240)
-        self.frame_bar = FrameBar()
-        editor = QWidget()
-        lay = QVBoxLayout(editor)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        lay.addWidget(self.view, 1)
-        lay.addWidget(self.frame_bar)
-        self.start_view = StartWidget()
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.start_view)
-        self.stack.addWidget(editor)
-        self.setCentralWidget(self.stack)
-        self.view.set_document(self.document)
-
-    def _add_dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        return dock
-
-    def _build_docks(self) -> None:
-        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self.frame_list = FrameListWidget()
-        self.frame_list.set_document(self.document)
-        self.frames_dock = self._add_dock("Frames", "frames_dock", self.frame_list, left)
-        self.model_panel = ModelPanelWidget()
-        self.model_dock = self._add_dock("Model", "model_dock", self.model_panel, right)
-        self.person_panel = PersonPanelWidget()
-        self.person_dock = self._add_dock("Person", "person_dock", self.person_panel, right)
-        self.tabifyDockWidget(self.model_dock, self.person_dock)
-        self.model_dock.raise_()
-        self.heatmap_panel = HeatmapDockWidget(self.settings.heatmap_colormap(), self.settings.heatmap_opacity())
-        self.heatmap_dock = self._add_dock("Heatmaps", "heatmap_dock", self.heatmap_panel, right)
-        self.undo_view = QUndoView(self.document.undo_stack)
-        self.undo_view.setEmptyLabel("<opened>")
-        self.people_list = PeopleListWidget()
-        self.people_dock = self._add_dock("People", "people_dock", self.people_list, left)
-        self.splitDockWidget(self.frames_dock, self.people_dock, Qt.Orientation.Vertical)  # below Frames
-        self.history_dock = self._add_dock("History", "history_dock", self.undo_view, left)
-        self.tabifyDockWidget(self.frames_dock, self.history_dock)
-        self.frames_dock.raise_()
-        self.timeline = TimelineWidget()
-        self.timeline.set_document(self.document)
-        self.timeline_dock = self._add_dock("Timeline", "timeline_dock", self.timeline,
-                                            Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.timeline_dock.hide()
-        # the side docks run the full height: the timeline sits under the canvas only, so the heatmap
-        # grid and the People list keep their room when it shows
-        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-
-    def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.run_progress = RunProgress()
-        self.run_progress.cancel_requested.connect(lambda: (self.inference.cancel(), self.tracking.cancel()))
-        self.zoom_label = QLabel("")
-        self.device_label = QLabel("no model")
-        self.device_label.setToolTip("Pose model and device in use")
-        self.selection_label = QLabel("")
-        for w in (self.run_progress, self.selection_label, self.zoom_label, self.device_label):
-            sb.addPermanentWidget(w)
-
-    def _build_menus_and_toolbar(self) -> None:
-        acts = self.actions_by_name
-        self.recent_menu = actions_table.build_menus(self, acts, self._docks())["recent"]
-        tb = actions_table.build_toolbar(self, acts)
-        tb.addSeparator()
-        tb.addWidget(QLabel(" Confidence ≥ "))
-        self.threshold_spin = QDoubleSpinBox()
-        self.threshold_spin.setRange(0.0, 1.0)
-        self.threshold_spin.setSingleStep(0.05)
-        self.threshold_spin.setDecimals(2)
-        self.threshold_spin.setValue(self.settings.confidence_threshold())
-        self.threshold_spin.setToolTip("Joints below this confidence are drawn dotted; frames below it are "
-                                       "'low confidence' in the frame filter")
-        tb.addWidget(self.threshold_spin)
-        self.addToolBar(tb)
-        self.toolbar = tb
-        self.view.context_actions = actions_table.context_actions(acts)
-        self._rebuild_recent_menu(self.settings.recent_files())
-
-    def _connect(self) -> None:
-        d = self.document
-        d.frame_changed.connect(self._on_frame_changed)
-        d.frames_changed.connect(self._on_frames_changed)
-        d.dirty_changed.connect(lambda _: self._update_title())
-        d.path_changed.connect(lambda _: self._update_title())
-        d.instances_changed.connect(self._on_people_changed)
-        d.instance_changed.connect(lambda f, _i: self._on_people_changed(f))
-        d.reviewed_changed.connect(lambda _f: (self._update_actions(), self.refresh_person_panel()))
-        d.keypoint_set_changed.connect(lambda: (self._on_frames_changed(), self.refresh_person_panel()))
-        self.autosave.failed.connect(lambda m: self.statusBar().showMessage(m, 10000))
-
-        p = self.project
-        p.error.connect(self.show_error)
-        p.message.connect(self.statusBar().showMessage)
-        p.opened.connect(self._on_project_opened)
-        p.closing.connect(lambda: (self.inference.cancel(wait=True), self.tracking.cancel(wait=True),
-                                   self.playback.stop()))
-        p.closed.connect(self._on_project_closed)
-        p.recent_changed.connect(self._rebuild_recent_menu)
-        p.recoveries_changed.connect(self._on_recoveries_changed)
-        p.export_running.connect(lambda running: self.act_export.setEnabled(
-            not running and self.document.num_frames() > 0))
-        p.export_finished.connect(self.export_finished)
-        p.model_wanted.connect(self._load_recovered_model)
-
-        inf = self.inference
-        inf.error.connect(self.show_error)
-        inf.message.connect(self.statusBar().showMessage)
-        inf.started.connect(self._on_inference_started)
-        inf.progress.connect(self._on_inference_progress)
-        inf.finished.connect(self._on_inference_finished)
-        inf.person_added.connect(lambda f, i: self.view.select(i) if f == self.view.frame_index else None)
-        self.edits.message.connect(self.statusBar().showMessage)
-        tr = self.tracking
-        tr.message.connect(self.statusBar().showMessage)
-        tr.started.connect(lambda total: (self.run_progress.start(total), self._update_actions()))
-        tr.progress.connect(lambda done, total, text: (self.run_progress.set_progress(done, total),
-                                                       self.statusBar().showMessage(text)))
-        tr.finished.connect(lambda: (self.run_progress.setVisible(False), self._update_actions()))
-        self.timeline.frame_requested.connect(self.go_to_frame)
-        self.timeline.track_requested.connect(self.tracking.select_track)
-        self.playback.playing_changed.connect(
-            lambda on: self.act_play.setText("&Pause" if on else "&Play / pause"))
-
-        self.view.selection_changed.connect(self._on_selection_changed)
-        self.view.hover_changed.connect(self._on_hover_text)
-        self.view.placement_changed.connect(
-            lambda text: self.statusBar().showMessage(text) if text else self.statusBar().clearMessage())
-        self.view.box_drawn.connect(self._on_box_drawn)
-        self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
-        self.view.frame_failed.connect(self._on_frame_failed)
-        self.view.frame_unreadable.connect(self.frame_list.set_unreadable)
-
-        self.frame_bar.frame_requested.connect(self.go_to_frame)
-        self.frame_list.frame_activated.connect(self.go_to_frame)
-        self.threshold_spin.valueChanged.connect(self._on_threshold_changed)
-
-        self.model_panel.load_requested.connect(self.load_model)
-        self.model_panel.run_requested.connect(self.run_inference)
-        self.model_panel.detector_changed.connect(self.settings.set_detector)
-        self.model_panel.help_requested.connect(lambda: self.show_info("How to get weights", HOW_TO_GET_WEIGHTS))
-        self.model.loading_started.connect(self._on_model_loading)
-        self.models.loaded.connect(self._on_model_loaded)
-        self.models.failed.connect(self._on_model_failed)
-        self.models.predict_requested.connect(lambda scope, reuse: self.run_inference(scope, reuse_boxes=reuse))
-        self.models.error.connect(self.show_error)
-        self.model.loading_progress.connect(self.model_panel.set_loading_progress)  # int8 calibration
-        self.model_panel.cancel_load_requested.connect(self.model.cancel_loading)
-        self.model.calibration_provider = lambda: project_plan(self.document.data)
-
-        pp = self.person_panel
-        pp.joint_selected.connect(lambda j: self.view.select(self.view.selected_person, j))
-        pp.visibility_requested.connect(self.edits.set_joint_visibility)
-        pp.place_requested.connect(self.edits.place_joints)
-        pp.swap_requested.connect(self.edits.swap_left_right)
-        pp.delete_requested.connect(self.edits.delete_person)
-        self.people_list.person_selected.connect(lambda p: (self.view.select(p), self.view.ensure_selection_visible()))
-        self.people_list.delete_requested.connect(lambda p: (self.view.select(p), self.edits.delete_person()))
-
-        sv = self.start_view
-        sv.sample_requested.connect(self.open_sample)
-        sv.open_files_requested.connect(p.open_files_dialog)
-        sv.open_folder_requested.connect(p.open_folder_dialog)
-        sv.open_video_requested.connect(p.open_video_dialog)
-        sv.open_project_requested.connect(p.open_project_dialog)
-        sv.recent_requested.connect(lambda path: self.open_paths([path]))
-        sv.recover_requested.connect(p.recover_latest)
-        sv.discard_recovery_requested.connect(p.discard_recoveries)
-
+    # ================================================================== settings, layout
     def _restore_settings(self) -> None:
         geometry, state = self.settings.window_state()
         if geometry is not None:
@@ -324,39 +129,23 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._docks_sized and self.settings.window_state()[1] is None:
-            self._docks_sized = True
-            self.resizeDocks([self.frames_dock, self.model_dock], [220, 380], Qt.Orientation.Horizontal)
-            self.resizeDocks([self.model_dock, self.heatmap_dock], [330, 470], Qt.Orientation.Vertical)
-            self.resizeDocks([self.frames_dock, self.people_dock], [560, 240], Qt.Orientation.Vertical)
+        self.layout_rules.size_docks_once()
 
     # ================================================================== messages
-    def _message_box(self, icon: QMessageBox.Icon, title: str, text: str, details: str = "") -> None:
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
-        if details:
-            box.setDetailedText(details)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.finished.connect(lambda _r, b=box: self._message_boxes.remove(b) if b in self._message_boxes else None)
-        self._message_boxes.append(box)
-        box.open()
-
     def show_error(self, title: str, text: str, details: str = "") -> None:
         """Report an error without blocking: status bar + a window-modal message box (open())."""
         log.warning("%s: %s", title, text)
         self.last_error = (title, text)
         self.statusBar().showMessage(f"{title}: {text.splitlines()[0] if text else ''}", 15000)
-        self._message_box(QMessageBox.Icon.Warning, title, text, details)
+        self.message_boxes.show(QMessageBox.Icon.Warning, title, text, details)
         self.error_shown.emit(title, text)
 
     def show_info(self, title: str, text: str) -> None:
-        self._message_box(QMessageBox.Icon.Information, title, text)
+        self.message_boxes.show(QMessageBox.Icon.Information, title, text)
 
     def handle_exception(self, exc_type, exc, tb) -> None:
         """sys.excepthook: show unexpected errors, keep the app and the document alive."""
-        details = "".join(traceback.format_exception(exc_type, exc, tb))
-        log.error("Unexpected error:\n%s", details)
-        text = (f"{exc_type.__name__}: {exc}\n\nThe app keeps running and your annotations are intact "
-                "(autosave keeps a recovery copy). Please save your work and report this error.")
+        text, details = unexpected_error(exc_type, exc, tb)
         try:
             self.show_error("Unexpected error", text, details)
         except Exception:  # never raise from the excepthook
@@ -393,25 +182,12 @@ class MainWindow(QMainWindow):
             for b in self.model_panel.run_buttons.values():
                 b.setEnabled(False)
 
-    def _docks(self) -> tuple[QDockWidget, ...]:
-        return (self.frames_dock, self.history_dock, self.people_dock, self.model_dock, self.person_dock,
-                self.heatmap_dock, self.timeline_dock)
-
     def show_start(self) -> None:
         """The start page gets the whole window: docks are hidden until a project is open."""
-        if self.stack.currentIndex() == 1 or not self._dock_visibility:
-            self._dock_visibility = {d: not d.isHidden() for d in self._docks()}
-        self.stack.setCurrentIndex(0)
-        self.start_view.set_recent(self.settings.recent_files())
-        for dock in self._docks():
-            dock.hide()
+        self.layout_rules.show_start()
 
     def show_editor(self) -> None:
-        if self.stack.currentIndex() != 1:
-            for dock, visible in self._dock_visibility.items():
-                dock.setVisible(visible)
-        self.stack.setCurrentIndex(1)
-        self.view.setFocus()
+        self.layout_rules.show_editor()
 
     # ================================================================== project (ProjectController)
     def open_paths(self, paths: Sequence[str | Path], image_root: str | Path | None = None,
@@ -438,11 +214,7 @@ class MainWindow(QMainWindow):
         self.heatmaps.clear()
         self.show_editor()
         if any(fr.video is not None for fr in self.document.data.frames):
-            first = self.timeline_dock.isHidden() and not self._timeline_sized
-            self.timeline_dock.show()  # (hidden for still images until asked for: View menu)
-            if first:  # a strip under the canvas, not half the window
-                self._timeline_sized = True
-                self.resizeDocks([self.timeline_dock], [150], Qt.Orientation.Vertical)
+            self.layout_rules.show_timeline()
 
     def _on_project_closed(self) -> None:
         self.heatmaps.clear()
@@ -523,22 +295,7 @@ class MainWindow(QMainWindow):
             self.refresh_person_panel()
 
     def refresh_person_panel(self) -> None:
-        """Deferred and coalesced: the table is rebuilt after the current event (never while one of
-        its own combo boxes is still emitting)."""
-        self._person_timer.start()
-
-    def _refresh_person_panel_now(self) -> None:
-        p = self.view.selected_person
-        frame = self.document.current_frame() if self.document.num_frames() else None
-        if frame is None:
-            self.people_list.set_people(None, [], None)
-        else:
-            self.people_list.set_people(self.document.current_index(), frame.instances, p, frame.reviewed)
-        if frame is None or p is None or p >= len(frame.instances):
-            self.person_panel.set_person(None, None)
-            return
-        self.person_panel.set_person(self.document.keypoint_set(), frame.instances[p], p,
-                                     self.view.selected_joint, self.threshold_spin.value())
+        self.people_panels.refresh()  # deferred and coalesced
 
     def _on_frame_failed(self, index: int, message: str) -> None:
         self.statusBar().showMessage(f"Frame {index + 1} cannot be shown: {message}", 15000)
@@ -745,8 +502,7 @@ class MainWindow(QMainWindow):
         self.project.shutdown()
         self.model.wait(10000)
         if self.stack.currentIndex() == 0:  # docks are hidden on the start page: save the editor's layout
-            for dock, visible in self._dock_visibility.items():
-                dock.setVisible(visible)
+            self.layout_rules.restore_docks()
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.autosave.close()

@@ -91,7 +91,7 @@ def test_opening_a_custom_set_in_the_window_draws_it(qtbot, tmp_path, monkeypatc
     assert view.joint_description(0, 0).startswith("#1 head")
     assert window.heatmap_panel._names == STICK_NAMES
     view.select(0)
-    window._refresh_person_panel_now()
+    window.people_panels.refresh_now()
     panel = window.person_panel.table
     assert [panel.item(r, 0).text() for r in range(panel.rowCount())] == STICK_NAMES
 
