@@ -15,19 +15,10 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QPushButton, QTableWidgetItem, QWidget
 
 from app.review import person_confidence
+from app.widgets.table_panel import TablePanel
 from hrnet import Instance
 
 COLUMNS = ("Person", "Track", "Score", "State")
@@ -49,37 +40,19 @@ def person_score(instance: Instance) -> float | None:
     return person_confidence(instance)
 
 
-class PeopleListWidget(QWidget):
+class PeopleListWidget(TablePanel):
     person_selected = Signal(int)
     delete_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.title = QLabel("No frame")
-        self.title.setStyleSheet("font-weight: bold; padding: 2px;")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        super().__init__("No frame", COLUMNS, parent)
         self.table.setToolTip("People on this frame: click selects on the canvas, Delete removes")
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_row_selected)
         self.delete_button = QPushButton("Delete person")
         self.delete_button.clicked.connect(self._delete_current)
         self.delete_button.setEnabled(False)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.delete_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.title)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(row)
-        self._syncing = False
+        self.buttons.addStretch(1)
+        self.buttons.addWidget(self.delete_button)
 
     def set_people(self, frame_number: int | None, instances: Sequence[Instance], selected: int | None,
                    reviewed: bool = False) -> None:
@@ -115,8 +88,7 @@ class PeopleListWidget(QWidget):
             self._syncing = False
 
     def current_person(self) -> int | None:
-        rows = {i.row() for i in self.table.selectedIndexes()}
-        return next(iter(rows)) if len(rows) == 1 else None
+        return self.selected_row()
 
     def _on_row_selected(self) -> None:
         person = self.current_person()

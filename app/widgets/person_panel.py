@@ -12,27 +12,17 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QPushButton, QTableWidgetItem, QWidget
 
 from app.canvas import style
+from app.widgets.table_panel import TablePanel
 from hrnet import KeypointSet
 
 VISIBILITY_TEXT = {2: "visible", 1: "occluded", 0: "not labelled"}
 COLUMNS = ("Joint", "Visibility", "Conf.", "Source", "x", "y")
 
 
-class PersonPanelWidget(QWidget):
+class PersonPanelWidget(TablePanel):
     joint_selected = Signal(int)
     visibility_requested = Signal(int, int)  # joint, visibility
     place_requested = Signal(object)  # list of joints to place by clicking
@@ -40,18 +30,7 @@ class PersonPanelWidget(QWidget):
     delete_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.title = QLabel("No person selected")
-        self.title.setStyleSheet("font-weight: bold; padding: 2px;")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        super().__init__("No person selected", COLUMNS, parent)
         self.table.itemSelectionChanged.connect(self._on_row_selected)
         self.place_button = QPushButton("Place missing (M)")
         self.place_button.clicked.connect(self._place_missing)
@@ -59,18 +38,11 @@ class PersonPanelWidget(QWidget):
         swap.clicked.connect(self.swap_requested)
         delete = QPushButton("Delete person")
         delete.clicked.connect(self.delete_requested)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.place_button)
-        buttons.addWidget(swap)
-        buttons.addWidget(delete)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.title)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
+        self.buttons.addWidget(self.place_button)
+        self.buttons.addWidget(swap)
+        self.buttons.addWidget(delete)
         self._names: list[str] = []
         self._keypoints: np.ndarray | None = None
-        self._syncing = False
         self.set_person(None, None)
 
     def set_person(self, names: list[str] | KeypointSet | None, instance, index: int | None = None,
@@ -132,11 +104,9 @@ class PersonPanelWidget(QWidget):
             self._syncing = False
 
     def _on_row_selected(self) -> None:
-        if self._syncing:
-            return
-        rows = {i.row() for i in self.table.selectedIndexes()}
-        if len(rows) == 1:
-            self.joint_selected.emit(rows.pop())
+        row = self.selected_row()
+        if not self._syncing and row is not None:
+            self.joint_selected.emit(row)
 
     def _on_visibility(self, joint: int, visibility: int) -> None:
         if self._syncing or self._keypoints is None:
