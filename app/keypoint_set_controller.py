@@ -111,7 +111,5 @@ class KeypointSetController(QObject):
                                f"{why}\n\nFine-tuning starts from this model: what fits is kept, and joints it "
                                "knows by name start already trained (Model panel: \u201cFine-tune it for this "
                                "keypoint set\u2026\u201d).")
-        show = getattr(self.window, "show_model_panel", None)
-        if show is not None:
-            show()
+        self.window.show_model_panel()
         return False

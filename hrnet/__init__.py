@@ -93,6 +93,7 @@ _EXPORTS: dict[str, str] = {
     "MPII_16": "hrnet.keypoints",
     "side_of": "hrnet.keypoints",
     "mirror_name": "hrnet.keypoints",
+    "split_side": "hrnet.keypoints",
     "default_sigma": "hrnet.keypoints",
     "flip_pairs_from_names": "hrnet.keypoints",
     "Category": "hrnet.annotations",

@@ -90,35 +90,33 @@ def _same_case(word: str, like: str) -> str:
     return word
 
 
-def _split_side(name: str) -> tuple[re.Match[str], int] | None:
+def split_side(name: str) -> tuple[str, str, str] | None:
+    """``(before, marker, after)`` around the side marker the left/right rule finds in ``name``
+    (``"front_left_paw"`` -> ``("front_", "left", "_paw")``); None for a name without a side."""
     for pattern, group in _SIDE_PATTERNS:
-        m = pattern.match(name)
+        m = pattern.match(str(name))
         if m is not None:
-            return m, group
+            parts = m.groups()
+            return "".join(parts[:group - 1]), parts[group - 1], "".join(parts[group:])
     return None
 
 
 def side_of(name: str) -> str:
     """``"left"``, ``"right"`` or ``"centre"`` by the left/right rule (case-insensitive)."""
-    found = _split_side(str(name))
+    found = split_side(name)
     if found is None:
         return CENTRE
-    m, group = found
-    marker = m.group(group).lower()
-    return LEFT if marker in ("left", "l") else RIGHT
+    return LEFT if found[1].lower() in ("left", "l") else RIGHT
 
 
 def mirror_name(name: str) -> str | None:
     """The name of the joint on the other side (``left_eye`` -> ``right_eye``, ``paw_L`` ->
     ``paw_R``), keeping the case of the marker; None for a name without a side."""
-    found = _split_side(str(name))
+    found = split_side(name)
     if found is None:
         return None
-    m, group = found
-    parts = list(m.groups())
-    marker = parts[group - 1]
-    parts[group - 1] = _same_case(_OTHER[marker.lower()], marker)
-    return "".join(parts)
+    before, marker, after = found
+    return before + _same_case(_OTHER[marker.lower()], marker) + after
 
 
 def flip_pairs_from_names(names: Sequence[str]) -> list[tuple[int, int]]:

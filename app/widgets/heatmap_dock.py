@@ -9,12 +9,15 @@ maximum over all joints, or nothing), the colour map and the opacity.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from hrnet import split_side
 
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "turbo", "cividis")
 OVERLAY_MODES = (("joint", "Selected joint"), ("max", "All joints (max)"), ("off", "Off"))
@@ -30,11 +33,13 @@ def colormap_lut(name: str) -> np.ndarray:
 
 
 def short_joint_name(name: str) -> str:
-    """'right_shoulder' -> 'R shoulder': fits a grid tile at the default dock size."""
-    for side, short in (("left_", "L "), ("right_", "R "), ("l_", "L "), ("r_", "R ")):
-        if name.startswith(side):
-            name = short + name[len(side):]
-            break
+    """'right_shoulder' -> 'R shoulder', 'paw_l' -> 'L paw' (hrnet's left/right rule): fits a grid
+    tile at the default dock size."""
+    found = split_side(name)
+    if found is not None:
+        before, marker, after = found
+        rest = " ".join(w for w in re.split(r"[_\-\s.]+", before + " " + after) if w)
+        return f"{marker[0].upper()} {rest}"
     return name.replace("_", " ")
 
 

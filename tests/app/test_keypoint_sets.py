@@ -290,3 +290,12 @@ def test_mpii_project_fits_the_official_mpii_experiments():
         kset = _keypoint_set(load_config(exp))
         assert kset is MPII_16 and model_fit(kset, TEMPLATES["MPII-16"]) == ""
     assert model_fit(_keypoint_set(load_config("coco/hrnet/w32_256x192_adam_lr1e-3")), MPII_16)
+
+
+def test_heatmap_tiles_shorten_names_by_hrnets_left_right_rule():
+    from app.widgets.heatmap_dock import short_joint_name
+
+    assert short_joint_name("right_shoulder") == "R shoulder" and short_joint_name("l_paw") == "L paw"
+    # every pattern of the one rule, not only a left_/right_ prefix
+    assert short_joint_name("paw_L") == "L paw" and short_joint_name("front_left_paw") == "L front paw"
+    assert short_joint_name("LeftEar") == "L Ear" and short_joint_name("root_of_tail") == "root of tail"

@@ -33,6 +33,7 @@ from hrnet.keypoints import (
     flip_pairs_from_names,
     mirror_name,
     side_of,
+    split_side,
 )
 from hrnet.models import build_model
 from hrnet.models.checkpoint import (
@@ -56,6 +57,12 @@ def test_every_name_pattern_pairs(left, right):
     assert side_of(left) == LEFT and side_of(right) == RIGHT
     assert mirror_name(left) == right and mirror_name(right) == left
     assert flip_pairs_from_names(["nose", left, "tail", right]) == [(1, 3)]
+
+
+def test_split_side_names_the_marker_the_rule_finds():
+    assert split_side("front_left_paw") == ("front_", "left", "_paw")
+    assert split_side("LeftEar") == ("", "Left", "Ear") and split_side("paw_L") == ("paw_", "L", "")
+    assert split_side("nose") is None and split_side("lhand") is None
 
 
 def test_pairs_ignore_case_and_centre_joints_have_no_side():
