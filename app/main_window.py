@@ -87,7 +87,7 @@ class MainWindow(QMainWindow):
         window_layout.build_central(self)
         window_layout.build_docks(self)
         window_layout.build_status_bar(self)
-        self.layout_rules = window_layout.EditorLayout(self)
+        self.editor_layout = window_layout.EditorLayout(self)
         self.edits = EditController(self.document, self.view, self.frame_list.model.confidence, parent=self)
         self.tracking = TrackController(self.document, self.view, dialog_parent=self, parent=self)
         self.playback = PlaybackController(self.document, self.view, parent=self)
@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
                                               self.inference, self.settings, parent=self)
         self.keypoints = KeypointSetController(self)  # new project with a set, set editing, model fit
         self.actions_by_name = actions_table.build_actions(self, self.document.undo_stack)
-        window_layout.build_menus_and_toolbar(self, self.layout_rules.docks)
+        window_layout.build_menus_and_toolbar(self, self.editor_layout.docks)
         self._rebuild_recent_menu(self.settings.recent_files())
         self.people_panels = PeoplePanels(self.document, self.view, self.people_list, self.person_panel, self.edits,
                                           self.threshold_spin.value, parent=self)
@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        self.layout_rules.size_docks_once()
+        self.editor_layout.size_docks_once()
 
     # ================================================================== messages
     def show_error(self, title: str, text: str, details: str = "") -> None:
@@ -184,10 +184,10 @@ class MainWindow(QMainWindow):
 
     def show_start(self) -> None:
         """The start page gets the whole window: docks are hidden until a project is open."""
-        self.layout_rules.show_start()
+        self.editor_layout.show_start()
 
     def show_editor(self) -> None:
-        self.layout_rules.show_editor()
+        self.editor_layout.show_editor()
 
     # ================================================================== project (ProjectController)
     def open_paths(self, paths: Sequence[str | Path], image_root: str | Path | None = None,
@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         self.heatmaps.clear()
         self.show_editor()
         if any(fr.video is not None for fr in self.document.data.frames):
-            self.layout_rules.show_timeline()
+            self.editor_layout.show_timeline()
 
     def _on_project_closed(self) -> None:
         self.heatmaps.clear()
@@ -502,7 +502,7 @@ class MainWindow(QMainWindow):
         self.project.shutdown()
         self.model.wait(10000)
         if self.stack.currentIndex() == 0:  # docks are hidden on the start page: save the editor's layout
-            self.layout_rules.restore_docks()
+            self.editor_layout.restore_docks()
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.autosave.close()
