@@ -43,6 +43,7 @@ __all__ = [
     "RepredictPerson",
     "SetBox",
     "SetReviewed",
+    "SetRunTrackIds",
     "SetTrackId",
     "SetVisibility",
     "SwapLeftRight",
@@ -418,7 +419,39 @@ class CopyFromPreviousFrame(_FrameListEdit):
         self._stage(frame, list(document.frame(frame).instances) + copies)
 
 
-class ApplyPredictions(_FrameListEdit):
+PREDICTION_RUN_ID = 1003  # QUndoCommand.id() of the steps of one prediction run (they merge)
+
+
+class _RunStep(_FrameListEdit):
+    """A frame-list edit that belongs to a prediction run: ``run`` is the run's token (any object;
+    None: a step on its own). Consecutive edits of the same run merge (``mergeWith``) into ONE undo
+    step, so a run can apply each frame as it arrives and still be undone with one Ctrl+Z. Per
+    frame the merged step keeps the list from before its first edit and the list after its last.
+    Anything pushed between two edits of a run (the user's own edit during the run) ends the merge:
+    later frames form a new step above it, so the stack stays consistent."""
+
+    def __init__(self, document: AnnotationDocument, text: str, run: object | None = None,
+                 parent: QUndoCommand | None = None) -> None:
+        super().__init__(document, text, parent)
+        self.run = run
+
+    def id(self) -> int:
+        return PREDICTION_RUN_ID if self.run is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, _RunStep) or self.run is None or other.run is not self.run:
+            return False
+        for frame, people in other.new.items():
+            self.old.setdefault(frame, other.old[frame])
+            self.new[frame] = people
+        self._merged(other)
+        return True
+
+    def _merged(self, other: _RunStep) -> None:
+        """Hook after ``other`` was merged in (e.g. to update the text)."""
+
+
+class ApplyPredictions(_RunStep):
     """Apply model results to one or many frames as ONE undo step.
 
     ``predictions`` maps frame index -> the people the model found there (Instances, e.g. from
@@ -437,15 +470,19 @@ class ApplyPredictions(_FrameListEdit):
 
     Frames where nothing changes are left out; ``changed_frames`` lists the others. A command
     that changes nothing is obsolete (QUndoStack drops it).
+
+    With ``run`` (a token, see :class:`_RunStep`) the commands of one prediction run, one per frame
+    as the results arrive, merge into one step ("Apply predictions (N frames)", N frames changed).
     """
 
     def __init__(self, document: AnnotationDocument, predictions: Mapping[int, Sequence[Any]],
                  dedupe_iou: float = 0.5, skip_reviewed: bool = False, text: str | None = None,
-                 parent: QUndoCommand | None = None) -> None:
+                 parent: QUndoCommand | None = None, run: object | None = None) -> None:
         n = len(predictions)
         one = f"Apply predictions: frame {int(next(iter(predictions))) + 1}" if n == 1 else ""
         super().__init__(document, text or (f"Apply predictions ({n} frames)" if n != 1 else one),
-                         parent)
+                         run=run, parent=parent)
+        self._fixed_text = text is not None
         K = document.data.num_joints
         for frame, preds in sorted(predictions.items()):
             fr = document.frame(frame)
@@ -471,6 +508,38 @@ class ApplyPredictions(_FrameListEdit):
                 continue
             self._stage(frame, result)
         self.changed_frames = sorted(self.new)
+        if not self.new:
+            self.setObsolete(True)
+
+    def _merged(self, other: _RunStep) -> None:
+        self.changed_frames = sorted(self.new)
+        if not self._fixed_text and len(self.new) > 1:
+            self.setText(f"Apply predictions ({len(self.new)} frames)")
+
+
+class SetRunTrackIds(_RunStep):
+    """Set the track ids of many people (``changes``: (frame, person) -> id, None clears) as an
+    edit that can join a prediction run's step (``run``): the people whose id changes are replaced
+    by changed copies in their frame's list. (:class:`app.track_commands.SetTrackIds` changes the
+    people in place, so a step that restores the lists from before the run would not undo it.)
+    Frames where nothing changes are left out; an empty command is obsolete."""
+
+    def __init__(self, document: AnnotationDocument, changes: Mapping[tuple[int, int], int | None],
+                 text: str = "Set tracks", run: object | None = None, parent: QUndoCommand | None = None) -> None:
+        super().__init__(document, text, run=run, parent=parent)
+        by_frame: dict[int, dict[int, int | None]] = {}
+        for (f, i), t in changes.items():
+            by_frame.setdefault(int(f), {})[int(i)] = None if t is None else int(t)
+        for f, ids in sorted(by_frame.items()):
+            people = list(document.frame(f).instances)
+            changed = False
+            for i, t in ids.items():
+                if people[i].track_id != t:
+                    people[i] = people[i].copy()
+                    people[i].track_id = t
+                    changed = True
+            if changed:
+                self._stage(f, people)
         if not self.new:
             self.setObsolete(True)
 

@@ -28,6 +28,7 @@ __all__ = [
     "track_ids",
     "track_members",
     "track_table",
+    "video_neighbours",
     "weakest_track_frames",
 ]
 
@@ -192,25 +193,41 @@ def reconcile_track_ids(frames: Sequence[Frame], predictions: dict[int, list[Ins
     return mapping
 
 
+def video_neighbours(frames: Sequence[Frame]) -> dict[int, tuple[int | None, int | None]]:
+    """(previous, next) frame of every video frame in its video (None at the ends), all at once."""
+    out: dict[int, tuple[int | None, int | None]] = {}
+    for seq in sequences(frames):
+        if frames[seq[0]].video is None:
+            continue
+        for k, f in enumerate(seq):
+            out[f] = (seq[k - 1] if k else None, seq[k + 1] if k + 1 < len(seq) else None)
+    return out
+
+
 def ids_from_neighbours(frames: Sequence[Frame], frame: int, people: Sequence[Instance],
-                        min_iou: float = 0.3) -> list[int | None]:
+                        min_iou: float = 0.3,
+                        neighbours: tuple[int | None, int | None] | None = None) -> list[int | None]:
     """Track ids for ``people`` newly predicted on video frame ``frame`` alone (Predict this frame):
     each takes the id of the tracked person of the previous frame of the video (else the next) whose
     box overlaps theirs most (IoU >= ``min_iou``), best overlaps first, an id at most once and never
-    one that a person kept on ``frame`` (not an untouched prediction) already has. None: no match."""
+    one that a person kept on ``frame`` (not an untouched prediction) already has. None: no match.
+    ``neighbours``: the (previous, next) frame when the caller has them (:func:`video_neighbours`
+    gives every frame's at once; finding them here reads the whole document)."""
     out: list[int | None] = [None] * len(people)
     fr = frames[frame]
     if fr.video is None:
         return out
-    seq = sequence_of(frames, frame)
-    pos = seq.index(frame)
+    if neighbours is None:
+        seq = sequence_of(frames, frame)
+        pos = seq.index(frame)
+        neighbours = (seq[pos - 1] if pos > 0 else None, seq[pos + 1] if pos + 1 < len(seq) else None)
     size = (fr.width, fr.height) if fr.width > 0 and fr.height > 0 else None
     taken = {p.track_id for p in fr.instances if not p.is_prediction and p.track_id is not None}
     boxes = [p.box_or_auto(size) for p in people]
-    for nb in (pos - 1, pos + 1):
-        if not 0 <= nb < len(seq):
+    for nb in neighbours:
+        if nb is None:
             continue
-        others = [(p.track_id, p.box_or_auto(size)) for p in frames[seq[nb]].instances if p.track_id is not None]
+        others = [(p.track_id, p.box_or_auto(size)) for p in frames[nb].instances if p.track_id is not None]
         pairs = sorted(((_iou_xywh(b, ob), i, t) for i, b in enumerate(boxes) for t, ob in others), reverse=True)
         for iou, i, t in pairs:
             if iou < min_iou:

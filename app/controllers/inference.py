@@ -3,14 +3,24 @@
 It owns the :class:`~app.workers.InferenceWorker` of the running prediction, the person detector
 (built once per detector and device, on the worker thread, then re-used) and the run's state
 (:class:`InferenceRun`, a typed record instead of a dict of string keys). Results become ONE
-undoable command on the GUI thread. Three kinds of run:
+undoable step on the GUI thread. Three kinds of run:
 
-- ``"apply"``: predict frames and replace their untouched predictions (:meth:`predict`);
+- ``"apply"``: predict frames and replace their untouched predictions (:meth:`predict`). Each
+  frame's result is applied as soon as the worker reports the frame done (results that arrive
+  within ``live_interval_s`` of the last update together), so the canvas and the frame list show
+  it at once; the frames' commands share the run's token and merge into ONE undo step
+  (:class:`app.commands.ApplyPredictions` ``run=``). Tracked video runs are applied the same
+  way with the tracker's provisional ids; at the end the ids that continue a track the document
+  already has (a person corrected by hand) are reconciled, merged into the same step. Undoing the
+  run while it runs cancels it. When the user edits during the run, the frames after their edit
+  form a second step above it (the stack stays consistent; the status line says so);
 - ``"add"``: the pose inside a box drawn by hand becomes a new person (:meth:`predict_in_box`);
 - ``"heatmaps"``: quietly compute the heatmaps of one person for the overlay (:meth:`request_heatmaps`).
 
 Signals: ``started(mode, total, quiet)``, ``progress(done, total, text)`` (not for quiet runs),
-``finished(mode)``, ``person_added(frame, index)``, ``error(title, text)``, ``message(text, ms)``.
+``finished(mode)``, ``person_added(frame, index)``, ``error(title, text)``, ``message(text, ms)``,
+``queued(frames)`` (an apply run's frames at its start, ``[]`` at its end) and ``frame_done(frame)``
+(that frame's result was applied, or it was unreadable).
 Anything with a ``predict(image, boxes, box_scores=, return_heatmaps=)`` method and
 ``num_joints``/``device`` attributes serves as the predictor, so tests use a fake one.
 """
@@ -18,19 +28,25 @@ Anything with a ``predict(image, boxes, box_scores=, return_heatmaps=)`` method 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app import commands as C
-from app import track_commands as TC
 from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.document import AnnotationDocument
 from app.keypoint_set_editor import model_fit
 from app.review import existing_boxes
-from app.tracks import consecutive_runs, ids_for_kept_people, ids_from_neighbours, reconcile_track_ids
+from app.tracks import (
+    consecutive_runs,
+    ids_for_kept_people,
+    ids_from_neighbours,
+    reconcile_track_ids,
+    video_neighbours,
+)
 from app.video_workers import VideoInferenceWorker
 from app.workers import InferenceJob, InferenceWorker
 from hrnet import Instance
@@ -56,6 +72,17 @@ class InferenceRun:
     track_ids: dict[int, list] = field(default_factory=dict)  # frame -> a track id per result (video runs)
     frame_errors: list[str] = field(default_factory=list)
     failure: str | None = None  # the run stopped with this message
+    # 'apply' runs: results are applied frame by frame as one undo step
+    token: object = field(default_factory=object)  # the run's commands merge on it
+    skip_reviewed: bool = False
+    pending: list[int] = field(default_factory=list)  # frames whose result waits to be applied
+    predictions: dict[int, list] = field(default_factory=dict)  # frame -> the Instances made of its results
+    changed: set[int] = field(default_factory=set)  # frames whose people the run replaced
+    steps: int = 0  # undo steps made (more than one only when the user edited during the run)
+    step_index: int = 0  # the undo stack's index after the run's last step (lower: the user undid it)
+    undone: bool = False  # the user undid the run while it ran: cancelled, later results dropped
+    applied_at: float = -1e9  # time.perf_counter() of the last live update
+    neighbours: dict[int, tuple] | None = None  # video frame -> (previous, next) frame, found once per run
 
 
 def _skips_reviewed(scope: str, frames: int) -> bool:
@@ -70,6 +97,15 @@ class InferenceController(QObject):
     person_added = Signal(int, int)  # frame, person index ('add' runs)
     error = Signal(str, str)  # title, text
     message = Signal(str, int)  # status text, timeout in ms
+    queued = Signal(object)  # list[int]: the frames an apply run will predict ([] when it ends)
+    frame_done = Signal(int)  # an apply run applied this frame's result (or could not read it)
+
+    # Apply each frame's result as it arrives (False: all at once at the end, as before; kept for
+    # benchmarks/live_apply.py, which measures what the live updates cost). Results that arrive
+    # within ``live_interval_s`` of the last update are applied together: a frame of the CPU demo
+    # model takes ~30-40 ms, a GPU frame a few ms, and each update costs the GUI thread ~1 ms.
+    live_apply = True
+    live_interval_s = 0.1
 
     def __init__(self, document: AnnotationDocument, model, heatmaps: HeatmapStore,
                  parent: QObject | None = None) -> None:
@@ -83,6 +119,11 @@ class InferenceController(QObject):
         self._detector = None
         self._detector_key: tuple[str, str] | None = None
         self._heatmap_requested: tuple[int, tuple] | None = None
+        self._pushing = False  # the run itself is pushing a step
+        document.undo_stack.indexChanged.connect(self._on_undo_index)
+        self._live_timer = QTimer(self)  # applies what arrived since the last update, ``live_interval_s`` later
+        self._live_timer.setSingleShot(True)
+        self._live_timer.timeout.connect(self._apply_live)
 
     # ------------------------------------------------------------------ state
     @property
@@ -255,19 +296,22 @@ class InferenceController(QObject):
             worker = InferenceWorker(self.model.predictor, jobs, self.document.image, detector=det,
                                      detector_factory=factory, min_box_score=min_box_score, return_heatmaps=True)
         run = InferenceRun(mode, worker, len(jobs), quiet=quiet, scope=scope, box=box, person=person,
-                           replace_hand=replace_hand)
+                           replace_hand=replace_hand, skip_reviewed=_skips_reviewed(scope, len(jobs)))
         if video_runs:
             worker.tracked.connect(lambda f, ids, r=run: r.track_ids.__setitem__(f, list(ids)))
         self._workers.add(worker)
         self.run = run
-        worker.result.connect(self._on_result)
-        worker.progress.connect(lambda done, total, text, r=run: None if r.quiet else self.progress.emit(
-            done, total, text))
-        worker.frame_failed.connect(lambda f, m, r=run: r.frame_errors.append(f"frame {f + 1}: {m}"))
+        # Queued connections (the worker emits from its thread): for each frame result, then
+        # tracked (video runs), then progress arrive in this order on the GUI thread.
+        worker.result.connect(lambda f, res, r=run: self._on_result(r, f, res))
+        worker.progress.connect(lambda done, total, text, r=run: self._on_progress(r, done, total, text))
+        worker.frame_failed.connect(lambda f, m, r=run: self._on_frame_failed(r, f, m))
         worker.failed.connect(lambda m, r=run: setattr(r, "failure", m))
         worker.detector_ready.connect(self._on_detector_ready)
         worker.finished.connect(lambda w=worker: self._on_finished(w))
         self.started.emit(mode, len(jobs), quiet)
+        if mode == "apply":
+            self.queued.emit([j.frame for j in jobs])
         worker.start()
 
     def _first_new_track(self, jobs: Sequence[InferenceJob], scope: str) -> int:
@@ -284,10 +328,48 @@ class InferenceController(QObject):
     def _on_detector_ready(self, detector) -> None:
         self._detector = detector
 
-    def _on_result(self, frame: int, results: list) -> None:
+    def _on_result(self, run: InferenceRun, frame: int, results: list) -> None:
         self.heatmaps.put_results(frame, results)
-        if self.run is not None:
-            self.run.results[frame] = results
+        if run is not self.run or run.undone:
+            return
+        run.results[frame] = results
+        if run.mode == "apply":
+            run.pending.append(frame)
+
+    def _on_progress(self, run: InferenceRun, done: int, total: int, text: str) -> None:
+        """The worker finished a frame: its result (and track ids) are in; apply it now, or with the
+        next update when the last one was less than ``live_interval_s`` ago."""
+        if run is self.run and run.mode == "apply" and self.live_apply and run.pending and not run.undone:
+            wait = run.applied_at + self.live_interval_s - time.perf_counter()
+            if wait <= 0:
+                self._apply_live()
+            elif not self._live_timer.isActive():
+                self._live_timer.start(int(wait * 1000) + 1)
+        if not run.quiet:
+            self.progress.emit(done, total, text)
+
+    def _apply_live(self) -> None:
+        self._live_timer.stop()
+        run = self.run
+        if run is not None and run.mode == "apply" and run.pending and not run.undone:
+            self._apply_pending(run)
+            run.applied_at = time.perf_counter()
+
+    def _on_frame_failed(self, run: InferenceRun, frame: int, message: str) -> None:
+        run.frame_errors.append(f"frame {frame + 1}: {message}")
+        if run.mode == "apply":
+            self.frame_done.emit(frame)
+
+    def _on_undo_index(self, index: int) -> None:
+        """Undo of a running apply run's step: the user wants it gone, so stop it (the frames it
+        applied come back with Redo; the frames still to come would otherwise keep arriving)."""
+        run = self.run
+        if run is None or self._pushing or run.mode != "apply" or run.steps == 0 or run.undone:
+            return
+        if index < run.step_index:
+            run.undone = True
+            run.pending.clear()
+            self.cancel()
 
     def cancel(self, wait: bool = False) -> None:
         """Stop after the current frame (the frames done so far are applied); ``wait``: block until then."""
@@ -318,58 +400,118 @@ class InferenceController(QObject):
             self.error.emit("Prediction failed", run.failure)
         elif run.frame_errors and not run.quiet:
             self.error.emit("Some frames could not be read", "\n".join(run.frame_errors[:10]))
-        if run.mode == "apply" and run.results:
-            self._apply(run, worker.cancelled, worker.elapsed_s)
+        if run.mode == "apply":
+            self._finish_apply(run, worker.cancelled, worker.elapsed_s)
         elif run.mode == "add" and run.results:
             self._add(run)
         elif run.mode == "replace" and run.results:
             self._replace(run)
         self.finished.emit(run.mode)
 
-    def _apply(self, run: InferenceRun, cancelled: bool, elapsed: float) -> None:
-        predictions = {}
-        for f, res in run.results.items():
-            ids = run.track_ids.get(f, [])
-            predictions[f] = [Instance.from_pose_result(r, track_id=ids[k] if k < len(ids) and ids[k] >= 0 else None)
-                              for k, r in enumerate(res)]
-        skip_reviewed = _skips_reviewed(run.scope, len(predictions))
-        for f, people in predictions.items():  # a lone video frame: people continue the tracks next to it
-            if f not in run.track_ids and people:
-                for p, t in zip(people, ids_from_neighbours(self.document.data.frames, f, people)):
-                    p.track_id = t
-        if run.track_ids:  # a person corrected by hand keeps their track: the run's copy of them joins it
-            same = reconcile_track_ids(self.document.data.frames, predictions, keep_reviewed=skip_reviewed)
-            for people in predictions.values():
-                for p in people:
-                    if p.track_id in same:
-                        p.track_id = same[p.track_id]
-        cmd = C.ApplyPredictions(self.document, predictions, skip_reviewed=skip_reviewed)
-        people = sum(len(v) for v in predictions.values())
-        changed = len(cmd.changed_frames)
-        frames = [self.document.frame(f) for f in predictions]
-        reviewed = sum(fr.reviewed for fr in frames) if skip_reviewed else 0
-        kept = sum(not p.is_prediction for fr in frames if not (skip_reviewed and fr.reviewed)
-                   for p in fr.instances)
-        if not run.track_ids:
+    def _people(self, run: InferenceRun, frame: int) -> list[Instance]:
+        """The people of ``frame``'s result, with the tracker's ids (video runs); on a video frame
+        predicted alone they continue the tracks of the frames next to it."""
+        ids = run.track_ids.get(frame, [])
+        people = [Instance.from_pose_result(r, track_id=ids[k] if k < len(ids) and ids[k] >= 0 else None)
+                  for k, r in enumerate(run.results[frame])]
+        frames = self.document.data.frames
+        if frame not in run.track_ids and people and frames[frame].video is not None:
+            if run.neighbours is None:
+                run.neighbours = video_neighbours(frames)
+            for p, t in zip(people, ids_from_neighbours(frames, frame, people,
+                                                        neighbours=run.neighbours.get(frame, (None, None)))):
+                p.track_id = t
+        return people
+
+    def _apply_pending(self, run: InferenceRun) -> None:
+        """Apply the results that arrived since the last call (live: one frame) as a command that
+        merges into the run's undo step."""
+        frames = [f for f in run.pending if f in run.results and f < self.document.num_frames()]
+        run.pending.clear()
+        if not frames:
+            return
+        predictions = {f: self._people(run, f) for f in frames}
+        try:
+            cmd = C.ApplyPredictions(self.document, predictions, skip_reviewed=run.skip_reviewed, run=run.token)
+        except ValueError as e:  # the project's keypoint set was changed during the run
+            log.warning("prediction results not applied: %s", e)
+            if not run.failure:
+                run.failure = f"The results no longer fit the project ({e}); the prediction was stopped."
+                run.worker.requestInterruption()
+            return
+        run.predictions.update(predictions)
+        run.changed.update(cmd.changed_frames)
+        self._push_step(run, cmd)
+        for f in frames:
+            self.frame_done.emit(f)
+
+    def _push_step(self, run: InferenceRun, cmd: C._RunStep) -> None:
+        """Push one of the run's commands: it merges into the run's step when that is on top of the
+        undo stack, else (the user pushed an edit meanwhile) it starts a new step."""
+        if cmd.isObsolete():
+            return
+        stack = self.document.undo_stack
+        before = stack.index()
+        self._pushing = True
+        try:
             self.document.push(cmd)
-        elif cmd.isObsolete():  # nothing to replace; kept people may still join tracks
-            joins = self._joins(predictions, skip_reviewed)
-            if joins:
-                self.document.push(TC.SetTrackIds(self.document, joins, cmd.text()))
-        else:
-            stack = self.document.undo_stack
-            stack.beginMacro(cmd.text())  # one undo step, with the track ids the kept people take
-            try:
-                self.document.push(cmd)
-                joins = self._joins(predictions, skip_reviewed)
-                if joins:
-                    self.document.push(TC.SetTrackIds(self.document, joins))
-            finally:
-                stack.endMacro()
+        finally:
+            self._pushing = False
+        if stack.index() != before:
+            run.steps += 1
+        run.step_index = stack.index()
+
+    def _finish_apply(self, run: InferenceRun, cancelled: bool, elapsed: float) -> None:
+        self._live_timer.stop()
+        self.queued.emit([])
+        if run.undone:
+            done = len(run.predictions)
+            self.message.emit(f"Prediction stopped: you undid it after {done} frames (Redo brings them back)", 10000)
+            return
+        if not run.results:
+            return
+        self._apply_pending(run)  # what is left (everything, when not applied live)
+        if run.track_ids:
+            self._reconcile_tracks(run)
+        doc = self.document
+        people = sum(len(v) for v in run.predictions.values())
+        frames = [doc.frame(f) for f in run.predictions]
+        reviewed = sum(fr.reviewed for fr in frames) if run.skip_reviewed else 0
+        kept = sum(not p.is_prediction for fr in frames if not (run.skip_reviewed and fr.reviewed)
+                   for p in fr.instances)
         spec = self.model.spec
         demo = " — RANDOM weights (demo), not real predictions" if spec is not None and spec.is_random else ""
-        self.message.emit(apply_summary(people, len(predictions), changed, kept, reviewed, elapsed, cancelled)
-                          + demo, 10000)
+        self.message.emit(apply_summary(people, len(run.predictions), len(run.changed), kept, reviewed, elapsed,
+                                        cancelled, steps=run.steps) + demo, 10000)
+
+    def _reconcile_tracks(self, run: InferenceRun) -> None:
+        """A tracked run's provisional ids become the ids of the tracks the document already has
+        where a new track lands on a person the run kept (hand work, ground truth), and kept people
+        without a track join the track found on them; merged into the run's undo step."""
+        doc = self.document
+        frames = doc.data.frames
+        same = reconcile_track_ids(frames, run.predictions, keep_reviewed=run.skip_reviewed)
+        changes: dict[tuple[int, int], int | None] = {}
+        for f, preds in run.predictions.items():
+            fr = frames[f]
+            if run.skip_reviewed and fr.reviewed:
+                continue
+            people = list(fr.instances)
+            for i, p in enumerate(people):
+                if p.track_id in same:  # one of the run's people (provisional ids are new ones)
+                    changes[(f, i)] = same[p.track_id]
+                    people[i] = p.copy()
+                    people[i].track_id = same[p.track_id]
+            renamed = []
+            for p in preds:
+                q = p.copy()
+                q.track_id = same.get(p.track_id, p.track_id)
+                renamed.append(q)
+            view = fr.cow_copy()
+            view.instances = people
+            changes.update({(f, i): t for i, t in ids_for_kept_people(view, renamed).items()})
+        if changes:
+            self._push_step(run, C.SetRunTrackIds(doc, changes, "Join tracks of the prediction run", run=run.token))
 
     def _replace(self, run: InferenceRun) -> None:
         frame, res = next(iter(run.results.items()))
@@ -385,15 +527,6 @@ class InferenceController(QObject):
         doc.push(cmd)
         self.message.emit(f"Re-predicted {cmd.replaced} joints of #{run.person + 1} — Ctrl+Z undoes it", 6000)
 
-    def _joins(self, predictions: dict[int, list], skip_reviewed: bool) -> dict[tuple[int, int], int]:
-        """People the run kept (hand work, ground truth) join the track it found on them."""
-        joins = {}
-        for f, preds in predictions.items():
-            fr = self.document.frame(f)
-            if not (skip_reviewed and fr.reviewed):
-                joins.update({(f, i): t for i, t in ids_for_kept_people(fr, preds).items()})
-        return joins
-
     def _add(self, run: InferenceRun) -> None:
         frame, res = next(iter(run.results.items()))
         if not res or frame >= self.document.num_frames():
@@ -406,9 +539,10 @@ class InferenceController(QObject):
 
 
 def apply_summary(people: int, frames: int, changed: int, kept: int, reviewed: int, elapsed: float,
-                  cancelled: bool = False) -> str:
+                  cancelled: bool = False, steps: int = 1) -> str:
     """The status line after a prediction run, true to what it did: when nothing changed it says so
-    and why (and does not offer an undo that has nothing to undo)."""
+    and why (and does not offer an undo that has nothing to undo); ``steps``: the undo steps it
+    made (more than one when the user edited during the run)."""
     what = "Cancelled: kept" if cancelled else "Predicted"
     head = f"{what} {people} people in {frames} frames"
     kept_text = (f"{kept} ground-truth or hand-edited {'person was' if kept == 1 else 'people were'} kept "
@@ -422,4 +556,6 @@ def apply_summary(people: int, frames: int, changed: int, kept: int, reviewed: i
         why = "; ".join(reasons) or "the predictions equal what the frames already hold"
         return f"{head} in {elapsed:.1f} s — nothing changed: {why}"
     extra = f"; {kept_text}" if kept_text else ""
-    return f"{head} ({changed} changed) in {elapsed:.1f} s — Ctrl+Z undoes it{extra}"
+    undo = ("Ctrl+Z undoes it" if steps <= 1 else
+            f"{steps} undo steps (split where you edited or saved during the run)")
+    return f"{head} ({changed} changed) in {elapsed:.1f} s — {undo}{extra}"

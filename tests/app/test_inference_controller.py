@@ -147,3 +147,113 @@ def test_failures_are_messages_and_a_mismatched_model_is_named(qtbot, doc):
     assert ctrl.mismatch() is None
     ctrl.model.predictor.num_joints = 16
     assert "16 joints" in ctrl.mismatch() and "17" in ctrl.mismatch()
+
+
+class SteppedPredictor(FakePredictor):
+    """Predicts ``free`` frames at once, then one frame per ``step.release()``."""
+
+    def __init__(self, free: int, spread: bool = False) -> None:
+        super().__init__()
+        self.step = threading.Semaphore(free)
+        self.spread = spread
+
+    def predict(self, image, boxes, box_scores=None, return_heatmaps=False):
+        assert self.step.acquire(timeout=20)
+        out = super().predict(image, boxes, box_scores, return_heatmaps)
+        if self.spread:  # joints spread over the box (a pose a tracker can follow), not all at its centre
+            u = np.linspace(0.2, 0.8, 17)
+            for r in out:
+                b = r.box
+                r.keypoints[:, 0] = b[0] + (b[2] - b[0]) * u
+                r.keypoints[:, 1] = b[1] + (b[3] - b[1]) * u[::-1]
+        return out
+
+
+def _clear(doc, frames):
+    for f in frames:
+        doc.frame(f).instances.clear()
+
+
+def test_frames_are_applied_as_they_arrive_and_an_edit_meanwhile_splits_the_step(qtbot, doc):
+    from app.commands import MoveKeypoint
+
+    predictor = SteppedPredictor(2)
+    ctrl, seen = _controller(doc, predictor)
+    _clear(doc, range(4))
+    done = []
+    ctrl.frame_done.connect(done.append)
+    assert ctrl.predict([0, 1, 2, 3], scope="all", detector="full_image")
+    qtbot.waitUntil(lambda: len(doc.frame(1).instances) == 1, timeout=10000)
+    assert ctrl.is_running and done == [0, 1] and doc.undo_stack.count() == 1 and not doc.frame(2).instances
+    doc.push(MoveKeypoint(doc, 0, 0, 0, (5.0, 6.0)))  # the user corrects frame 0 while the run goes on
+    with qtbot.waitSignal(ctrl.finished, timeout=30000):
+        predictor.step.release()
+        predictor.step.release()
+    assert doc.undo_stack.count() == 3  # the run's frames 1-2, the edit, the run's frames 3-4
+    assert "2 undo steps" in seen["messages"][-1][0] and done == [0, 1, 2, 3]
+    after = [[p.keypoints.copy() for p in doc.frame(f).instances] for f in range(4)]
+    for _ in range(3):
+        doc.undo()
+    assert all(not doc.frame(f).instances for f in range(4))
+    for _ in range(3):
+        doc.redo()
+    assert [len(doc.frame(f).instances) for f in range(4)] == [1, 1, 1, 1]
+    assert all(np.array_equal(a, p.keypoints) for f in range(4) for a, p in zip(after[f], doc.frame(f).instances))
+    assert doc.frame(0).instances[0].keypoints[0, :2].tolist() == [5.0, 6.0]
+
+
+def test_undo_while_a_run_goes_on_stops_it(qtbot, doc):
+    predictor = SteppedPredictor(2)
+    ctrl, seen = _controller(doc, predictor)
+    _clear(doc, range(4))
+    assert ctrl.predict([0, 1, 2, 3], scope="all", detector="full_image")
+    qtbot.waitUntil(lambda: len(doc.frame(1).instances) == 1, timeout=10000)
+    doc.undo()  # the run so far is undone and the run stops: later frames must not appear
+    assert not doc.frame(0).instances and not doc.frame(1).instances
+    with qtbot.waitSignal(ctrl.finished, timeout=30000):
+        predictor.step.release()
+        predictor.step.release()
+    assert all(not doc.frame(f).instances for f in range(4))
+    assert "you undid it after 2 frames" in seen["messages"][-1][0]
+    doc.redo()
+    assert [len(doc.frame(f).instances) for f in range(4)] == [1, 1, 0, 0]
+
+
+def test_a_tracked_video_run_shows_provisional_people_then_joins_the_known_track(qtbot, tmp_path):
+    """Video frames go through the tracker: each frame's people appear as it is done, with the
+    tracker's new ids; at the end the track that lands on a person kept from the file takes that
+    person's id — in the same undo step."""
+    from hrnet import Instance
+    from tests.app.gui_support import synthetic_video
+
+    document = AnnotationDocument()
+    document.open([synthetic_video(tmp_path, num_frames=6)])
+    kp = np.zeros((17, 3))
+    u = np.linspace(0.2, 0.8, 17)
+    kp[:, 0], kp[:, 1], kp[:, 2] = 320 * u, 240 * u[::-1], 2
+    document.frame(0).instances = [Instance(kp, bbox=np.array([0, 0, 320, 240.0]), track_id=7)]  # from a file
+
+    class WholeImage:
+        def __call__(self, image, *, image_key=None):
+            h, w = image.shape[:2]
+            return type("D", (), {"boxes": np.array([[0, 0, w, h]], np.float32), "scores": np.ones(1)})()
+
+    predictor = SteppedPredictor(3, spread=True)
+    ctrl, seen = _controller(document, predictor)
+    ctrl._detector, ctrl._detector_key = WholeImage(), ("whole", "cpu")
+    assert ctrl.predict(list(range(6)), scope="all", detector="whole")
+    qtbot.waitUntil(lambda: len(document.frame(2).instances) == 1, timeout=10000)
+    assert ctrl.is_running and document.undo_stack.count() == 1
+    provisional = document.frame(1).instances[0].track_id
+    assert provisional is not None and provisional > 7  # a new id while the run goes on
+    with qtbot.waitSignal(ctrl.finished, timeout=30000):
+        for _ in range(3):
+            predictor.step.release()
+    assert document.undo_stack.count() == 1
+    assert [[p.track_id for p in document.frame(f).instances] for f in range(6)] == [[7]] * 6
+    document.undo()
+    assert [p.track_id for p in document.frame(0).instances] == [7]
+    assert all(not document.frame(f).instances for f in range(1, 6))
+    document.redo()
+    assert [[p.track_id for p in document.frame(f).instances] for f in range(6)] == [[7]] * 6
+    document.close()

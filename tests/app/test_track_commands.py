@@ -194,6 +194,9 @@ def test_ids_from_neighbours_for_a_lone_predicted_frame(doc):
     frames = doc.data.frames
     new = [person(300, None), person(10 + 10 * 4 + 3, None), person(600, None)]
     assert tracks.ids_from_neighbours(frames, 4, new) == [1, 0, None]
+    near = tracks.video_neighbours(frames)  # every video frame's neighbours at once (a run of many frames)
+    assert near[4] == (3, 5) and near[0] == (None, 1) and T not in near
+    assert tracks.ids_from_neighbours(frames, 4, new, neighbours=near[4]) == [1, 0, None]
     frames[4].instances[1].edited[0] = True  # a kept person of frame 4 holds track 1: not given twice
     assert tracks.ids_from_neighbours(frames, 4, new) == [None, 0, None]
     assert tracks.ids_from_neighbours(frames, T, [person(5, None)]) == [None]  # a still image
