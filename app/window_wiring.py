@@ -61,6 +61,8 @@ def _runs(w: MainWindow) -> None:
     inf.started.connect(w._on_inference_started)
     inf.progress.connect(w._on_inference_progress)
     inf.finished.connect(w._on_inference_finished)
+    inf.queued.connect(w.frame_list.set_queued)  # the frame list follows an apply run frame by frame
+    inf.frame_done.connect(w.frame_list.mark_done)
     inf.person_added.connect(lambda f, i: w.view.select(i) if f == w.view.frame_index else None)
     w.edits.message.connect(w.statusBar().showMessage)
     tr = w.tracking

@@ -4,6 +4,10 @@ A flat ``QAbstractListModel`` over the document (no per-frame widgets, so 100k v
 instantly); the filter keeps an index array and is recomputed lazily (debounced) when the
 document changes. Frame statistics (people, lowest joint confidence) are computed on demand and
 cached per frame until that frame changes.
+
+While a prediction runs over many frames, the frames still waiting for their result carry a
+small clock icon (:meth:`FrameListWidget.set_queued`); as each result is applied the row shows
+its new people count and confidence and the icon goes (:meth:`FrameListWidget.mark_done`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -75,6 +79,24 @@ def frame_confidences(frames) -> list[float | None]:
     return [None if v == np.inf else float(v) for v in best.tolist()]
 
 
+def queued_icon(size: int = 16) -> QIcon:
+    """A small clock: the frame waits for the running prediction."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(QColor(140, 180, 250))
+    pen.setWidthF(max(1.5, size / 10))
+    painter.setPen(pen)
+    c = size / 2
+    r = size / 2 - pen.widthF()
+    painter.drawEllipse(int(round(c - r)), int(round(c - r)), int(round(2 * r)), int(round(2 * r)))
+    painter.drawLine(int(c), int(c), int(c), int(round(c - r * 0.65)))
+    painter.drawLine(int(c), int(c), int(round(c + r * 0.5)), int(c))
+    painter.end()
+    return QIcon(pixmap)
+
+
 class FrameListModel(QAbstractListModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -83,7 +105,9 @@ class FrameListModel(QAbstractListModel):
         self.threshold = 0.3
         self._conf: dict[int, float | None] = {}
         self.unreadable: dict[int, str] = {}  # frame -> decode error
+        self.queued: set[int] = set()  # frames waiting for the running prediction
         self._warning_icon = None
+        self._queued_icon = None
 
     def set_document(self, document) -> None:
         self.beginResetModel()
@@ -164,11 +188,17 @@ class FrameListModel(QAbstractListModel):
                     self._warning_icon = QApplication.style().standardIcon(
                         QStyle.StandardPixmap.SP_MessageBoxWarning)
                 return self._warning_icon
+            if f in self.queued:
+                if self._queued_icon is None:
+                    self._queued_icon = queued_icon()
+                return self._queued_icon
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             where = frame.file_name if not frame.video else f"{frame.video} frame {frame.frame_index}"
             if f in self.unreadable:
                 return f"{where}\nCannot be shown: {self.unreadable[f]}"
+            if f in self.queued:
+                return f"{where}\nWaiting for the running prediction"
             return where
         if role == Qt.ItemDataRole.UserRole:
             return f
@@ -307,6 +337,22 @@ class FrameListWidget(QWidget):
         if self.filter_key() == "unreadable":
             self._refilter_timer.start()
 
+    def set_queued(self, frames: Sequence[int]) -> None:
+        """Mark ``frames`` as waiting for the running prediction (replacing earlier marks; ``[]``
+        clears them when the run ends)."""
+        self.model.queued = {int(f) for f in frames}
+        self.list.viewport().update()
+
+    def mark_done(self, frame: int) -> None:
+        """The running prediction applied ``frame``'s result: its row loses the clock."""
+        self.model.queued.discard(int(frame))
+        self._repaint_row(int(frame))
+
+    def _repaint_row(self, frame: int) -> None:
+        row = self.model.row_of(frame)
+        if row is not None:
+            self.list.viewport().update(self.list.visualRect(self.model.index(row)))
+
     def _on_frames_changed(self) -> None:
         self.model.set_document(self.document)
         self.refilter()
@@ -315,9 +361,7 @@ class FrameListWidget(QWidget):
         # Repaint the row instead of emitting dataChanged: QListView answers dataChanged with
         # work over all rows (75-90 ms per edit at 4,000 frames, measured by benchmarks/app_scale.py).
         self.model._conf.pop(frame, None)
-        row = self.model.row_of(frame)
-        if row is not None:
-            self.list.viewport().update(self.list.visualRect(self.model.index(row)))
+        self._repaint_row(frame)
         if self.filter_key() != "all":
             self._refilter_timer.start()
 

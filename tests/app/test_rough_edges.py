@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import threading
 
 import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.app.gui_support import make_window, synthetic_project, wait_frame
+from tests.app.gui_support import key, make_window, synthetic_project, wait_frame
 
 
 @pytest.fixture
@@ -259,6 +260,16 @@ def test_missing_detector_weights_offline_preselect_whole_image_and_say_so(qtbot
         qtbot.waitUntil(lambda: panel.detector() == "full_image", timeout=10000)
         assert "cannot be downloaded" in panel.detector_note.text() and not panel.detector_note.isHidden()
         assert window.settings.detector() == "fasterrcnn"  # a preselection, not the user's choice
+        ann, _ = synthetic_project(tmp_path, num_images=2)
+        assert window.open_paths([ann])  # the editor's docks are shown
+        note = panel.detector_note
+        for size in ((1400, 900), (1280, 860)):  # the default window size, the tests' size
+            window.resize(*size)
+            # the note gets the height its wrapped text needs at its width: nothing is cut off
+            qtbot.waitUntil(lambda n=note: n.isVisible() and n.height() >= n.heightForWidth(n.width()) > 0,
+                            timeout=5000)
+            assert note.heightForWidth(note.width()) > 2 * note.fontMetrics().height()  # it does wrap
+            assert note.visibleRegion().boundingRect().height() >= note.heightForWidth(note.width())
         panel.set_detector("ssdlite")  # the user chooses: the note goes
         assert panel.detector_note.isHidden()
     finally:
@@ -516,3 +527,52 @@ def test_joints_outside_the_image_are_dimmed_and_exported_as_unlabelled(qtbot, w
              a["keypoints"][4 * 3:4 * 3 + 3] == [-20, 70, 2]]
     assert len(moved) == 1 and moved[0]["keypoints"][3 * 3:3 * 3 + 3] in ([0, 0, 0], [0.0, 0.0, 0.0])
     assert doc.frame(0).instances[0].keypoints[3].tolist() == [-400.0, 50.0, 2.0]  # the project is untouched
+
+
+class _SteppedFake(_CentreFake):
+    """_CentreFake that predicts ``free`` frames at once, then one frame per ``step.release()``."""
+
+    def __init__(self, free: int) -> None:
+        self.step = threading.Semaphore(free)
+
+    def predict(self, image, boxes, box_scores=None, return_heatmaps=False):
+        assert self.step.acquire(timeout=20)
+        return super().predict(image, boxes, box_scores, return_heatmaps)
+
+
+def test_predict_all_fills_the_frame_list_frame_by_frame_as_one_undo_step(qtbot, window, project):
+    from app.model_manager import ModelSpec
+
+    _ann, images = project
+    assert window.open_paths([images])  # images only: nobody annotated yet
+    wait_frame(qtbot, window.view, 0)
+    fake = _SteppedFake(free=2)
+    window.model.set_predictor(ModelSpec("synthetic/hrnet_w16_128x96", None, "cpu"), fake)
+    window.model_panel.set_detector("full_image")
+    doc, model = window.document, window.frame_list.model
+
+    def row(f, role=Qt.ItemDataRole.DisplayRole):
+        return model.data(model.index(model.row_of(f)), role)
+
+    assert row(0).endswith("· 0") and row(1).endswith("· 0")
+    window.run_inference("all")
+    qtbot.waitUntil(lambda: "· 1" in row(1), timeout=10000)  # frames 1 and 2 listed before the run ends
+    assert window.inference.is_running and window.run_progress.isVisible()
+    assert "· 1  min 0.50" in row(0) and row(0, Qt.ItemDataRole.DecorationRole) is None
+    assert len(doc.frame(0).instances) == 1 and len(doc.frame(1).instances) == 1
+    assert row(4).endswith("· 0") and row(4, Qt.ItemDataRole.DecorationRole) is not None  # still queued
+    assert "Waiting for the running prediction" in row(4, Qt.ItemDataRole.ToolTipRole)
+    assert len(window.view.persons) == 1  # the canvas shows the current frame's new person too
+    assert doc.undo_stack.count() == 1  # the frames so far are already the run's one step
+    with qtbot.waitSignal(window.inference_finished, timeout=30000):
+        for _ in range(3):
+            fake.step.release()
+    assert [len(doc.frame(f).instances) for f in range(5)] == [1] * 5
+    assert all(row(f, Qt.ItemDataRole.DecorationRole) is None for f in range(5))
+    assert doc.undo_stack.count() == 1 and doc.undo_stack.text(0) == "Apply predictions (5 frames)"
+    assert "Ctrl+Z undoes it" in window.statusBar().currentMessage()
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one Ctrl+Z undoes the whole run
+    assert [len(doc.frame(f).instances) for f in range(5)] == [0] * 5
+    assert all(row(f).endswith("· 0") for f in range(5))
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert [len(doc.frame(f).instances) for f in range(5)] == [1] * 5
