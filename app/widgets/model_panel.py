@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -70,6 +71,34 @@ def _entry_fields(entry) -> tuple[str, str, str] | None:
     source = get("source") or ""
     label = f"{name}" + (f" — {metric}" if metric else "") + (f" [{source}, {where}]" if source else f" [{where}]")
     return label, str(experiment), str(name)
+
+
+class WrappingLabel(QLabel):
+    """A word-wrapped label whose minimum height is what its text needs at its current width.
+
+    A dock gives its panel the panel's minimum size, and QLabel's own minimum for wrapped text
+    assumes lines of about 80 characters: in the narrow Model dock at the default window size the
+    detector note got half the lines it needed and was cut off at the top and bottom."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self._wrapped_height = -1
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        if self.width() > 0 and self.text():
+            needed = self.heightForWidth(self.width())
+            if needed > hint.height():
+                hint.setHeight(needed)
+        return hint
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        needed = self.heightForWidth(self.width())
+        if needed != self._wrapped_height:  # a new width needs another number of lines
+            self._wrapped_height = needed
+            self.updateGeometry()
 
 
 class ModelPanelWidget(QWidget):
@@ -140,8 +169,7 @@ class ModelPanelWidget(QWidget):
         self.calibration_bar.hide()
         self.calibration_cancel.hide()
 
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
+        self.status_label = WrappingLabel("")
         self.status_label.setToolTip(HOW_TO_GET_WEIGHTS)
         self.status_label.setOpenExternalLinks(False)
         self.status_label.linkActivated.connect(lambda _link: self.help_requested.emit())
@@ -155,8 +183,7 @@ class ModelPanelWidget(QWidget):
         self.detector_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.detector_combo.setMinimumContentsLength(14)
         self.detector_combo.currentIndexChanged.connect(self._on_detector_changed)
-        self.detector_note = QLabel("")  # why the detector was preselected (e.g. weights not downloadable)
-        self.detector_note.setWordWrap(True)
+        self.detector_note = WrappingLabel("")  # why the detector was preselected (e.g. weights not downloadable)
         self.detector_note.setStyleSheet("color: #ffb070;")
         self.detector_note.hide()
         self.box_score = QDoubleSpinBox()
@@ -189,8 +216,7 @@ class ModelPanelWidget(QWidget):
         box_layout.addLayout(form)
         box_layout.addWidget(self.status_label)
         # what the loaded model predicts, against the project's keypoint set
-        self.keypoints_label = QLabel("")
-        self.keypoints_label.setWordWrap(True)
+        self.keypoints_label = WrappingLabel("")
         self.keypoints_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.keypoints_label.linkActivated.connect(lambda _link: self.finetune_requested.emit())
         box_layout.addWidget(self.keypoints_label)
@@ -211,9 +237,8 @@ class ModelPanelWidget(QWidget):
             buttons.addWidget(button, i // 2, i % 2)
             self.run_buttons[scope] = button
         grid.addLayout(buttons, 3, 0, 1, 3)
-        hint = QLabel("Results replace earlier, unedited predictions and are ONE undo step (Ctrl+Z). "
-                      "People edited by hand or imported as ground truth are kept.")
-        hint.setWordWrap(True)
+        hint = WrappingLabel("Results appear frame by frame, replace earlier unedited predictions and are ONE "
+                             "undo step (Ctrl+Z). People edited by hand or imported as ground truth are kept.")
         hint.setStyleSheet("color: #999;")
         grid.addWidget(hint, 4, 0, 1, 3)
 
