@@ -544,7 +544,7 @@ def apply_summary(people: int, frames: int, changed: int, kept: int, reviewed: i
     and why (and does not offer an undo that has nothing to undo); ``steps``: the undo steps it
     made (more than one when the user edited during the run)."""
     what = "Cancelled: kept" if cancelled else "Predicted"
-    head = f"{what} {people} people in {frames} frames"
+    head = f"{what} {people} {'person' if people == 1 else 'people'} in {frames} frame{'' if frames == 1 else 's'}"
     kept_text = (f"{kept} ground-truth or hand-edited {'person was' if kept == 1 else 'people were'} kept "
                  "(predictions never replace them; 'Re-predict selected person' does)") if kept else ""
     if changed == 0:

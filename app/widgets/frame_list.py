@@ -108,6 +108,7 @@ class FrameListModel(QAbstractListModel):
         self.queued: set[int] = set()  # frames waiting for the running prediction
         self._warning_icon = None
         self._queued_icon = None
+        self._blank_icon = None
 
     def set_document(self, document) -> None:
         self.beginResetModel()
@@ -192,6 +193,12 @@ class FrameListModel(QAbstractListModel):
                 if self._queued_icon is None:
                     self._queued_icon = queued_icon()
                 return self._queued_icon
+            if self.queued:  # during a run an empty icon keeps the rows' text aligned as clocks go
+                if self._blank_icon is None:
+                    blank = QPixmap(16, 16)
+                    blank.fill(Qt.GlobalColor.transparent)
+                    self._blank_icon = QIcon(blank)
+                return self._blank_icon
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             where = frame.file_name if not frame.video else f"{frame.video} frame {frame.frame_index}"

@@ -63,7 +63,8 @@ class PeopleListWidget(TablePanel):
                 self.title.setText("No frame")
             else:
                 mark = " · ✓ reviewed" if reviewed else ""
-                self.title.setText(f"Frame {frame_number + 1}: {len(instances)} people{mark}")
+                who = "person" if len(instances) == 1 else "people"
+                self.title.setText(f"Frame {frame_number + 1}: {len(instances)} {who}{mark}")
             self.table.setRowCount(len(instances))
             for i, inst in enumerate(instances):
                 score = person_score(inst)

@@ -556,11 +556,13 @@ def test_predict_all_fills_the_frame_list_frame_by_frame_as_one_undo_step(qtbot,
 
     assert row(0).endswith("· 0") and row(1).endswith("· 0")
     window.run_inference("all")
+    clock = row(4, Qt.ItemDataRole.DecorationRole).cacheKey()  # every frame waits for its result
+    assert all(row(f, Qt.ItemDataRole.DecorationRole).cacheKey() == clock for f in range(5))
     qtbot.waitUntil(lambda: "· 1" in row(1), timeout=10000)  # frames 1 and 2 listed before the run ends
     assert window.inference.is_running and window.run_progress.isVisible()
-    assert "· 1  min 0.50" in row(0) and row(0, Qt.ItemDataRole.DecorationRole) is None
+    assert "· 1  min 0.50" in row(0) and row(0, Qt.ItemDataRole.DecorationRole).cacheKey() != clock
     assert len(doc.frame(0).instances) == 1 and len(doc.frame(1).instances) == 1
-    assert row(4).endswith("· 0") and row(4, Qt.ItemDataRole.DecorationRole) is not None  # still queued
+    assert row(4).endswith("· 0") and row(4, Qt.ItemDataRole.DecorationRole).cacheKey() == clock  # queued
     assert "Waiting for the running prediction" in row(4, Qt.ItemDataRole.ToolTipRole)
     assert len(window.view.persons) == 1  # the canvas shows the current frame's new person too
     assert doc.undo_stack.count() == 1  # the frames so far are already the run's one step
