@@ -237,8 +237,8 @@ class ModelPanelWidget(QWidget):
             buttons.addWidget(button, i // 2, i % 2)
             self.run_buttons[scope] = button
         grid.addLayout(buttons, 3, 0, 1, 3)
-        hint = WrappingLabel("Results appear frame by frame, replace earlier unedited predictions and are ONE "
-                             "undo step (Ctrl+Z). People edited by hand or imported as ground truth are kept.")
+        hint = WrappingLabel("Results replace earlier, unedited predictions and are ONE undo step (Ctrl+Z). "
+                             "People edited by hand or imported as ground truth are kept.")
         hint.setStyleSheet("color: #999;")
         grid.addWidget(hint, 4, 0, 1, 3)
 
