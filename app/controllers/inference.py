@@ -75,7 +75,8 @@ class InferenceRun:
     # 'apply' runs: results are applied frame by frame as one undo step
     token: object = field(default_factory=object)  # the run's commands merge on it
     skip_reviewed: bool = False
-    pending: list[int] = field(default_factory=list)  # frames whose result waits to be applied
+    arrived: list[int] = field(default_factory=list)  # frames whose result is in, not yet reported done
+    pending: list[int] = field(default_factory=list)  # frames done (result and track ids in), to be applied
     predictions: dict[int, list] = field(default_factory=dict)  # frame -> the Instances made of its results
     changed: set[int] = field(default_factory=set)  # frames whose people the run replaced
     steps: int = 0  # undo steps made (more than one only when the user edited during the run)
@@ -334,11 +335,14 @@ class InferenceController(QObject):
             return
         run.results[frame] = results
         if run.mode == "apply":
-            run.pending.append(frame)
+            run.arrived.append(frame)  # its track ids (video runs) follow; progress says the frame is done
 
     def _on_progress(self, run: InferenceRun, done: int, total: int, text: str) -> None:
         """The worker finished a frame: its result (and track ids) are in; apply it now, or with the
         next update when the last one was less than ``live_interval_s`` ago."""
+        if run is self.run and run.mode == "apply":
+            run.pending.extend(run.arrived)
+            run.arrived.clear()
         if run is self.run and run.mode == "apply" and self.live_apply and run.pending and not run.undone:
             wait = run.applied_at + self.live_interval_s - time.perf_counter()
             if wait <= 0:
@@ -369,6 +373,7 @@ class InferenceController(QObject):
         if index < run.step_index:
             run.undone = True
             run.pending.clear()
+            run.arrived.clear()
             self.cancel()
 
     def cancel(self, wait: bool = False) -> None:
@@ -470,6 +475,8 @@ class InferenceController(QObject):
             return
         if not run.results:
             return
+        run.pending.extend(run.arrived)
+        run.arrived.clear()
         self._apply_pending(run)  # what is left (everything, when not applied live)
         if run.track_ids:
             self._reconcile_tracks(run)

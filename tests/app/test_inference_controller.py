@@ -257,3 +257,24 @@ def test_a_tracked_video_run_shows_provisional_people_then_joins_the_known_track
     document.redo()
     assert [[p.track_id for p in document.frame(f).instances] for f in range(6)] == [[7]] * 6
     document.close()
+
+
+def test_a_video_frame_is_applied_only_once_its_track_ids_are_in(qtbot, tmp_path):
+    """The live update (a timer) may fire between a frame's result and its track ids: the frame
+    waits until the worker reports it done (result, track ids, then progress arrive in order)."""
+    from app.controllers.inference import InferenceRun
+    from tests.app.gui_support import synthetic_video
+
+    document = AnnotationDocument()
+    document.open([synthetic_video(tmp_path, num_frames=3)])
+    ctrl, _seen = _controller(document, FakePredictor())
+    run = ctrl.run = InferenceRun("apply", worker=None, total=3, scope="all")
+    results = FakePredictor().predict(np.zeros((240, 320, 3), np.uint8), np.array([[10, 10, 100, 200]], np.float32))
+    ctrl._on_result(run, 0, results)
+    ctrl._apply_live()  # the live-update timer fires now
+    assert not document.frame(0).instances
+    run.track_ids[0] = [5]  # the worker's tracked(0, [5])
+    ctrl._on_progress(run, 1, 3, "frame 1: 1 person")
+    assert [p.track_id for p in document.frame(0).instances] == [5]
+    ctrl.run = None
+    document.close()
