@@ -450,7 +450,7 @@ class InferenceController(QObject):
         for f in frames:
             self.frame_done.emit(f)
 
-    def _push_step(self, run: InferenceRun, cmd: C._RunStep) -> None:
+    def _push_step(self, run: InferenceRun, cmd: C.ApplyPredictions | C.SetRunTrackIds) -> None:
         """Push one of the run's commands: it merges into the run's step when that is on top of the
         undo stack, else (the user pushed an edit meanwhile) it starts a new step."""
         if cmd.isObsolete():
