@@ -129,3 +129,38 @@ def test_smoothing_tracked_frames_changes_only_tracked_joints(clip, predictor):
     for bs, people in zip(before, out):
         for b, p in zip(bs, people):
             np.testing.assert_array_equal(b[:, 2], p.result.keypoints[:, 2])
+
+
+def test_a_vanished_person_is_looked_for_again(clip, predictor):
+    """A crossing: one person vanishes behind the other; the detector runs again 1, 2, 4, ... frames
+    later (never without look_again) and the person comes back with their id."""
+    video, frames = clip
+    calls = {}
+    last = {}
+    for look_again in ((), (1, 2, 4, 8, 16)):
+        oracle = CountingOracle(video)
+        vt = VideoPoseTracker(predictor, oracle, detect_every=0, look_again=look_again)
+        for t, image in enumerate(frames):
+            oracle.frame = t
+            people = vt.process(image)
+        calls[look_again] = (oracle.calls, dict(vt.stats.reasons))
+        last[look_again] = sorted(p.track_id for p in people)
+    assert "look again" not in calls[()][1]
+    assert calls[(1, 2, 4, 8, 16)][1].get("look again", 0) >= 1, calls
+    assert last[(1, 2, 4, 8, 16)] == [0, 1], last  # both people, with the ids of the first frame
+
+
+def test_without_detector_a_lost_person_is_found_by_their_motion(clip, predictor):
+    """No detector: both people start from boxes on the first frame; the one hidden in the crossing is
+    found again where their motion says they are (coasting), and keeps their id."""
+    video, frames = clip
+    boxes = [[p.bbox[0], p.bbox[1], p.bbox[0] + p.bbox[2], p.bbox[1] + p.bbox[3]] for p in video.frames[0]]
+    found = {}
+    for coast in (0, None):
+        vt = VideoPoseTracker(predictor, None, coast_frames=coast)
+        out = [vt.process(image, boxes if t == 0 else None) for t, image in enumerate(frames)]
+        found[coast] = (vt.stats.reacquired, sorted(p.track_id for p in out[-1]))
+    assert found[0] == (0, [0]), found  # without coasting the hidden person stays lost
+    assert found[None][0] >= 1 and found[None][1] == [0, 1], found
+    with pytest.raises(ValueError):
+        VideoPoseTracker(predictor, None, coast_frames=-1)
