@@ -210,13 +210,18 @@ class InferenceController(QObject):
             return False
         jobs = self.jobs_for(frames, detector, reuse_boxes)
         runs, seeded = None, False
-        if detector == EXISTING_BOXES and not reuse_boxes:
+        if detector in (EXISTING_BOXES, WHOLE_IMAGE) and not reuse_boxes:
             # on a video the people's boxes where there are some start tracks that the following
-            # frames continue (e.g. boxes drawn on the first frame, then Predict all frames)
+            # frames continue (e.g. people labelled on the first frame, then Predict all frames); with
+            # the whole-image fallback the frames before the first labelled one stay whole-image jobs
             grouped = consecutive_runs(self.document.data.frames, list(frames))
-            with_boxes = {j.frame: j for j in jobs}
-            video = [[with_boxes.get(f, InferenceJob(f)) for f in r] for r in grouped
-                     if len(r) > 1 and any(f in with_boxes for f in r)]
+            with_boxes = {j.frame: j for j in jobs if j.boxes is not None}
+            video = []
+            for r in grouped:
+                seeds = [i for i, f in enumerate(r) if f in with_boxes]
+                start = seeds[0] if seeds and detector == WHOLE_IMAGE else 0
+                if seeds and len(r) - start > 1:
+                    video.append([with_boxes.get(f, InferenceJob(f)) for f in r[start:]])
             if video:
                 in_video = {j.frame for r in video for j in r}
                 runs = video + [[j] for j in jobs if j.frame not in in_video]
