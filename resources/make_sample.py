@@ -3,10 +3,13 @@
     python resources/make_sample.py [--photos DIR]
 
 Contents: synthetic scenes of stick-figure people with their exact ground truth (imported, not
-reviewed), a short synthetic video whose first frame is labelled (copy it forward with C, or
-predict), and — when ``--photos`` points at a folder with scikit-image's public-domain sample
-photos (``astronaut.png``, ``camera.png`` from its wheel's ``skimage/data``) — two real photos of
-people without labels. The project is written with :func:`hrnet.annotations.save_coco`.
+reviewed), a short synthetic video of two people walking into and past each other (a crossing,
+320x240, 48 frames at 12 fps) whose first frame is labelled — Predict all frames follows both
+through the crossing with their ids even offline, from those labels and the bundled demo model —
+and, when ``--photos`` points at a folder with scikit-image's public-domain sample photos
+(``astronaut.png``, ``camera.png`` from its wheel's ``skimage/data``), two real photos of people
+without labels. Without ``--photos`` the photos already in ``--out`` are kept as they are. The
+project is written with :func:`hrnet.annotations.save_coco`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "sample")
     args = parser.parse_args()
     out: Path = args.out
+    kept_photos: dict[str, bytes] = {}
+    if args.photos is None:  # keep the photos of the previous sample (no re-encoding)
+        for name in [*PHOTOS.values(), "LICENSE-photos.txt"]:
+            old = out / ("images" if name.endswith(".jpg") else "") / name
+            if old.is_file():
+                kept_photos[name] = old.read_bytes()
     if out.exists():
         shutil.rmtree(out)
     images = out / "images"
@@ -68,7 +77,17 @@ def main() -> None:
             cv2.imwrite(str(images / dst), image, [cv2.IMWRITE_JPEG_QUALITY, 88])
             paths.append(images / dst)
         (out / "LICENSE-photos.txt").write_text(PHOTO_LICENSE, encoding="utf-8")
-    video = write_video(images / "walk.mp4", num_frames=36, fps=12.0, image_size=(320, 240), people=2, seed=7)
+    elif kept_photos:
+        for name, data in kept_photos.items():
+            if name.endswith(".jpg"):
+                (images / name).write_bytes(data)
+                paths.append(images / name)
+            else:
+                (out / name).write_bytes(data)
+    # seed 0: the demo model follows both people through the crossing from the labels of frame 0
+    # without a detector (benchmarks/lost_tracks.py, benchmarks/app_video.py)
+    video = write_video(images / "walk.mp4", num_frames=48, fps=12.0, image_size=(320, 240), people=2, seed=0,
+                        scenario="crossing")
     paths.append(video.path)
 
     document, source = open_paths(paths)
@@ -80,7 +99,7 @@ def main() -> None:
             frame.instances = [_instance(p.to_annotation(1, k + 1)) for k, p in enumerate(video.frames[0])]
     document.extra.setdefault("info", {})["description"] = (
         "HRNet Pose Annotator sample project: synthetic scenes (ground truth), public-domain photos "
-        "(unlabelled), a synthetic video (frame 1 labelled)")
+        "(unlabelled), a synthetic video of two people crossing (frame 1 labelled)")
     source.ensure_sizes()
     source.close()
     save_coco(document, out / "project.json", indent=None)
