@@ -21,26 +21,33 @@ the run stopped part-way (3; 130 when interrupted). Whatever stops a run, the po
 are written to ``--out``. On a GPU out-of-memory error the cache is emptied and the batches are
 halved (frames per batch here, people per forward pass in the Predictor) and the batch is retried;
 only when a single frame with one person per pass does not fit does the run stop.
+
+Many GPUs or machines: ``torchrun --nproc_per_node=N [--nnodes M --node_rank R --rdzv_endpoint
+HOST:PORT] -m hrnet.cli.predict INPUTS... --device cuda`` shards the work (batches of images, batches
+of video frames, whole videos with ``--track`` or ``--render``) across the processes, each on
+``cuda:LOCAL_RANK`` (the CPU without CUDA, gloo), and rank 0 writes ONE ``--out``, the same JSON as a
+single process (see :mod:`hrnet.cli.predict_shard`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hrnet.cli.predict_io import Input, Renderer, expand_inputs, image_ids, plan_inputs, render_names
+from hrnet.cli.predict_setup import build_detector_for, calibration_source, setup_logging, setup_models
+from hrnet.cli.predict_shard import Shard, Unit, gather_shards, make_units, merge, merged_failures, shard_units
 from hrnet.errors import HRNetError
-from hrnet.media import VIDEO_EXTS, VideoReader, is_image, is_video, natural_sort_key, read_image
-from hrnet.utils.io import atomic_write_bytes, write_json
+from hrnet.media import VIDEO_EXTS, VideoReader, read_image
+from hrnet.utils.io import write_json
 from hrnet.weights import ProgressBar
 
 __all__ = ["build_parser", "main"]
@@ -48,6 +55,13 @@ __all__ = ["build_parser", "main"]
 log = logging.getLogger("hrnet.predict")
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
+_GATHER_TIMEOUT_S = 7 * 24 * 3600.0
+"""Under torchrun the ranks wait for each other at the end, however uneven their shares (a failed
+process does not leave the others waiting: torchrun stops them all)."""
+
+# the names these had before the inputs and rendering moved to hrnet.cli.predict_io
+_Input, _Renderer, _expand, _plan, _image_ids = Input, Renderer, expand_inputs, plan_inputs, image_ids
+_setup_logging, _build_detector, _calibration_source = setup_logging, build_detector_for, calibration_source
 
 
 class _OutOfMemory(Exception):
@@ -110,164 +124,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ----------------------------------------------------------------------------------------------
-# Inputs
-# ----------------------------------------------------------------------------------------------
-@dataclass
-class _Input:
-    path: Path
-    kind: str  # "image" | "video"
-    frames: list[int] = field(default_factory=list)  # for videos
-    reader: VideoReader | None = None
-
-
-def _expand(inputs: Sequence[str], recursive: bool, failures: list[tuple[str, str]]) -> list[Path]:
-    files: list[Path] = []
-    for text in inputs:
-        p = Path(text).expanduser()
-        if p.is_dir():
-            candidates = p.rglob("*") if recursive else p.iterdir()
-            found = sorted(
-                (f for f in candidates if f.is_file() and (is_image(f) or is_video(f))),
-                key=lambda f: natural_sort_key(f.relative_to(p).as_posix()),
-            )
-            if not found:
-                failures.append((str(p), "folder holds no images or videos"))
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            failures.append((str(p), "not found"))
-    return files
-
-
-def _plan(files: list[Path], args: argparse.Namespace, failures: list[tuple[str, str]]) -> list[_Input]:
-    plan: list[_Input] = []
-    for f in files:
-        if is_image(f):
-            plan.append(_Input(f, "image"))
-            continue
-        try:
-            reader = VideoReader(f)
-        except HRNetError as e:
-            if is_video(f):
-                failures.append((str(f), str(e)))
-            else:  # unknown extension: maybe an image after all
-                plan.append(_Input(f, "image"))
-            continue
-        frames = list(range(0, reader.num_frames, max(1, args.frame_step)))
-        if args.max_frames is not None:
-            frames = frames[: args.max_frames]
-        plan.append(_Input(f, "video", frames, reader))
-    return plan
-
-
-def _image_ids(plan: list[_Input]) -> dict[str, int] | None:
-    """COCO ids from numbered file names when every input is such an image, else None."""
-    ids: dict[str, int] = {}
-    for item in plan:
-        if item.kind != "image" or not re.fullmatch(r"(?:COCO_[a-z0-9]+_)?\d+", item.path.stem):
-            return None
-        ids[str(item.path)] = int(re.findall(r"\d+", item.path.stem)[-1])
-    return ids if len(set(ids.values())) == len(ids) else None
-
-
-# ----------------------------------------------------------------------------------------------
-# Rendering
-# ----------------------------------------------------------------------------------------------
-class _Renderer:
-    def __init__(self, target: str, predictor: Any, kpt_thr: float) -> None:
-        self.target = Path(target)
-        self.single_video = self.target.suffix.lower() in VIDEO_EXTS
-        self.predictor = predictor
-        self.kpt_thr = kpt_thr
-        self.writers: dict[str, Any] = {}
-        self.size: dict[str, tuple[int, int]] = {}
-        if not self.single_video:
-            self.target.mkdir(parents=True, exist_ok=True)
-        else:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
-
-    def _draw(self, image: np.ndarray, results: list) -> np.ndarray:
-        from hrnet.utils.vis import draw_poses
-
-        skeleton = self.predictor.skeleton or None
-        return draw_poses(
-            image, [r.keypoints for r in results], skeleton, kpt_thr=self.kpt_thr,
-            keypoint_names=self.predictor.keypoint_names, scores=[r.score for r in results],
-            boxes_xyxy=np.array([r.box for r in results]) if results else None,
-        )
-
-    def image(self, path: Path, image: np.ndarray, results: list) -> None:
-        drawn = self._draw(image, results)
-        if self.single_video:
-            self._video_frame("all", self.target, drawn, 25.0)
-            return
-        out = self.target / (path.stem + ".jpg")
-        n = 1
-        while out.exists() and str(out) in self.size:  # two inputs with the same stem
-            out = self.target / f"{path.stem}_{n}.jpg"
-            n += 1
-        self.size[str(out)] = drawn.shape[1::-1]
-        _write_image(out, drawn)
-
-    def frame(self, path: Path, fps: float, image: np.ndarray, results: list) -> None:
-        drawn = self._draw(image, results)
-        if self.single_video:
-            self._video_frame("all", self.target, drawn, fps)
-        else:
-            self._video_frame(str(path), self.target / (path.stem + "_poses.mp4"), drawn, fps)
-
-    def _video_frame(self, key: str, out: Path, frame: np.ndarray, fps: float) -> None:
-        import cv2
-
-        writer = self.writers.get(key)
-        if writer is None:
-            size = (frame.shape[1], frame.shape[0])
-            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps or 25.0, size)
-            if not writer.isOpened():
-                raise HRNetError(f"Cannot write video {out}")
-            self.writers[key] = writer
-            self.size[key] = size
-        size = self.size[key]
-        if (frame.shape[1], frame.shape[0]) != size:
-            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-        writer.write(frame)
-
-    def close(self) -> None:
-        for w in self.writers.values():
-            w.release()
-        self.writers.clear()
-
-
-def _write_image(path: Path, image: np.ndarray) -> None:
-    import cv2
-
-    ok, buf = cv2.imencode(path.suffix or ".jpg", image)
-    if not ok:
-        raise HRNetError(f"Cannot encode {path}")
-    atomic_write_bytes(path, buf.tobytes(), mkdir=True, durable=False)  # one per frame; rendered again on a rerun
-
-
-def _write_json(path: Path, data: Any) -> None:
-    write_json(path, data, mkdir=True)
-
-
-def _write_results(path: Path, run: _Run, finished: bool) -> None:
-    """Write the results gathered so far; when the run stopped early, say that they are partial
-    (a failed write is reported, never allowed to hide the error that stopped the run)."""
-    try:
-        _write_json(path, run.results)
-    except OSError as e:
-        if finished:
-            raise
-        print(f"hrnet-predict: cannot write the partial results to {path}: {e}", file=sys.stderr)
-        return
-    if not finished:
-        print(f"hrnet-predict: stopped early; the {run.people} pose(s) of the {run.images_done} image(s) and "
-              f"{run.frames_done} video frame(s) done so far are in {path}", file=sys.stderr)
-
-
-# ----------------------------------------------------------------------------------------------
 # The run
 # ----------------------------------------------------------------------------------------------
 class _Run:
@@ -275,14 +131,13 @@ class _Run:
         self.args = args
         self.predictor = predictor
         self.detector = detector
-        self.results: list[dict[str, Any]] = []
-        self.failures: list[tuple[str, str]] = []
-        self.images_done = 0
-        self.frames_done = 0
-        self.people = 0
-        self.next_id = 1
-        self.ids: dict[str, int] | None = None
-        self.renderer: _Renderer | None = None
+        self.failures: list[tuple[str, str]] = []  # inputs that could not be planned
+        self.shard = Shard()  # what this process did, unit by unit
+        self.ids: dict[str, int] | None = None  # COCO ids from numbered file names
+        self.renderer: Renderer | None = None
+        self._unit = 0
+        self._video_done: dict[str, int] = {}  # frames done per video (for the "stopped after" message)
+        self._video_stopped: set[str] = set()
         self.frame_batch = max(1, int(args.batch_frames))  # halved on out-of-memory errors
         kset = predictor.keypoint_set
         self.sigmas = np.asarray(kset.oks_sigmas()) if hasattr(kset, "oks_sigmas") else None
@@ -326,11 +181,10 @@ class _Run:
             start += step
         return out
 
-    def _entries(self, results: list, image_id: int, file_name: str,
+    def _entries(self, results: list, key: str, file_name: str,
                  frame: int | None) -> tuple[list[dict[str, Any]], list]:
-        """COCO result entries of the poses kept by OKS NMS (official evaluation), and those poses."""
-        if not results:
-            return [], []
+        """COCO result entries of the poses kept by OKS NMS (official evaluation), and those poses;
+        recorded for the current unit under ``key`` (the image ids are given when the run is merged)."""
         keep = list(range(len(results)))
         if not self.args.no_oks_nms and len(results) > 1 and self.sigmas is not None:
             from hrnet.nms import oks_nms
@@ -340,93 +194,118 @@ class _Run:
             keep = sorted(oks_nms(db, self.oks_thre, sigmas=self.sigmas))
         out = []
         for i in keep:
-            entry = results[i].to_coco(image_id)
+            entry = results[i].to_coco(0)
             entry["file_name"] = file_name
             if frame is not None:
                 entry["frame_index"] = frame
             out.append(entry)
-        self.results.extend(out)
-        self.people += len(out)
+        self._record(key, out)
         return out, [results[i] for i in keep]
 
-    def _id_for(self, key: str) -> int:
-        if self.ids is not None and key in self.ids:
-            return self.ids[key]
-        i = self.next_id
-        self.next_id += 1
-        return i
+    def _record(self, key: str, entries: list[dict[str, Any]]) -> None:
+        self.shard.outputs.setdefault(self._unit, []).append((key, entries))
+        self.shard.people += len(entries)
 
-    def process(self, plan: list[_Input], bar: ProgressBar | None) -> None:
-        self.ids = _image_ids(plan)
+    def _fail(self, path: Path, why: str) -> None:
+        self.shard.failures.setdefault(self._unit, []).append((str(path), why))
+
+    # counts and results of this process (a single process: the run's)
+    @property
+    def images_done(self) -> int:
+        return self.shard.images_done
+
+    @property
+    def frames_done(self) -> int:
+        return self.shard.frames_done
+
+    @property
+    def people(self) -> int:
+        return self.shard.people
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        return merge([self.shard], self.ids)
+
+    def process(self, plan: list[Input], units: Sequence[Unit], bar: ProgressBar | None) -> None:
+        """Do ``units`` (all of the run's in a single process, this rank's share under torchrun)."""
+        self.ids = image_ids(plan)
         if self.args.render:
-            self.renderer = _Renderer(self.args.render, self.predictor, self.args.kpt_thr)
+            self.renderer = Renderer(self.args.render, self.predictor, self.args.kpt_thr, render_names(plan))
+        last = {str(u.items[0].path): u.index for u in units if u.kind != "images"}
         try:
-            images = [p for p in plan if p.kind == "image"]
-            start = 0
-            while start < len(images):
-                step = self.frame_batch
-                self._image_group(images[start:start + step], bar)
-                start += step
-            for item in plan:
-                if item.kind == "video":
-                    self._video(item, bar)
+            for unit in units:
+                self._unit = unit.index
+                self.shard.outputs.setdefault(unit.index, [])
+                if unit.kind == "images":
+                    start = 0
+                    while start < len(unit.items):  # frame_batch shrinks on out-of-memory errors
+                        step = self.frame_batch
+                        self._image_group(unit.items[start:start + step], bar)
+                        start += step
+                elif self.args.track:
+                    self._video_tracked(unit.items[0], unit.frames, bar)
+                else:
+                    self._video(unit.items[0], unit.frames, bar)
+                if unit.kind != "images" and last[str(unit.items[0].path)] == unit.index and unit.items[0].reader:
+                    unit.items[0].reader.close()  # its last unit here: do not hold every video open
         finally:
             if self.renderer is not None:
                 self.renderer.close()
+            for item in plan:
+                if item.reader is not None:
+                    item.reader.close()
 
-    def _image_group(self, group: list[_Input], bar: ProgressBar | None) -> None:
-        loaded: list[tuple[_Input, np.ndarray]] = []
+    def _image_group(self, group: list[Input], bar: ProgressBar | None) -> None:
+        loaded: list[tuple[Input, np.ndarray]] = []
         for item in group:
             try:
                 loaded.append((item, read_image(item.path)))
             except HRNetError as e:
-                self.failures.append((str(item.path), str(e)))
+                self._fail(item.path, str(e))
                 if bar is not None:
                     bar.update(1)
         if not loaded:
             return
         poses = self._poses([im for _, im in loaded], [str(it.path) for it, _ in loaded])
         for (item, image), results in zip(loaded, poses):
-            _, kept = self._entries(results, self._id_for(str(item.path)), item.path.name, None)
-            self.images_done += 1
+            _, kept = self._entries(results, str(item.path), item.path.name, None)
+            self.shard.images_done += 1
             if self.renderer is not None:
                 self.renderer.image(item.path, image, kept)
             if bar is not None:
                 bar.update(1, postfix=f"{self.people} people")
 
-    def _video(self, item: _Input, bar: ProgressBar | None) -> None:
-        if self.args.track:
-            self._video_tracked(item, bar)
-            return
+    def _video(self, item: Input, wanted: list[int], bar: ProgressBar | None) -> None:
+        """Frames ``wanted`` of a video, in batches (a decoding error stops the video here)."""
         reader = item.reader
         assert reader is not None
-        wanted = item.frames
+        key = str(item.path)
         done = 0
-        try:
-            contiguous = self.args.frame_step == 1
-            source: Iterator[tuple[int, np.ndarray]]
-            if contiguous and wanted:
-                source = reader.iter_frames(wanted[0], wanted[-1] + 1)
-            else:
-                source = ((i, reader.read(i)) for i in wanted)
-            batch: list[tuple[int, np.ndarray]] = []
-            for index, frame in source:
-                batch.append((index, frame))
-                if len(batch) >= self.frame_batch:
+        if key not in self._video_stopped:
+            try:
+                source: Iterator[tuple[int, np.ndarray]]
+                if self.args.frame_step == 1 and wanted:
+                    source = reader.iter_frames(wanted[0], wanted[-1] + 1)
+                else:
+                    source = ((i, reader.read(i)) for i in wanted)
+                batch: list[tuple[int, np.ndarray]] = []
+                for index, frame in source:
+                    batch.append((index, frame))
+                    if len(batch) >= self.frame_batch:
+                        self._video_batch(item, reader, batch, bar)
+                        done += len(batch)
+                        batch = []
+                if batch:
                     self._video_batch(item, reader, batch, bar)
                     done += len(batch)
-                    batch = []
-            if batch:
-                self._video_batch(item, reader, batch, bar)
-                done += len(batch)
-        except HRNetError as e:
-            self.failures.append((str(item.path), f"stopped after {done} frames: {e}"))
-        finally:
-            reader.close()
+            except HRNetError as e:
+                self._video_stopped.add(key)
+                self._fail(item.path, f"stopped after {self._video_done.get(key, 0) + done} frames: {e}")
+        self._video_done[key] = self._video_done.get(key, 0) + done
         if bar is not None and done < len(wanted):
             bar.update(len(wanted) - done)
 
-    def _video_tracked(self, item: _Input, bar: ProgressBar | None) -> None:
+    def _video_tracked(self, item: Input, wanted: list[int], bar: ProgressBar | None) -> None:
         """``--track``: the wanted frames in order through :class:`~hrnet.propagation.VideoPoseTracker`
         (boxes propagated from the tracked poses, the detector only where needed, ``track_id`` per
         pose); with ``--smooth`` each track is smoothed once the video is done, then the entries are
@@ -437,134 +316,47 @@ class _Run:
         assert reader is not None
         tracker = VideoPoseTracker(self.predictor, self.detector, detect_every=max(0, int(self.args.detect_every)))
         frames: list[tuple[int, np.ndarray | None, list[Any]]] = []
-        done = 0
+        done = found = 0
         try:
-            for index in item.frames:
+            for index in wanted:
                 frame = reader.read(index)
                 people = tracker.process(frame, image_key=index)
                 frames.append((index, frame if self.renderer is not None else None, people))
                 done += 1
+                found += len(people)
                 if bar is not None:
-                    bar.update(1, postfix=f"{self.people + sum(len(p) for _, _, p in frames)} people")
+                    bar.update(1, postfix=f"{self.people + found} people")
         except HRNetError as e:
-            self.failures.append((str(item.path), f"stopped after {done} frames: {e}"))
-        finally:
-            reader.close()
+            self._fail(item.path, f"stopped after {done} frames: {e}")
         if self.args.smooth and frames:
             smooth_tracked_frames([p for _, _, p in frames], fps=reader.fps or 30.0)
         for index, frame, people in frames:
-            image_id = self._id_for(f"{item.path}#{index}")
+            entries = []
             for p in people:
-                entry = p.result.to_coco(image_id)
+                entry = p.result.to_coco(0)
                 entry["file_name"] = item.path.name
                 entry["frame_index"] = index
                 entry["track_id"] = int(p.track_id)
-                self.results.append(entry)
-            self.people += len(people)
-            self.frames_done += 1
+                entries.append(entry)
+            self._record(f"{item.path}#{index}", entries)
+            self.shard.frames_done += 1
             if self.renderer is not None and frame is not None:
                 self.renderer.frame(item.path, reader.fps, frame, [p.result for p in people])
         log.info("%s: %d detector call(s) for %d frame(s) (%s)", item.path.name, tracker.stats.detector_calls,
                  tracker.stats.frames, ", ".join(f"{k} {v}" for k, v in tracker.stats.reasons.items()) or "-")
-        if bar is not None and done < len(item.frames):
-            bar.update(len(item.frames) - done)
+        if bar is not None and done < len(wanted):
+            bar.update(len(wanted) - done)
 
-    def _video_batch(self, item: _Input, reader: VideoReader, batch: list[tuple[int, np.ndarray]],
+    def _video_batch(self, item: Input, reader: VideoReader, batch: list[tuple[int, np.ndarray]],
                      bar: ProgressBar | None) -> None:
         poses = self._poses([f for _, f in batch], [i for i, _ in batch])
         for (index, frame), results in zip(batch, poses):
-            image_id = self._id_for(f"{item.path}#{index}")
-            _, kept = self._entries(results, image_id, item.path.name, index)
-            self.frames_done += 1
+            _, kept = self._entries(results, f"{item.path}#{index}", item.path.name, index)
+            self.shard.frames_done += 1
             if self.renderer is not None:
                 self.renderer.frame(item.path, reader.fps, frame, kept)
         if bar is not None:
             bar.update(len(batch), postfix=f"{self.people} people")
-
-
-def _setup_logging(debug: bool, quiet: bool) -> Callable[[], None]:
-    """Configure logging for this run; returns the function that puts it back as it was (main() can be
-    called in-process, by tests or a notebook, and must not leave the process's loggers changed)."""
-    root = logging.getLogger()
-    previous_root = root.level
-    for h in [h for h in root.handlers if getattr(h, "_hrnet_predict", False)]:
-        root.removeHandler(h)  # main() called again in the same process
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-    handler = logging.StreamHandler(sys.stderr)
-    handler._hrnet_predict = True  # type: ignore[attr-defined]
-    handler.setLevel(logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO))
-    handler.setFormatter(logging.Formatter("%(message)s" if not debug else "%(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    noisy = ("hrnet.models", "hrnet.models.checkpoint", "hrnet.models.optimize", "hrnet.detect")
-    previous = {name: logging.getLogger(name).level for name in noisy}
-    if not debug:
-        for name in noisy:
-            logging.getLogger(name).setLevel(logging.WARNING)
-
-    def restore() -> None:
-        root.removeHandler(handler)
-        root.setLevel(previous_root)
-        for name, level in previous.items():
-            logging.getLogger(name).setLevel(level)
-
-    return restore
-
-
-def _build_detector(args: argparse.Namespace, device: Any) -> Any:
-    from hrnet.detect import build_detector
-
-    name = args.detector.strip()
-    key = name.lower()
-    options: dict[str, Any] = {}
-    if key in ("full", "full_image"):
-        return build_detector("full_image")
-    if args.det_threshold is not None:
-        options["score_threshold"] = args.det_threshold
-    if args.det_nms is not None:
-        options["nms_iou"] = args.det_nms
-    if args.min_box:
-        options["min_size"] = args.min_box
-    if args.max_people is not None:
-        options["max_detections"] = args.max_people
-    if key in ("fasterrcnn", "ssdlite"):
-        options["device"] = device
-        if args.det_fp16:
-            options["autocast"] = True
-    return build_detector(name, **options)
-
-
-def _calibration_source(args: argparse.Namespace, detector: Any) -> Any:
-    """A callable giving int8 calibration frames (called only when no calibrated model is cached):
-    ``--calibration``, else up to 48 images / video frames of the inputs with the detector's boxes."""
-    from hrnet.calibration import DEFAULT_FRAMES, load_calibration
-
-    def frames() -> list[tuple[np.ndarray, np.ndarray]]:
-        if args.calibration:
-            return load_calibration(args.calibration)
-        log.info("int8: calibrating on the inputs (detector boxes)")
-        found: list[tuple[np.ndarray, np.ndarray]] = []
-        for path in _expand(args.inputs, args.recursive, []):
-            try:
-                if is_image(path):
-                    images = [(str(path), read_image(path))]
-                else:
-                    reader = VideoReader(path)
-                    try:
-                        n = len(reader)
-                        images = [(i, reader.read(i)) for i in range(0, n, max(1, n // 8))[:8]]
-                    finally:
-                        reader.close()
-            except (HRNetError, IndexError):
-                continue
-            for key, image in images:
-                boxes = np.asarray(detector(image, image_key=key).boxes, np.float64).reshape(-1, 4)
-                if len(boxes):
-                    found.append((image, boxes))
-            if len(found) >= DEFAULT_FRAMES:
-                break
-        return found
-
-    return frames
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -588,7 +380,6 @@ def _main(argv: Sequence[str] | None, restore: list[Callable[[], None]]) -> int:
         return EXIT_OK
     if not args.inputs:
         parser.error("give at least one INPUT (image, folder or video)")
-    restore.append(_setup_logging(args.debug, args.quiet))
     if len(args.opts) % 2:
         parser.error("--opts takes KEY VALUE pairs")
     if args.frame_step < 1 or args.batch_frames < 1:
@@ -597,68 +388,164 @@ def _main(argv: Sequence[str] | None, restore: list[Callable[[], None]]) -> int:
         parser.error("--smooth smooths tracks: use it with --track")
     if args.detect_every < 0:
         parser.error("--detect-every must be >= 0")
-    t0 = time.perf_counter()
-    run: _Run | None = None
+    if args.experiment is None and args.weights is None:
+        parser.error("give --experiment (and --weights), or a registry --weights name")
+    from hrnet.distributed import env_info
+
     try:
-        from hrnet.config import load_config
-        from hrnet.predictor import Predictor
-        from hrnet.weights import weights_experiment
+        info = env_info()
+    except HRNetError as e:
+        parser.error(str(e))
+    if info.distributed and args.render and Path(args.render).suffix.lower() in VIDEO_EXTS:
+        parser.error("--render VIDEO draws every frame into one video, which processes started by torchrun "
+                     "cannot share: give a folder (one overlay per input image or video)")
+    restore.append(setup_logging(args.debug, args.quiet or not info.is_main))
+    if not info.distributed:
+        return _execute(args, None)
+    from hrnet.distributed import cleanup
 
-        experiment: Any = args.experiment
-        if experiment is None:
-            if args.weights is None:
-                parser.error("give --experiment (and --weights), or a registry --weights name")
-            experiment = weights_experiment(args.weights)
-        cfg = load_config(experiment, args.opts)
-        from hrnet.utils.device import resolve_device
+    try:
+        return _execute(args, info)
+    finally:
+        cleanup()
 
-        detector = _build_detector(args, resolve_device(args.device))  # missing detector weights fail fast
-        calibration = None
-        if args.precision == "int8":
-            calibration = _calibration_source(args, detector)
-        predictor = Predictor(cfg, weights=args.weights, device=args.device, flip_test=args.flip,
-                              batch_size=args.batch_size, precision=args.precision, calibration=calibration)
-        if args.precision == "int8" and predictor.int8_report is not None:
-            log.info("int8: %s", predictor.int8_report.summary())
-        failures: list[tuple[str, str]] = []
-        files = _expand(args.inputs, args.recursive, failures)
-        plan = _plan(files, args, failures)
-        total = sum(1 if p.kind == "image" else len(p.frames) for p in plan)
-        log.info("%d image(s), %d video(s), %d frame(s) to process on %s with %s", sum(p.kind == "image" for p in plan),
-                 sum(p.kind == "video" for p in plan), total, predictor.device, args.detector)
-        run = _Run(args, predictor, detector)
-        run.failures = failures
-        bar = None if args.quiet or total == 0 else ProgressBar(total, desc="hrnet-predict", unit="img")
-        finished = False
-        try:
-            run.process(plan, bar)
-            finished = True
-        finally:
-            if bar is not None:
-                bar.close()
-            processed = run.images_done + run.frames_done
-            if processed:
-                _write_results(Path(args.out), run, finished)
+
+def _agree(failed: bool) -> bool:
+    """Under torchrun: did any process fail (every process calls this at the same point)?"""
+    from hrnet.distributed import all_reduce_max
+
+    return all_reduce_max([1.0 if failed else 0.0])[0] > 0
+
+
+def _execute(args: argparse.Namespace, info: Any) -> int:
+    """Set up, do this process's units, merge on rank 0 and report. ``info``: torchrun's
+    :class:`~hrnet.distributed.DistInfo`, None for a single process."""
+    t0 = time.perf_counter()
+    distributed = info is not None
+    device = None
+    setup_error: BaseException | None = None
+    try:
+        if distributed:
+            from hrnet.distributed import init_distributed
+
+            # a long timeout: ranks wait for each other at the end (torchrun stops them all when one fails)
+            info, device = init_distributed(args.device, timeout_s=_GATHER_TIMEOUT_S)
+            # int8: rank 0 calibrates and caches the quantised model, the others then load it
+            if args.precision == "int8" and not info.is_main and _agree(False):
+                print(f"hrnet-predict: error (rank {info.rank}): rank 0 could not start", file=sys.stderr)
+                return EXIT_USAGE
+        detector, predictor = setup_models(args, device)
     except KeyboardInterrupt:
         print("hrnet-predict: interrupted", file=sys.stderr)
         return 130
+    except (HRNetError, ValueError, OSError) as e:
+        if not distributed:
+            if args.debug:
+                traceback.print_exc()
+            print(f"hrnet-predict: error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        setup_error = e
+    if distributed:
+        if args.precision == "int8" and info.is_main and _agree(setup_error is not None):
+            print(f"hrnet-predict: error (rank 0): {setup_error}", file=sys.stderr)
+            return EXIT_USAGE  # the others stopped at the same point
+        if _agree(setup_error is not None):
+            print(f"hrnet-predict: error (rank {info.rank}): {setup_error or 'another process could not start'}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    failures: list[tuple[str, str]] = []
+    plan = plan_inputs(expand_inputs(args.inputs, args.recursive, failures), args, failures)
+    units = make_units(plan, args.batch_frames, whole_videos=bool(args.track or args.render))
+    mine = shard_units(units, info.rank, info.world_size) if distributed else units
+    if distributed:  # the videos of other ranks' units need no open reader here
+        wanted = {str(u.items[0].path) for u in mine if u.kind != "images"}
+        for item in plan:
+            if item.reader is not None and str(item.path) not in wanted:
+                item.reader.close()
+    total = sum(u.size for u in units)
+    log.info("%d image(s), %d video(s), %d frame(s) to process on %s with %s%s",
+             sum(p.kind == "image" for p in plan), sum(p.kind == "video" for p in plan), total, predictor.device,
+             args.detector, f" ({info.world_size} processes, this one {sum(u.size for u in mine)})"
+             if distributed else "")
+    run = _Run(args, predictor, detector)
+    run.failures = failures
+    size = sum(u.size for u in mine)
+    bar = None if args.quiet or size == 0 or (distributed and not info.is_main) else ProgressBar(
+        size, desc="hrnet-predict", unit="img")
+    try:
+        run.process(plan, mine, bar)
+    except KeyboardInterrupt:
+        run.shard.error, run.shard.exit_code = "interrupted", 130
     except _OutOfMemory as e:
-        print(f"hrnet-predict: error: {e}", file=sys.stderr)
-        return EXIT_STOPPED
+        run.shard.error, run.shard.exit_code = str(e), EXIT_STOPPED
     except (HRNetError, ValueError, OSError) as e:
         if args.debug:
             traceback.print_exc()
-        print(f"hrnet-predict: error: {e}", file=sys.stderr)
-        return EXIT_STOPPED if run is not None and run.images_done + run.frames_done else EXIT_USAGE
+        run.shard.error, run.shard.exit_code = str(e), EXIT_STOPPED
+    except BaseException:  # a bug: the poses found so far are written all the same, then it goes on up
+        if bar is not None:
+            bar.close()
+            bar = None
+        if not distributed and run.images_done + run.frames_done:
+            run.shard.error, run.shard.exit_code = "stopped by an unexpected error (below)", EXIT_STOPPED
+            _report(args, run, [run.shard], t0)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if run.shard.exit_code == 130 and not distributed:
+        _report(args, run, [run.shard], t0)
+        print("hrnet-predict: interrupted", file=sys.stderr)
+        return 130
+    shards = gather_shards(run.shard) if distributed else [run.shard]
+    if shards is None:  # not rank 0: rank 0 writes and reports
+        if run.shard.error:
+            print(f"hrnet-predict: error (rank {info.rank}): {run.shard.error}", file=sys.stderr)
+        return run.shard.exit_code
+    return _report(args, run, shards, t0)
+
+
+def _report(args: argparse.Namespace, run: _Run, shards: list[Shard], t0: float) -> int:
+    """Write the merged results of ``shards`` and say what was done (rank 0 / the single process)."""
+    images = sum(s.images_done for s in shards)
+    frames = sum(s.frames_done for s in shards)
+    people = sum(s.people for s in shards)
+    errors = [(rank, s) for rank, s in enumerate(shards) if s.error]
+    processed = images + frames
+    if processed:
+        path = Path(args.out)
+        try:
+            write_json(path, merge(shards, run.ids), mkdir=True)
+        except OSError as e:
+            if not errors:
+                print(f"hrnet-predict: error: {e}", file=sys.stderr)
+                return EXIT_STOPPED
+            print(f"hrnet-predict: cannot write the partial results to {path}: {e}", file=sys.stderr)
+        else:
+            if errors:
+                print(f"hrnet-predict: stopped early; the {people} pose(s) of the {images} image(s) and "
+                      f"{frames} video frame(s) done so far are in {path}", file=sys.stderr)
+    for rank, s in errors:
+        if s.exit_code != 130:
+            where = f" (rank {rank})" if len(shards) > 1 else ""
+            print(f"hrnet-predict: error{where}: {s.error}", file=sys.stderr)
+    if any(s.exit_code == 130 for s in shards):
+        return 130
+    if errors:
+        return EXIT_STOPPED if processed else EXIT_USAGE
     dt = time.perf_counter() - t0
     if processed:
-        print(f"{run.images_done} image(s) and {run.frames_done} video frame(s) processed, {run.people} people, "
+        print(f"{images} image(s) and {frames} video frame(s) processed, {people} people, "
               f"{dt:.1f} s; results: {args.out}" + (f"; overlays: {args.render}" if args.render else ""),
               file=sys.stderr)
-    if run.failures:
-        print(f"{len(run.failures)} input(s) skipped:", file=sys.stderr)
-        for path, why in run.failures:
-            print(f"  {path}: {why}", file=sys.stderr)
+        if len(shards) > 1:
+            print(f"shared by {len(shards)} processes: " + ", ".join(
+                f"rank {r} {s.images_done + s.frames_done}" for r, s in enumerate(shards)), file=sys.stderr)
+    failures = run.failures + merged_failures(shards)
+    if failures:
+        print(f"{len(failures)} input(s) skipped:", file=sys.stderr)
+        for path_, why in failures:
+            print(f"  {path_}: {why}", file=sys.stderr)
     if not processed:
         print("hrnet-predict: nothing could be processed", file=sys.stderr)
         return EXIT_NOTHING
