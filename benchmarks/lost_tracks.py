@@ -16,7 +16,7 @@ Scores: IDF1 and identity switches (hrnet.tracking.identity_metrics) over every 
 lost), coverage (the share of those person-frames with a pose on them), detector calls, HRNet
 person crops per frame, and process CPU time per frame on one thread.
 
-    nice -n 10 python benchmarks/lost_tracks.py [--frames 48] [--seeds 3] [--coast 0 4 8 12 20]
+    nice -n 10 python benchmarks/lost_tracks.py [--frames 48] [--seeds 3] [--coast 0 4 8 12 20] [--coast-score 0.4]
 """
 
 from __future__ import annotations
@@ -80,10 +80,10 @@ def match(people, poses) -> list[int | None]:
     return out
 
 
-def run(video, frames, predictor, *, detector: bool, look_again=(), coast_frames=0):
+def run(video, frames, predictor, *, detector: bool, look_again=(), coast_frames=0, coast_score=0.4):
     oracle = Oracle(video) if detector else None
     vt = VideoPoseTracker(predictor, oracle, detect_every=0 if detector else 30, look_again=look_again,
-                          coast_frames=coast_frames)
+                          coast_frames=coast_frames, coast_score=coast_score)
     crops = 0
     counting = predictor.predict
 
@@ -148,6 +148,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--scenarios", nargs="+", default=["crossing", "occlusion"])
     ap.add_argument("--coast", type=int, nargs="+", default=[0, 4, 8, 12, 20])
+    ap.add_argument("--coast-score", type=float, nargs="+", default=[0.4],
+                    help="with coasting, the mean joint score a pose found in a coasted box needs")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
@@ -155,7 +157,9 @@ def main() -> None:
     predictor = Predictor("synthetic/hrnet_w16_128x96", weights=DEMO, device="cpu")
     modes = [("detector, never look again", dict(detector=True, look_again=())),
              ("detector, look again 1,2,4,8,16", dict(detector=True, look_again=(1, 2, 4, 8, 16)))]
-    modes += [(f"no detector, coast {n} frames", dict(detector=False, coast_frames=n)) for n in args.coast]
+    modes += [(f"no detector, coast {n}" + (f", score {c:g}" if n else ""), dict(detector=False, coast_frames=n,
+                                                                                coast_score=c))
+              for n in args.coast for c in (args.coast_score if n else args.coast_score[:1])]
     print(f"{args.frames} frames {size[0]}x{size[1]} at {args.fps:g} fps, 2 people, seeds 0..{args.seeds - 1}")
     print(f"{'scenario':<10} {'mode':<34} {'IDF1':>6} {'switches':>8} {'coverage':>8} {'det calls':>9} "
           f"{'crops/fr':>8} {'ms/frame':>8}")

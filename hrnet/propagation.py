@@ -214,23 +214,23 @@ class VideoPoseTracker:
             reason = "periodic"
         elif self.detector is not None and any(frame - f0 in self.look_again for f0 in self._lost_at.values()):
             reason = "look again"
-        extra = np.zeros((0, 4)) if boxes is None else np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        given = np.zeros((0, 4)) if boxes is None else np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         detected = np.zeros((0, 4))
         if reason is not None:
             detected = self._detect(image, image_key, reason)
-        results, from_detector = self._estimate(image, propagated, np.concatenate([extra, detected]), coast)
+        results, from_detector, sure = self._estimate(image, propagated, given, detected, coast)
         if reason is None and self.detector is not None and any(
             not det and float(r.keypoints[:, 2].mean()) < self.redetect_below for r, det in zip(results, from_detector)
         ):
             # someone followed by their box was lost in this frame: look for people again
             self.stats.redetections += 1
             detected = self._detect(image, image_key, "pose collapsed")
-            results, from_detector = self._estimate(image, propagated, np.concatenate([extra, detected]), coast)
+            results, from_detector, sure = self._estimate(image, propagated, given, detected, coast)
         self._since_detection += 1
         if not results:
             ids = self.tracker.update(np.zeros((0, self.predictor.num_joints, 3)))
-        else:
-            ids = self.tracker.update(np.stack([r.keypoints for r in results]))
+        else:  # a person in a box given for this frame (drawn by hand) is a person, however weak the pose
+            ids = self.tracker.update(np.stack([r.keypoints for r in results]), certain=sure)
         self._note_vanished(frame, following, {int(i) for i in ids if i >= 0})
         self._remember(frame, results, ids)
         self.stats.poses += len(results)
@@ -255,30 +255,39 @@ class VideoPoseTracker:
         dets = self.detector(image, image_key=image_key)
         return np.asarray(dets.boxes, dtype=np.float64).reshape(-1, 4)
 
-    def _estimate(self, image: np.ndarray, propagated: np.ndarray, new: np.ndarray,
-                  coast: Sequence[Track] = ()) -> tuple[list[Any], list[bool]]:
+    def _estimate(self, image: np.ndarray, propagated: np.ndarray, given: np.ndarray, detected: np.ndarray,
+                  coast: Sequence[Track] = ()) -> tuple[list[Any], list[bool], list[bool]]:
+        """Poses in the propagated boxes, the boxes given for this frame and the detector's (those two
+        only where no propagated box covers them) and the coasted boxes of lost tracks (kept only when
+        they found their person again). Returns the poses, whether each came from a detector box, and
+        whether each came from a given box (a person for sure)."""
+        new = np.concatenate([given, detected])
+        is_given = np.arange(len(new)) < len(given)
         if len(new) and len(propagated):
-            overlap = box_iou(new, propagated).max(axis=1)
-            new = new[overlap < self.merge_iou]
+            fresh = box_iou(new, propagated).max(axis=1) < self.merge_iou
+            new, is_given = new[fresh], is_given[fresh]
         coasted = self._coasted_boxes(coast)
         usable = np.isfinite(coasted).all(axis=1)
         coast = [t for t, ok in zip(coast, usable) if ok]
         coasted = coasted[usable]
         boxes = np.concatenate([propagated, new, coasted])
         flags = [False] * len(propagated) + [True] * len(new)
+        sure = [False] * len(propagated) + [bool(g) for g in is_given]
         if len(boxes) == 0:
-            return [], []
+            return [], [], []
         everything = self.predictor.predict(image, boxes)
         results = everything[:len(flags)]
         keep = self._nms(results)
-        kept, kept_flags = [results[i] for i in keep], [flags[i] for i in keep]
+        kept = [results[i] for i in keep]
+        kept_flags, kept_sure = [flags[i] for i in keep], [sure[i] for i in keep]
         for track, r in zip(coast, everything[len(flags):]):
             self.stats.coasted += 1
             if self._reacquired(track, r, kept):
                 kept.append(r)
                 kept_flags.append(False)
+                kept_sure.append(False)
                 self.stats.reacquired += 1
-        return kept, kept_flags
+        return kept, kept_flags, kept_sure
 
     def _reacquired(self, track: Track, result: Any, found: Sequence[Any]) -> bool:
         """Is the pose estimated in a lost track's coasted box that person, found again? Confident,

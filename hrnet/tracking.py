@@ -163,11 +163,13 @@ class PoseTracker:
         self.frame = -1
 
     # ------------------------------------------------------------------------------------------
-    def update(self, keypoints: np.ndarray | Sequence[np.ndarray], boxes: np.ndarray | None = None) -> np.ndarray:
+    def update(self, keypoints: np.ndarray | Sequence[np.ndarray], boxes: np.ndarray | None = None, *,
+               certain: Sequence[bool] | None = None) -> np.ndarray:
         """Track one frame. ``keypoints`` (N, K, 3): x, y, score per joint in image pixels, rows in
-        any order; ``boxes`` (N, 4) xyxy person boxes (default: from the confident joints).
-        Returns (N,) int ids: the same id for the same person across frames, -1 for a pose too
-        weak to be a person."""
+        any order; ``boxes`` (N, 4) xyxy person boxes (default: from the confident joints);
+        ``certain``: rows known to be people whatever their score (e.g. inside a box drawn by hand:
+        they may start a track). Returns (N,) int ids: the same id for the same person across
+        frames, -1 for a pose too weak to be a person."""
         kp = np.asarray(keypoints, dtype=np.float64)
         if kp.size == 0:
             kp = kp.reshape(0, 0, 3)
@@ -186,8 +188,12 @@ class PoseTracker:
                          dtype=bool) if n else np.zeros(0, dtype=bool)
         for t in self.tracks:
             t.lost += 1  # frames since last seen, counting this one
-        strong = [i for i in range(n) if valid[i] and scores[i] >= self.new_track_score]
-        weak = [i for i in range(n) if valid[i] and scores[i] < self.new_track_score]
+        sure = np.zeros(n, dtype=bool) if certain is None else np.asarray(certain, dtype=bool).reshape(-1)
+        if len(sure) != n:
+            raise ValueError(f"{n} poses but {len(sure)} certain flags")
+        valid = valid | (sure & np.array([b is not None for b in det_boxes], dtype=bool)) if n else valid
+        strong = [i for i in range(n) if valid[i] and (scores[i] >= self.new_track_score or sure[i])]
+        weak = [i for i in range(n) if valid[i] and not (scores[i] >= self.new_track_score or sure[i])]
         free = list(range(len(self.tracks)))
         # One assignment over every valid pose (a weak pose that continues a track's motion beats a
         # strong one that merely stands where the track was), or ByteTrack's cascade (strong first).

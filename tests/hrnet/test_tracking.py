@@ -155,3 +155,20 @@ def test_keypoint_box():
 def test_unknown_scenario_is_refused(tmp_path):
     with pytest.raises(ValueError, match="Unknown video scenario"):
         write_video(tmp_path / "v.avi", num_frames=4, scenario="juggling")
+
+
+def test_certain_poses_start_tracks_however_weak():
+    """A pose known to be a person (inside a box drawn by hand) starts a track even below
+    new_track_score; without the flag it would not."""
+    from hrnet.tracking import PoseTracker
+
+    kp = np.zeros((1, 17, 3))
+    kp[0, :, 0] = np.linspace(100, 140, 17)
+    kp[0, :, 1] = np.linspace(50, 200, 17)
+    kp[0, :, 2] = 0.25  # valid (>= min_pose_score) but too weak to start a track
+    assert PoseTracker().update(kp).tolist() == [-1]
+    tracker = PoseTracker()
+    assert tracker.update(kp, certain=[True]).tolist() == [0]
+    assert tracker.update(kp).tolist() == [0]  # and continues it
+    with pytest.raises(ValueError):
+        tracker.update(kp, certain=[True, False])
