@@ -17,7 +17,8 @@
 #   4. GPU memory after the app clears a model (gc + empty_cache)
 #   5. a short AMP + channels_last training run, its resume, GradScaler state in the checkpoint
 #   6. a 2-process NCCL torchrun run when 2 GPUs exist (and --device cuda:0 refused under torchrun)
-#   7. hrnet-predict on a video of the sample images: DEV against CPU
+#   7. hrnet-predict on a video of the sample images: DEV against CPU; with 2 GPUs also sharded by
+#      a 2-process NCCL torchrun (one merged JSON) against the single-GPU run
 #   8. ONNX export from a model on DEV, checked with ONNX Runtime
 # Each check prints "OK ..." or "FAIL ..."; the script goes on and exits 1 if any failed.
 set -u
@@ -97,6 +98,12 @@ else
 fi
 # the default precision on a GPU is fp16: compare within the heatmap's quantisation
 run "hrnet-predict $DEV vs cpu" "${SMOKE[@]}" compare "$WORK/pred_dev.json" "$WORK/pred_cpu.json" --px 1.0 --share 0.95
+if [ "$DEV" != cpu ] && [ "$NGPU" -ge 2 ]; then
+  run "hrnet-predict torchrun 2 x NCCL" "$PYTHON" -m torch.distributed.run --standalone --nproc_per_node=2 \
+      "${PREDICT[@]:1}" --device cuda --batch-frames 4 --out "$WORK/pred_ddp.json"
+  run "hrnet-predict torchrun vs one GPU" "${SMOKE[@]}" compare "$WORK/pred_ddp.json" "$WORK/pred_dev.json" \
+      --px 1.0 --share 0.95
+fi
 run "onnx export from $DEV" "${SMOKE[@]}" onnx --device "$DEV" --work "$WORK"
 
 echo "gpu_smoke: $SECONDS s in all"
