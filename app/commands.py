@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
+from app import texts
 from app.document import AnnotationDocument
 from hrnet import Instance
 
@@ -414,7 +415,8 @@ class CopyFromPreviousFrame(_FrameListEdit):
             c = src_people[i].copy()
             c.id = None
             copies.append(c)
-        super().__init__(document, f"Copy {len(copies)} people from frame {src + 1} to frame {int(frame) + 1}", parent)
+        super().__init__(document, f"Copy {texts.people(len(copies))} from frame {src + 1} to frame {int(frame) + 1}",
+                         parent)
         self.source_frame = src
         self._stage(frame, list(document.frame(frame).instances) + copies)
 

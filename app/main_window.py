@@ -29,7 +29,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
-from app import commands, review, window_layout
+from app import commands, review, texts, window_layout
 from app.autosave import AutosaveManager
 from app.canvas.heatmaps import HeatmapStore
 from app.controllers import actions as actions_table
@@ -419,7 +419,8 @@ class MainWindow(QMainWindow):
             what = "ground-truth" if frame.instances[p].joint_scores is None else "hand-edited"
             answer = QMessageBox.question(
                 self, "Re-predict person",
-                f"Person #{p + 1} has {hand} {what} joints. Replace them with the prediction too?\n\n"
+                f"Person #{p + 1} has {hand} {what} {texts.plural(hand, 'joint')}. "
+                f"Replace {'it' if hand == 1 else 'them'} with the prediction too?\n\n"
                 "Yes: replace every joint.  No: only the model's joints.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
                 QMessageBox.StandardButton.No)

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from app import tracks
+from app import texts, tracks
 from app.commands import _DocumentCommand, _FrameListEdit
 from app.document import AnnotationDocument
 from hrnet import Instance, interpolate_keyframes
@@ -241,7 +241,7 @@ class PropagatePose(_FrameListEdit):
                  parent: QUndoCommand | None = None) -> None:
         if count < 1:
             raise ValueError("Propagate into at least one frame")
-        super().__init__(document, f"Propagate person forward ({count} frames)", parent)
+        super().__init__(document, f"Propagate person forward ({texts.frames(count)})", parent)
         frames = _frames(document)
         src = frames[frame].instances[instance]
         if src.num_keypoints == 0:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
+from app import texts
 from app.model_manager import describe_error
 from app.workers import InferenceJob, InferenceWorker
 from hrnet import VideoPoseTracker, track_poses
@@ -121,7 +122,7 @@ class VideoInferenceWorker(InferenceWorker):
 
     def _done(self, frame: int, total: int, people: int) -> None:
         self.frames_done += 1
-        self.progress.emit(self.frames_done, total, f"frame {frame + 1}: {people} people")
+        self.progress.emit(self.frames_done, total, f"frame {frame + 1}: {texts.people(people)}")
 
     def _run_video(self, run: Sequence[InferenceJob], total: int) -> None:
         detector = None if self.seeded else _DetectorAdapter(self)

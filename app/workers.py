@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
+from app import texts
 from app.model_manager import describe_error
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class InferenceWorker(QThread):
                 results = []
             self.result.emit(job.frame, list(results))
             self.frames_done += 1
-            self.progress.emit(self.frames_done, total, f"frame {job.frame + 1}: {len(results)} people")
+            self.progress.emit(self.frames_done, total, f"frame {job.frame + 1}: {texts.people(len(results))}")
 
     def _detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         if self.detector is None and self.detector_factory is not None:

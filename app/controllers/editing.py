@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication
 
 from app import commands as C
-from app import review
+from app import review, texts
 from app.canvas.heatmaps import xyxy_to_xywh
 from app.canvas.view import PoseView
 from app.document import AnnotationDocument
@@ -166,7 +166,7 @@ class EditController(QObject):
         who = ", ".join(f"#{p + 1}" for p in people)
         answer = QMessageBox.question(
             self.view.window(), "Mark frame reviewed",
-            f"Frame {frame + 1} holds {len(people)} predicted {'person' if len(people) == 1 else 'people'} "
+            f"Frame {frame + 1} holds {len(people)} predicted {texts.plural(len(people), 'person')} "
             f"({who}) at confidence 0.00 that nobody has edited. A reviewed frame goes into training as it "
             "is.\n\nDelete them and mark the frame reviewed?\n(No: mark it reviewed and keep them.)",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
@@ -181,14 +181,15 @@ class EditController(QObject):
         if choice == "cancel":
             return False
         if choice == "delete":
-            doc.undo_stack.beginMacro(f"Delete {len(hopeless)} people at confidence 0.00, mark frame {f + 1} reviewed")
+            doc.undo_stack.beginMacro(f"Delete {texts.people(len(hopeless))} at confidence 0.00, "
+                                      f"mark frame {f + 1} reviewed")
             try:
                 for p in sorted(hopeless, reverse=True):
                     self._push(C.DeleteInstance(doc, f, p))
                 self._push(C.SetReviewed(doc, f, True))
             finally:
                 doc.undo_stack.endMacro()
-            self.message.emit(f"Deleted {len(hopeless)} people at confidence 0.00; frame {f + 1} reviewed", 5000)
+            self.message.emit(f"Deleted {texts.people(len(hopeless))} at confidence 0.00; frame {f + 1} reviewed", 5000)
         else:
             self._push(C.SetReviewed(doc, f, True))
         return True

@@ -36,6 +36,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app import commands as C
+from app import texts
 from app.canvas.heatmaps import HeatmapStore, xyxy_to_xywh
 from app.document import AnnotationDocument
 from app.keypoint_set_editor import model_fit
@@ -476,7 +477,8 @@ class InferenceController(QObject):
         self.queued.emit([])
         if run.undone:
             done = len(run.predictions)
-            self.message.emit(f"Prediction stopped: you undid it after {done} frames (Redo brings them back)", 10000)
+            self.message.emit(f"Prediction stopped: you undid it after {texts.frames(done)} "
+                              f"(Redo brings {'it' if done == 1 else 'them'} back)", 10000)
             return
         if not run.results:
             return
@@ -537,7 +539,8 @@ class InferenceController(QObject):
                               "(answer Yes to replace them too)", 8000)
             return
         doc.push(cmd)
-        self.message.emit(f"Re-predicted {cmd.replaced} joints of #{run.person + 1} — Ctrl+Z undoes it", 6000)
+        self.message.emit(f"Re-predicted {texts.count(cmd.replaced, 'joint')} of #{run.person + 1} — Ctrl+Z undoes it",
+                          6000)
 
     def _add(self, run: InferenceRun) -> None:
         frame, res = next(iter(run.results.items()))

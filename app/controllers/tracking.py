@@ -20,8 +20,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QInputDialog, QWidget
 
+from app import texts, tracks
 from app import track_commands as TC
-from app import tracks
 from app.document import AnnotationDocument
 from app.video_workers import TrackWorker
 
@@ -108,10 +108,10 @@ class TrackController(QObject):
             self.message.emit("People were added or deleted while tracking: the result is not applied, run "
                               "Track people again", 10000)
             return
-        cmd = TC.SetTrackIds(self.document, changes, f"Track people ({worker.tracks} tracks)")
+        cmd = TC.SetTrackIds(self.document, changes, f"Track people ({texts.count(worker.tracks, 'track')})")
         self.document.push(cmd)
-        self.message.emit(f"Tracked {worker.tracks} people over {worker.total} frames in {worker.elapsed_s:.1f} s "
-                          "— Ctrl+Z undoes it", 8000)
+        self.message.emit(f"Tracked {texts.people(worker.tracks)} over {texts.frames(worker.total)} "
+                          f"in {worker.elapsed_s:.1f} s — Ctrl+Z undoes it", 8000)
 
     def _on_finished(self, worker: TrackWorker) -> None:
         self._workers.discard(worker)
