@@ -23,6 +23,7 @@ JOINT_RADIUS_ACTIVE_PX = 7.0
 LIMB_WIDTH_PX = 2.5
 HANDLE_PX = 7.0
 MARGIN_PX = 24.0
+TAG_HEIGHT_PX = 17.0
 
 # Box handles: name -> (fx, fy) position as fraction of the box.
 HANDLES: dict[str, tuple[float, float]] = {
@@ -145,7 +146,9 @@ class PersonItem(QGraphicsItem):
             lo, hi = pts.min(0), pts.max(0)
             rect = rect.united(QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]))
         m = MARGIN_PX * self.pixel_size
-        self._rect = rect.adjusted(-m, -m - 18 * self.pixel_size, m, m)
+        self._rect = rect.adjusted(-m, -m, m, m)
+        if (tag := self._tag_geometry()) is not None:
+            self._rect = self._rect.united(tag.adjusted(-1, -1, 1, 1))
         self.update()
 
     # -- painting ----------------------------------------------------------------------------
@@ -157,29 +160,45 @@ class PersonItem(QGraphicsItem):
         name = f"#{self.track_id}" if self.track_id is not None else f"#{self.index + 1}"
         return name + (f"  {self.person_score:.2f}" if self.person_score is not None else "")
 
-    def tag_rect(self) -> QRectF | None:
-        """The "#3" tag (see :meth:`_paint_label`), in image coordinates (None: no tag drawn)."""
-        if not self.show_box:
-            return None
+    def _tag_anchor(self) -> tuple[float, float] | None:
+        """Top-left corner of the box (or of a tracked person's joints), where the tag hangs."""
         if self.bbox is not None:
-            x, y = float(self.bbox[0]), float(self.bbox[1])
-        elif self.track_id is not None and (rect := self.extent()) is not None:
-            x, y = rect.x(), rect.y()
-        else:
-            return None
-        ps = self.pixel_size
-        return QRectF(x, y - 17 * ps, (7.5 * len(self.label_text()) + 8) * ps, 17 * ps)
+            return float(self.bbox[0]), float(self.bbox[1])
+        if self.track_id is not None and (rect := self.extent()) is not None:
+            return rect.x(), rect.y()
+        return None
 
-    def _paint_label(self, painter: QPainter, x: float, y: float, ps: float) -> None:
+    def _tag_geometry(self) -> QRectF | None:
+        """The "#3" tag's rect in image coordinates, whether or not it is drawn: above the box's
+        top-left corner, or inside the box under its top edge when above would leave the image (a
+        box touching the image's top edge: the tag was cut off by the top of the view). It never
+        starts left of the image either."""
+        anchor = self._tag_anchor()
+        if anchor is None:
+            return None
+        x, y = anchor
+        ps = self.pixel_size
+        w, h = (7.5 * len(self.label_text()) + 8) * ps, TAG_HEIGHT_PX * ps
+        top = y - h
+        if self.image_size is not None:
+            if top < 0:
+                top = max(y, 0.0)  # inside the box, at the image's top at the highest
+            x = max(x, 0.0)
+        return QRectF(x, top, w, h)
+
+    def tag_rect(self) -> QRectF | None:
+        """The "#3" tag (see :meth:`_tag_geometry`), in image coordinates (None: no tag drawn)."""
+        return self._tag_geometry() if self.show_box else None
+
+    def _paint_label(self, painter: QPainter, rect: QRectF, ps: float) -> None:
         painter.save()
-        painter.translate(x, y)
+        painter.translate(rect.x(), rect.y())
         painter.scale(ps, ps)
         painter.setFont(_label_font())
-        text = self.label_text()
-        tw = 7.5 * len(text) + 8
-        painter.fillRect(QRectF(0, -17, tw, 17), self.colour)
+        tw, th = rect.width() / ps, rect.height() / ps
+        painter.fillRect(QRectF(0, 0, tw, th), self.colour)
         painter.setPen(QColor("black"))
-        painter.drawText(QRectF(4, -17, tw, 17), Qt.AlignmentFlag.AlignVCenter, text)
+        painter.drawText(QRectF(4, 0, tw, th), Qt.AlignmentFlag.AlignVCenter, self.label_text())
         painter.restore()
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
@@ -201,15 +220,16 @@ class PersonItem(QGraphicsItem):
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(QRectF(x, y, w, h))
-            self._paint_label(painter, x, y, ps)
+            if (tag := self.tag_rect()) is not None:
+                self._paint_label(painter, tag, ps)
             if self.selected:
                 painter.setPen(_cosmetic_pen(QColor("black"), 1.0))
                 painter.setBrush(QBrush(self.colour))
                 hs = HANDLE_PX * ps
                 for hx, hy in self.handle_positions().values():
                     painter.drawRect(QRectF(hx - hs / 2, hy - hs / 2, hs, hs))
-        elif self.show_box and self.track_id is not None and (rect := self.extent()) is not None:
-            self._paint_label(painter, rect.x(), rect.y(), ps)  # a tracked person is labelled without a box too
+        elif (tag := self.tag_rect()) is not None:  # a tracked person is labelled without a box too
+            self._paint_label(painter, tag, ps)
 
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         width = LIMB_WIDTH_PX + (0.8 if self.selected else 0.0)
