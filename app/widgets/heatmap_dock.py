@@ -14,13 +14,26 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGraphicsRectItem,
+    QGraphicsSimpleTextItem,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from hrnet import split_side
 
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "turbo", "cividis")
 OVERLAY_MODES = (("joint", "Selected joint"), ("max", "All joints (max)"), ("off", "Off"))
+LABEL_POINT_SIZE = 7.5
+LABEL_INSET_PX = 3.0
+LABEL_Z = 10
 
 
 def colormap_lut(name: str) -> np.ndarray:
@@ -44,6 +57,14 @@ def short_joint_name(name: str) -> str:
 
 
 class _Cell:
+    """One tile of the grid: the joint's heatmap, its decoded peak and a label (short name + peak
+    value) at the heatmap's top-left corner. The label is in screen pixels, a child of the tile's
+    view box rather than of the heatmap's data space: it starts at the heatmap's left edge when the
+    name fits from there, further left (down to the tile's edge) when it needs the room, and is
+    elided with "…" only when even the whole tile is too narrow (the full name is in the tooltip).
+    As a data item it started at the heatmap's edge whatever its length and the tile's edge cut its
+    last letters off ("R shoulde")."""
+
     def __init__(self, layout: pg.GraphicsLayout, row: int, col: int, joint: int) -> None:
         self.joint = joint
         self.view = layout.addViewBox(row=row, col=col, lockAspect=True, enableMouse=False, invertY=True)
@@ -52,12 +73,51 @@ class _Cell:
         self.view.addItem(self.image)
         self.peak = pg.ScatterPlotItem(size=9, symbol="+", pen=pg.mkPen("c", width=1.5), brush=None)
         self.view.addItem(self.peak)
-        self.label = pg.TextItem("", color="w", anchor=(0, 0))
-        font = self.label.textItem.font()
-        font.setPointSizeF(7.5)
+        self.name = ""  # the short name the label shows when it fits
+        self.value = ""
+        self.label_background = QGraphicsRectItem(self.view)
+        self.label_background.setPen(QPen(Qt.PenStyle.NoPen))
+        self.label_background.setBrush(QColor(0, 0, 0, 120))
+        self.label_background.setZValue(LABEL_Z)
+        self.label = QGraphicsSimpleTextItem(self.view)
+        font = QFont(self.label.font())
+        font.setPointSizeF(LABEL_POINT_SIZE)
         self.label.setFont(font)
-        self.view.addItem(self.label)
+        self.label.setBrush(QColor("white"))
+        self.label.setZValue(LABEL_Z + 1)
+        self.view.sigResized.connect(lambda _view: self.fit_label())
+        self.view.sigTransformChanged.connect(lambda _view: self.fit_label())  # the heatmap moved in the tile
         self.border = None
+
+    def set_label(self, name: str, value: str) -> None:
+        self.name, self.value = name, value
+        self.fit_label()
+
+    def label_lines(self) -> list[str]:
+        """The label's lines as shown (the name elided to the tile's width)."""
+        return self.label.text().splitlines()
+
+    def fit_label(self) -> None:
+        if not self.name and not self.value:
+            self.label.setText("")
+            self.label_background.setVisible(False)
+            return
+        tile = self.view.boundingRect()
+        # the heatmap's top-left corner in the tile (aspect locked: it is centred in the tile)
+        corner = self.view.mapFromView(QPointF(0.0, 0.0)) if self.image.image is not None else tile.topLeft()
+        left = min(max(corner.x(), tile.left()), tile.right())
+        metrics = QFontMetricsF(self.label.font())
+        room = max(0.0, tile.width() - 2 * LABEL_INSET_PX)
+        name = metrics.elidedText(self.name, Qt.TextElideMode.ElideRight, room)
+        text = f"{name}\n{self.value}" if self.value else name
+        self.label.setText(text)
+        width = self.label.boundingRect().width()
+        x = min(left + LABEL_INSET_PX, tile.right() - LABEL_INSET_PX - width)  # move left only as far as needed
+        y = min(max(corner.y(), tile.top()), tile.bottom()) + 1
+        self.label.setPos(max(tile.left() + LABEL_INSET_PX, x), y)
+        rect = self.label.mapRectToParent(self.label.boundingRect())
+        self.label_background.setRect(rect.adjusted(-LABEL_INSET_PX + 1, -1, 2, 0))
+        self.label_background.setVisible(True)
 
 
 class HeatmapDockWidget(QWidget):
@@ -171,7 +231,7 @@ class HeatmapDockWidget(QWidget):
             for cell in self._cells:
                 cell.image.clear()
                 cell.peak.setData([], [])
-                cell.label.setText("")
+                cell.set_label("", "")
                 cell.view.setBorder(None)
             return
         self.message.setVisible(bool(message))
@@ -186,10 +246,8 @@ class HeatmapDockWidget(QWidget):
             cell.image.setImage(hm, levels=(0.0, max(float(hm.max()), 1e-6)), autoLevels=False)  # own peak
             iy, ix = np.unravel_index(int(np.argmax(hm)), hm.shape)
             cell.peak.setData([ix + 0.5], [iy + 0.5])
-            cell.label.setHtml(f"<span style='color:#fff;font-size:7.5pt'>{short_joint_name(self._names[j])}<br>"
-                               f"{float(hm.max()):.2f}</span>")
+            cell.set_label(short_joint_name(self._names[j]), f"{float(hm.max()):.2f}")
             cell.view.setToolTip(f"{self._names[j]}: peak {float(hm.max()):.3f} (click selects the joint)")
-            cell.label.setPos(0, 0)
             cell.view.setRange(xRange=(0, hm.shape[1]), yRange=(0, hm.shape[0]), padding=0)
             cell.view.setBorder(pg.mkPen("c", width=2) if j == selected_joint else None)
 
