@@ -1,27 +1,119 @@
 """Render docs/screenshot.png: the sample project with people, skeletons and a heatmap overlay.
 
-    QT_QPA_PLATFORM=offscreen python resources/make_screenshot.py   (or under xvfb-run)
+    QT_QPA_PLATFORM=offscreen python resources/make_screenshot.py [--output PATH]   (or under xvfb-run)
 
 The poses and heatmaps are real predictions of the bundled demo model (resources/models: a small
-HRNet trained by hrnet-train on synthetic people), run inside the people boxes of one sample scene.
+HRNet trained by hrnet-train on synthetic people): every person of one sample scene is re-predicted
+inside their box, the way a user does it (select the person, Model > Re-predict selected person,
+answer Yes to replace the ground truth too). Only the window's public API is used: the project and
+inference controllers, the view's selection and a real mouse hover over a joint, so the picture
+shows what a user sees (tests/app/test_make_screenshot.py runs :func:`stage` offscreen).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
-from PySide6.QtCore import QStandardPaths
-from PySide6.QtWidgets import QApplication
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "docs" / "screenshot.png"
+SIZE = (1600, 1000)
+JOINT = "left_knee"  # the hovered joint of the biggest person
 
 
-def main() -> int:
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Let the event loop run until ``condition()`` holds; TimeoutError names ``what`` otherwise."""
+    from PySide6.QtTest import QTest
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        QTest.qWait(20)
+
+
+def settle(seconds: float) -> None:
+    """Let repaints and queued signals through for ``seconds``."""
+    from PySide6.QtTest import QTest
+
+    QTest.qWait(int(seconds * 1000))
+
+
+def stage(window) -> tuple[int, int]:
+    """Put ``window`` (a shown MainWindow) into the screenshot's state: the sample project, its
+    busiest scene re-predicted by the demo model, the biggest person selected with the heatmaps of
+    all joints overlaid, the mouse over their left knee. Returns (frame, person)."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtTest import QTest
+
+    from app import commands as C
+
+    window.open_sample()  # loads the bundled demo model as well
+    doc, view = window.document, window.view
+    wait_until(lambda: doc.num_frames() > 0, 30, "the sample project")
+    wait_until(lambda: window.model.is_loaded, 60, "the demo model")
+    doc.push(C.SetReviewed(doc, 2, True))  # a reviewed mark in the frame list
+    shown = max(range(min(4, doc.num_frames())), key=lambda i: len(doc.frame(i).instances))
+    window.go_to_frame(shown)
+    wait_until(lambda: view.shown_index == shown, 30, f"frame {shown + 1} on the canvas")
+    # the model's poses inside the people's boxes, one person at a time (one run at a time)
+    for person in range(len(doc.frame(shown).instances)):
+        done = []
+        window.inference.finished.connect(done.append)
+        try:
+            if not window.inference.repredict_person(shown, person, replace_hand=True):
+                raise RuntimeError(f"cannot re-predict person #{person + 1}")
+            wait_until(lambda done=done: bool(done), 60, f"the prediction of person #{person + 1}")
+        finally:
+            window.inference.finished.disconnect(done.append)
+    people = doc.frame(shown).instances
+    if not all(p.joint_scores is not None for p in people):
+        raise RuntimeError("the demo model's predictions did not replace the sample's poses")
+    target = max(range(len(people)), key=lambda i: people[i].bbox[2] * people[i].bbox[3])
+    joint = doc.keypoint_names().index(JOINT)
+    view.select(target, joint)
+    wait_until(lambda: window.heatmap_panel.heatmaps is not None, 60, "the selected person's heatmaps")
+    window.heatmap_panel.set_overlay_mode("max")
+    window.heatmap_panel.opacity_slider.setValue(70)
+    settle(0.5)
+    view.fit()
+    settle(0.3)
+    x, y = (float(v) for v in people[target].keypoints[joint, :2])
+    QTest.mouseMove(view.viewport(), view.mapFromScene(QPointF(x, y)))  # the hover label and status text
+    wait_until(lambda: view.hover_label.isVisible(), 10, "the hover label")
+    settle(0.3)
+    return shown, target
+
+
+def save(window, out: Path) -> Path:
+    """Grab the window into ``out`` (PNG, 256 colours when Pillow is there: the README embeds it)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().toImage().save(str(out), "PNG", 9):
+        raise OSError(f"cannot write {out}")
+    try:  # Pillow comes with torchvision
+        from PIL import Image
+
+        Image.open(out).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
+    except ImportError:
+        pass
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=OUT, help=f"PNG to write (default: {OUT})")
+    args = parser.parse_args(argv)
+
+    from PySide6.QtCore import QStandardPaths
+    from PySide6.QtWidgets import QApplication
+
+    from app import qt_fixes
+
+    qt_fixes.apply()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setStyle("Fusion")
     from app.main import _apply_dark_palette
@@ -33,61 +125,18 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="hrnet-shot-"))
     window = MainWindow(settings=AppSettings(tmp / "settings.ini"), recovery_dir=tmp / "recovery")
-    window.resize(1600, 1000)
+    window.resize(*SIZE)
     window.show()
-
-    def spin(cond, timeout=30.0):
-        t0 = time.time()
-        while not cond() and time.time() - t0 < timeout:
-            app.processEvents()
-            time.sleep(0.01)
-
-    window.open_sample()  # loads the bundled demo model as well
-    doc, view = window.document, window.view
-    spin(lambda: window.model.is_loaded, 60)
-    from app import commands as C
-    from app.workers import InferenceJob
-
-    doc.push(C.SetReviewed(doc, 2, True))
-    shown = max(range(4), key=lambda i: len(doc.frame(i).instances))
-    window.go_to_frame(shown)
-    spin(lambda: view.shown_index == shown)
-    # predict inside the people boxes of this scene (the ground truth is replaced by the model's poses)
-    boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (p.bbox for p in doc.frame(shown).instances)],
-                     np.float32)
-    for i in reversed(range(len(doc.frame(shown).instances))):
-        doc.push(C.DeleteInstance(doc, shown, i))
-    done = []
-    window.inference_finished.connect(done.append)
-    window._start_worker([InferenceJob(shown, boxes=boxes)], mode="apply")
-    spin(lambda: "apply" in done, 60)
-    people = doc.frame(shown).instances
-    target = max(range(len(people)), key=lambda i: people[i].bbox[2] * people[i].bbox[3])
-    joint = doc.keypoint_names().index("left_knee")
-    view.select(target, joint)
-    spin(lambda: window.heatmap_panel.heatmaps is not None)
-    window.heatmap_panel.set_overlay_mode("max")
-    window.heatmap_panel.opacity_slider.setValue(70)
-    spin(lambda: False, 0.5)
-    view.fit()
-    spin(lambda: False, 0.3)
-    view._set_hover((target, joint))
-    window.statusBar().showMessage(view.joint_description(target, joint))
-    spin(lambda: False, 0.3)
-    image = window.grab().toImage()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    image.save(str(OUT), "PNG", 9)
-    try:  # 256-colour PNG keeps the file small (the README embeds it); Pillow comes with torchvision
-        from PIL import Image
-
-        Image.open(OUT).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(OUT, optimize=True)
-    except ImportError:
-        pass
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1024:.0f} KB)")
-    doc.undo_stack.setClean()
-    window.close()
+    try:
+        stage(window)
+        out = save(window, args.output)
+        print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
+    finally:
+        window.document.undo_stack.setClean()  # nothing to save: close without asking
+        window.close()
     return 0
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(HERE.parent))  # this checkout's app, also when it is not installed
     sys.exit(main())
