@@ -80,7 +80,7 @@ class PickingMixin:
             if j is not None:
                 p = self.mapToScene(pos.toPoint())
                 self.hover_label.setText(f"place {self._names[j]}")
-                self.hover_label.setPos(p + QPointF(10 * self.pixel_size(), 10 * self.pixel_size()))
+                self._place_hover_label(p.x(), p.y())
                 self.hover_label.setVisible(True)
             return
         hit = self.joint_at(pos)
@@ -125,7 +125,20 @@ class PickingMixin:
     def _show_hover_label(self, person: int, joint: int) -> None:
         item = self.persons[person]
         self.hover_label.setText(self.joint_description(person, joint))
-        ps = self.pixel_size()
-        self.hover_label.setPos(QPointF(item.keypoints[joint, 0] + 10 * ps, item.keypoints[joint, 1] + 8 * ps))
+        self._place_hover_label(float(item.keypoints[joint, 0]), float(item.keypoints[joint, 1]))
         self.hover_label.setVisible(True)
         self.hover_changed.emit(self.joint_description(person, joint))
+
+    def _place_hover_label(self, x: float, y: float) -> None:
+        """The hover label below-right of the point (x, y); left of it or above it where it would
+        leave the visible part of the view (a joint near the view's right edge cut it off)."""
+        ps = self.pixel_size()
+        size = self.hover_label.boundingRect()  # screen pixels: the label ignores the zoom
+        w, h = (size.width() + 8) * ps, (size.height() + 4) * ps  # with its backing's margins
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        px, py = x + 10 * ps, y + 8 * ps
+        if px + w > visible.right():
+            px = x - 10 * ps - w
+        if py + h > visible.bottom():
+            py = y - 8 * ps - h
+        self.hover_label.setPos(QPointF(max(px, visible.left() + 4 * ps), max(py, visible.top() + 2 * ps)))

@@ -1,5 +1,6 @@
-"""The person tag ("#1 0.34") stays visible: a box touching the image's top edge gets its tag inside
-the box instead of above it, where the top of the view cut it off."""
+"""Labels on the canvas stay on screen: the person tag ("#1 0.34") of a box touching the image's top
+edge goes inside the box instead of above it, where the top of the view cut it off; the hover label
+of a joint at the view's right or bottom edge flips to the joint's left / above it."""
 
 from __future__ import annotations
 
@@ -80,3 +81,20 @@ def test_tag_stays_above_a_box_with_room_over_it(qtbot, doc_view):
     # zooming keeps the rule (the tag's size is in screen pixels)
     view.zoom_by(2.0)
     assert np.isclose(item.tag_rect().height(), 17 * view.pixel_size())
+
+
+@pytest.mark.parametrize("xy", [(318.0, 120.0), (318.0, 238.0), (2.0, 238.0)])
+def test_hover_label_of_a_joint_at_the_view_edge_stays_on_screen(qtbot, doc_view, xy):
+    doc, view = doc_view
+    kp = doc.frame(0).instances[0].keypoints
+    j = int(np.flatnonzero(kp[:, 2] > 0)[0])
+    doc.push(C.MoveKeypoint(doc, 0, 0, j, xy))
+    qtbot.waitUntil(lambda: tuple(view.persons[0].keypoints[j, :2]) == xy, timeout=3000)
+    QTest.mouseMove(view.viewport(), view.mapFromScene(*xy))
+    label = view.hover_label
+    assert label.isVisible() and doc.keypoint_names()[j] in label.text()
+    top_left = view.mapFromScene(label.pos())
+    size = label.boundingRect()  # screen pixels (the label ignores the zoom)
+    on_screen = QRect(top_left.x() - 4, top_left.y() - 2, int(size.width()) + 8, int(size.height()) + 4)
+    assert view.viewport().rect().contains(on_screen), (on_screen, view.viewport().rect())
+    assert not on_screen.contains(view.mapFromScene(*xy))  # next to the joint, not over it
