@@ -255,6 +255,18 @@ def test_random_weights_warn(caplog):
     assert "random weights" in caplog.text
 
 
+def test_fp16_on_the_cpu_reports_the_fp32_it_runs(checkpoint, caplog):
+    with caplog.at_level("WARNING", logger="hrnet.predictor"):
+        p = Predictor(EXPERIMENT, weights=checkpoint[0], device="cpu", precision="fp16")
+    assert p.precision == "fp32" and not p.half
+    assert "fp16 was asked for on the CPU" in caplog.text and "running fp32" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="hrnet.predictor"):
+        assert Predictor(EXPERIMENT, weights=checkpoint[0], device="cpu", half=True).precision == "fp32"
+        assert Predictor(EXPERIMENT, weights=checkpoint[0], device="cpu").precision == "fp32"
+    assert caplog.text.count("fp16 was asked for") == 1  # the default (half=None) is fp32 without a word
+
+
 def test_cpu_model_is_fused_and_unoptimized_is_not(checkpoint):
     from hrnet.models.optimize import FusedConv2d as _FusedConv2d
 

@@ -89,6 +89,25 @@ def test_second_construction_hits_the_cache(weights, calibration):
     assert cached
 
 
+def test_int8_builds_no_torch_model_it_does_not_run(weights, calibration, monkeypatch):
+    import hrnet.models
+
+    real = hrnet.models.build_model
+    built = []
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hrnet.models, "build_model", counting)
+    q = Predictor(EXPERIMENT, weights=weights, device="cpu", precision="int8", calibration=calibration)
+    assert q.precision == "int8" and len(built) == 1  # the one exported to ONNX; no torch Predictor model
+    built.clear()
+    q = Predictor(EXPERIMENT, weights=weights, device="cpu", precision="int8", calibration=None)
+    assert q.precision == "int8" and built == []  # cached: no torch model at all
+    assert q.keypoint_names == Predictor(EXPERIMENT, weights=weights, device="cpu").keypoint_names
+
+
 def test_cache_falls_back_to_user_dir_when_weights_folder_is_read_only(weights, calibration, tmp_path, monkeypatch):
     real_store = quantize._atomic_write
 
@@ -129,7 +148,8 @@ def test_gate_falls_back_to_fp32_with_a_message(tmp_path, calibration, caplog):
     assert q.precision == "fp32"
     assert not q.int8_report.passed
     assert "int8 not used, staying fp32" in caplog.text and "int8 rejected" in caplog.text
-    assert not isinstance(q.model, quantize.OrtHeatmapModel)
+    assert not isinstance(q.model, quantize.OrtHeatmapModel)  # the fallback built the torch model
+    np.testing.assert_allclose(q.predict(image, boxes)[0].keypoints, fp.predict(image, boxes)[0].keypoints)
     # the verdict is cached too: no second calibration, same fallback
     q2 = Predictor(EXPERIMENT, weights=bad, device="cpu", precision="int8", calibration=None)
     assert q2.precision == "fp32" and not q2.int8_report.passed
