@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.view.set_threshold(self.threshold_spin.value())
         self.frame_list.set_threshold(self.threshold_spin.value())
         self.model_panel.set_detector(self.settings.detector())
+        self.model_panel.set_speed(self.settings.speed())
         spec = self.settings.model_spec()
         if spec:
             try:

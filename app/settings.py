@@ -115,12 +115,24 @@ class AppSettings:
             "experiment": str(experiment),
             "weights": self.value("model/weights", "") or None,
             "device": str(self.value("model/device", "auto")),
+            "precision": self.speed(),
         }
 
-    def set_model_spec(self, experiment: str, weights: str | None, device: str) -> None:
+    def set_model_spec(self, experiment: str, weights: str | None, device: str,
+                       precision: str | None = None) -> None:
         self._qs.setValue("model/experiment", experiment)
         self._qs.setValue("model/weights", weights or "")
         self._qs.setValue("model/device", device)
+        if precision is not None:
+            self.set_speed(precision)
+
+    def speed(self) -> str:
+        """The model panel's speed choice: ``fp32`` (standard) or ``int8`` (fast, CPU)."""
+        value = str(self.value("model/precision", "fp32"))
+        return value if value in ("fp32", "int8") else "fp32"
+
+    def set_speed(self, precision: str) -> None:
+        self._qs.setValue("model/precision", precision)
 
     def detector(self) -> str:
         return str(self.value("model/detector", "fasterrcnn"))

@@ -95,6 +95,7 @@ def _model(w: MainWindow) -> None:
     mp.load_requested.connect(w.load_model)
     mp.run_requested.connect(w.run_inference)
     mp.detector_changed.connect(w.settings.set_detector)
+    mp.speed_changed.connect(w.settings.set_speed)
     mp.help_requested.connect(lambda: w.show_info("How to get weights", HOW_TO_GET_WEIGHTS))
     mp.cancel_load_requested.connect(w.model.cancel_loading)
     w.model.loading_started.connect(w._on_model_loading)

@@ -65,7 +65,7 @@ class ModelController(QObject):
 
     def _on_loaded(self, spec: ModelSpec) -> None:
         self.inference.reset_model_state()
-        self.settings.set_model_spec(spec.experiment, spec.weights, spec.device)
+        self.settings.set_model_spec(spec.experiment, spec.weights, spec.device, spec.precision)
         queued, self.queued = self.queued, None
         self.loaded.emit(spec)
         if queued:

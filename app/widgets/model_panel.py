@@ -105,6 +105,7 @@ class ModelPanelWidget(QWidget):
     load_requested = Signal(object)  # ModelSpec
     run_requested = Signal(str)  # scope: current | selected | unreviewed | all
     detector_changed = Signal(str)
+    speed_changed = Signal(str)  # precision: fp32 (standard) | int8 (fast, CPU)
     help_requested = Signal()  # "how do I get weights?"
     cancel_load_requested = Signal()  # stop a running int8 calibration
     finetune_requested = Signal()  # "fine-tune this model for the project's keypoint set"
@@ -161,6 +162,7 @@ class ModelPanelWidget(QWidget):
             self.speed_combo.model().item(1).setEnabled(False)
             self.speed_combo.setItemData(1, "Needs onnxruntime: pip install 'hrnet-pose-annotator[onnx]'",
                                          Qt.ItemDataRole.ToolTipRole)
+        self.speed_combo.currentIndexChanged.connect(lambda _i: self.speed_changed.emit(self.speed()))
         self.calibration_bar = QProgressBar()
         self.calibration_bar.setRange(0, 100)
         self.calibration_bar.setTextVisible(True)
@@ -289,7 +291,7 @@ class ModelPanelWidget(QWidget):
             experiment = reg_experiment or experiment
         else:
             weights = str(data)
-        return ModelSpec(experiment, weights, self.device(), str(self.speed_combo.currentData()))
+        return ModelSpec(experiment, weights, self.device(), self.speed())
 
     def set_spec(self, spec: ModelSpec) -> None:
         if self.experiment_combo.findText(spec.experiment) < 0:
@@ -310,8 +312,17 @@ class ModelPanelWidget(QWidget):
             self.device_combo.addItem(f"{spec.device} (not found)", spec.device)
             i = self.device_combo.count() - 1
         self.device_combo.setCurrentIndex(i)
-        i = self.speed_combo.findData(getattr(spec, "precision", "fp32"))
-        self.speed_combo.setCurrentIndex(max(i, 0))
+        self.set_speed(getattr(spec, "precision", "fp32"))
+
+    def speed(self) -> str:
+        """The chosen precision: ``fp32`` (standard) or ``int8`` (fast, CPU)."""
+        return str(self.speed_combo.currentData() or "fp32")
+
+    def set_speed(self, precision: str) -> None:
+        """Choose the speed; an unknown or unavailable one (int8 without onnxruntime) is standard."""
+        i = self.speed_combo.findData(precision)
+        item = self.speed_combo.model().item(i) if i >= 0 else None
+        self.speed_combo.setCurrentIndex(i if item is not None and item.isEnabled() else 0)
 
     def set_loading_progress(self, stage: str, fraction: float) -> None:
         """int8 calibration progress (shown until the model is loaded or fails)."""

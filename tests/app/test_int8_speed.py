@@ -90,3 +90,28 @@ def test_cancel_stops_the_calibration(qtbot, weights, tmp_path):
     assert "cancelled" in blocker.args[1]
     assert not list(Path(weights).parent.glob("demo.int8-*"))
     manager.wait()
+
+
+def test_speed_choice_is_remembered_across_sessions(qtbot, tmp_path, monkeypatch):
+    from app.settings import AppSettings
+    from tests.app.gui_support import make_window
+
+    settings = AppSettings(tmp_path / "s.ini")
+    assert settings.speed() == "fp32"  # standard until chosen
+    settings.set_model_spec(EXPERIMENT, "w.pth", "cpu", "int8")
+    assert settings.speed() == "int8" and settings.model_spec()["precision"] == "int8"
+    settings.set_speed("int3")  # a damaged settings file: standard, not an error
+    assert settings.speed() == "fp32" and ModelSpec.from_dict(settings.model_spec()).precision == "fp32"
+
+    window = make_window(qtbot, tmp_path, monkeypatch)  # settings.ini in tmp_path: nothing saved yet
+    try:
+        assert window.model_panel.speed() == "fp32"
+        window.model_panel.speed_combo.setCurrentIndex(window.model_panel.speed_combo.findData("int8"))
+        assert window.settings.speed() == "int8"  # saved when chosen, before any model is loaded
+    finally:
+        window.close()
+    window = make_window(qtbot, tmp_path, monkeypatch)  # the next session starts with the choice
+    try:
+        assert window.model_panel.speed() == "int8" and window.model_panel.spec().precision == "int8"
+    finally:
+        window.close()
