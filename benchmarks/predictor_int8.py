@@ -19,7 +19,10 @@ Recipes: ``default`` (hrnet.quantize: min/max calibration, the final 1x1 layer k
 Speed, on the W32 at 256x192 (trained weights when given), 8 people in a 640x480 image, in CPU
 time (``time.process_time``) on one thread and on all threads this process may use:
 torch fp32 eager (network alone, the official test loop's forward), our fp32 Predictor (whole
-predict), ORT fp32 and ORT int8 (network alone), and the int8 Predictor (whole predict).
+predict), ORT fp32 and ORT int8 (network alone), and the int8 Predictor (whole predict); on one
+thread also both Predictors with the flip test (crops and mirrored crops in one network call) and
+where a whole predict's time goes (pre-processing, network, decoding). What bounds the int8
+speed-up on a given CPU: ``benchmarks/int8_gemm.py``.
 """
 
 from __future__ import annotations
@@ -149,6 +152,40 @@ def _cpu(fn, repeats: int) -> tuple[float, float]:
     return statistics.median(cpu), statistics.median(wall)
 
 
+def stages(p: Predictor, image: np.ndarray, boxes: np.ndarray, repeats: int) -> dict[str, float]:
+    """Median CPU seconds of a predict's three stages (pre-processing, network, decoding + results)."""
+    out: dict[str, list[float]] = {"preprocess": [], "network": [], "decode": []}
+    for _ in range(repeats + 1):
+        c0 = time.process_time()
+        crops, centers, scales = p.preprocess([image], [boxes])
+        c1 = time.process_time()
+        heatmaps = p.forward(crops)
+        c2 = time.process_time()
+        p.decode_heatmaps(heatmaps, centers, scales)
+        c3 = time.process_time()
+        for k, dt in zip(out, (c1 - c0, c2 - c1, c3 - c2)):
+            out[k].append(dt)
+    return {k: statistics.median(v[1:]) for k, v in out.items()}
+
+
+def conv_gmac(model: torch.nn.Module, input_hw: tuple[int, int]) -> float:
+    """Multiply-accumulates of the convolutions for one person, in G (W32 256x192: 7.65)."""
+    macs: list[int] = []
+
+    def hook(mod, inp, out):
+        kh, kw = mod.kernel_size
+        macs.append(out[0].numel() * (mod.in_channels // mod.groups) * kh * kw)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            model.eval()(torch.zeros(1, 3, *input_hw))
+    finally:
+        for h in handles:
+            h.remove()
+    return sum(macs) / 1e9
+
+
 def speed(ckpt: Path | None, cal, people: int, repeats: int) -> None:
     exp = "coco/hrnet/w32_256x192_adam_lr1e-3"
     cfg = load_config(exp)
@@ -172,6 +209,7 @@ def speed(ckpt: Path | None, cal, people: int, repeats: int) -> None:
         boxes = np.stack([x1, y1, x1 + rng.uniform(60, 140, people), y1 + rng.uniform(150, 270, people)], 1)
         allowed = len(os.sched_getaffinity(0))
         eager = build_model(cfg, is_train=False)
+        gmac = conv_gmac(eager, (256, 192))
         load_checkpoint(eager, work)
         eager.eval()
         load = build_model(cfg, is_train=False)
@@ -207,12 +245,28 @@ def speed(ckpt: Path | None, cal, people: int, repeats: int) -> None:
                 "ORT int8 (network)": lambda s=s8: s.run(["heatmaps"], {"input": xn}),
                 "int8 Predictor (whole predict)": lambda p=i8: p.predict(image, boxes),
             }
+            if threads == 1:  # the flip test: crops and mirrored crops go through the network in one call
+                fpf = Predictor(cfg, weights=work, device="cpu", num_threads=threads, flip_test=True)
+                i8f = Predictor(cfg, weights=work, device="cpu", precision="int8", num_threads=threads,
+                                flip_test=True)
+                rows["fp32 Predictor, flip test"] = lambda p=fpf: p.predict(image, boxes)
+                rows["int8 Predictor, flip test"] = lambda p=i8f: p.predict(image, boxes)
             times = {k: _cpu(fn, repeats) for k, fn in rows.items()}
             base = times["fp32 Predictor (whole predict)"][0]
             print(f"\n-- {threads} thread(s), {people} people per call, median of {repeats} --")
-            print(f"  {'':<32}{'CPU ms':>9}{'persons/s CPU':>15}{'wall ms':>9}{'x fp32 Predictor':>18}")
+            print(f"  {'':<32}{'CPU ms':>9}{'persons/s CPU':>15}{'wall ms':>9}{'x fp32 Predictor':>18}"
+                  f"{'conv GMAC/s':>13}")
             for k, (c, w) in times.items():
-                print(f"  {k:<32}{c * 1000:9.1f}{people / c:15.2f}{w * 1000:9.1f}{base / c:18.2f}")
+                ref = times["fp32 Predictor, flip test"][0] if "flip" in k else base
+                rate = people * (2 if "flip" in k else 1) * gmac / c
+                print(f"  {k:<32}{c * 1000:9.1f}{people / c:15.2f}{w * 1000:9.1f}{ref / c:18.2f}{rate:13.1f}")
+            if threads == 1:
+                print("  where a whole predict's CPU time goes:")
+                for name, p in (("fp32", fp), ("int8", i8)):
+                    parts = stages(p, image, boxes, repeats)
+                    total = sum(parts.values())
+                    print(f"    {name} Predictor: " + ", ".join(
+                        f"{k} {v * 1000:.1f} ms ({v / total:.1%})" for k, v in parts.items()))
 
 
 def main() -> None:
@@ -227,6 +281,7 @@ def main() -> None:
     ap.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--skip-demo", action="store_true", help="accuracy of the --w32 model only")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     torch.set_num_threads(1)
@@ -237,8 +292,9 @@ def main() -> None:
             ann, frames = held_out(Path(tmp), args.frames)
             demo = Path(tmp) / DEMO.name
             demo.write_bytes(DEMO.read_bytes())
-            accuracy("demo W16 128x96 (bundled)", "synthetic/hrnet_w16_128x96", demo, [], cal, frames, ann,
-                     args.recipes)
+            if not args.skip_demo:
+                accuracy("demo W16 128x96 (bundled)", "synthetic/hrnet_w16_128x96", demo, [], cal, frames, ann,
+                         args.recipes)
             if args.w32 is not None:
                 w, h = args.w32_size
                 opts = ["MODEL.IMAGE_SIZE", f"[{w},{h}]", "MODEL.HEATMAP_SIZE", f"[{w // 4},{h // 4}]",
