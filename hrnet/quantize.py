@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from hrnet.errors import HRNetError
+from hrnet.utils.io import atomic_write_bytes
 
 __all__ = [
     "AGREEMENT_RADIUS",
@@ -248,18 +249,6 @@ def clear_cache(weights: str | os.PathLike[str]) -> int:
     return n
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def store_cached(weights: str | os.PathLike[str], key: str, model_bytes: bytes | None,
                  report: GateReport, extra: dict[str, Any]) -> Path | None:
     """Write the build next to the weights, else in the per-user cache; the folder used (None
@@ -271,8 +260,8 @@ def store_cached(weights: str | os.PathLike[str], key: str, model_bytes: bytes |
         try:
             d.mkdir(parents=True, exist_ok=True)
             if model_bytes is not None:
-                _atomic_write(d / onnx_name, model_bytes)
-            _atomic_write(d / meta_name, meta)
+                atomic_write_bytes(d / onnx_name, model_bytes)
+            atomic_write_bytes(d / meta_name, meta)
             return d
         except OSError as e:
             log.info("Cannot cache the int8 model in %s (%s)", d, e)

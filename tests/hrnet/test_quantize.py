@@ -109,14 +109,14 @@ def test_int8_builds_no_torch_model_it_does_not_run(weights, calibration, monkey
 
 
 def test_cache_falls_back_to_user_dir_when_weights_folder_is_read_only(weights, calibration, tmp_path, monkeypatch):
-    real_store = quantize._atomic_write
+    real_store = quantize.atomic_write_bytes
 
     def deny_weights_dir(path, data):
         if path.parent == weights.parent:
             raise PermissionError("read-only")
         real_store(path, data)
 
-    monkeypatch.setattr(quantize, "_atomic_write", deny_weights_dir)
+    monkeypatch.setattr(quantize, "atomic_write_bytes", deny_weights_dir)
     q = Predictor(EXPERIMENT, weights=weights, device="cpu", precision="int8", calibration=calibration)
     assert q.precision == "int8"
     assert not list(weights.parent.glob("demo.int8-*"))
