@@ -99,6 +99,7 @@ _EXPORTS: dict[str, str] = {
     "Category": "hrnet.annotations",
     "load_for_keypoint_set": "hrnet.models.checkpoint",
     "read_keypoint_set": "hrnet.models.checkpoint",
+    "predicted_keypoint_set": "hrnet.models.checkpoint",
     # fine-tuning, evaluation and the training progress protocol
     "finetune_overrides": "hrnet.engine.finetune",
     "build_train_parser": "hrnet.cli.train",

@@ -47,10 +47,12 @@ __all__ = [
     "PartialLoad",
     "checkpoint_keypoint_set",
     "load_for_keypoint_set",
+    "predicted_keypoint_set",
     "read_keypoint_set",
     "check_state_dict",
     "extract_state_dict",
     "infer_architecture",
+    "keypoint_set_from_mmpose",
     "load_checkpoint",
     "normalize_state_dict",
     "read_checkpoint",
@@ -343,12 +345,116 @@ def checkpoint_keypoint_set(metadata: Mapping[str, Any] | None) -> KeypointSet |
         return None
     entry = metadata.get("keypoint_set")
     if entry is None:
-        return None
+        mm = metadata.get("meta")
+        dataset_meta = mm.get("dataset_meta") if isinstance(mm, Mapping) else None
+        return keypoint_set_from_mmpose(dataset_meta) if isinstance(dataset_meta, Mapping) else None
     try:
         return KeypointSet.from_dict(entry)
     except KeypointSetError as e:
         log.warning("Ignoring the checkpoint's keypoint set: %s", e)
         return None
+
+
+def _int_pairs(values: Any) -> list[tuple[int, int]] | None:
+    try:
+        return [(int(a), int(b)) for a, b in values]
+    except (TypeError, ValueError):
+        return None
+
+
+def keypoint_set_from_mmpose(dataset_meta: Mapping[str, Any]) -> KeypointSet | None:
+    """The keypoint set of an MMPose 1.x checkpoint's ``meta["dataset_meta"]`` (what mmengine's
+    runner stores: ``keypoint_id2name`` / ``keypoint_name2id``, ``skeleton_links``, ``flip_pairs`` /
+    ``flip_indices``, ``sigmas``, ``upper_body_ids``, ``dataset_keypoint_weights``, ``dataset_name``;
+    numpy arrays as the restricted unpickler rebuilds them). Names are required; a malformed optional
+    field is left out with a warning (flip pairs then follow the left/right rule, sigmas the defaults).
+    A set equal to a template (COCO-17, MPII-16...) in names, edges, pairs and sigmas is that template.
+    None when the names cannot be read."""
+    from hrnet.keypoints import TEMPLATES
+
+    names: list[str] | None = None
+    id2name, name2id = dataset_meta.get("keypoint_id2name"), dataset_meta.get("keypoint_name2id")
+    try:
+        if isinstance(id2name, Mapping) and id2name:
+            by_id = {int(k): str(v) for k, v in id2name.items()}
+        elif isinstance(name2id, Mapping) and name2id:
+            by_id = {int(v): str(k) for k, v in name2id.items()}
+        else:
+            by_id = {}
+    except (TypeError, ValueError):
+        by_id = {}
+    if by_id and sorted(by_id) == list(range(len(by_id))):
+        names = [by_id[i] for i in range(len(by_id))]
+    if not names:
+        log.info("The checkpoint's MMPose dataset_meta names no keypoints: its keypoint set is not known")
+        return None
+    k = len(names)
+    what = str(dataset_meta.get("dataset_name") or "MMPose dataset_meta")
+
+    def valid(pairs: list[tuple[int, int]] | None) -> bool:
+        return pairs is not None and all(0 <= a < k and 0 <= b < k and a != b for a, b in pairs)
+
+    skeleton = _int_pairs(dataset_meta.get("skeleton_links") or ())
+    if not valid(skeleton):
+        log.warning("%s: ignoring malformed skeleton_links", what)
+        skeleton = []
+    flip = _int_pairs(dataset_meta["flip_pairs"]) if dataset_meta.get("flip_pairs") is not None else None
+    if flip is None and dataset_meta.get("flip_indices") is not None:
+        try:
+            idx = [int(i) for i in dataset_meta["flip_indices"]]
+            involution = len(idx) == k and all(0 <= j < k and idx[j] == i for i, j in enumerate(idx))
+            flip = [(i, j) for i, j in enumerate(idx) if i < j] if involution else None
+        except (TypeError, ValueError):
+            flip = None
+    if flip is not None and not valid(flip):
+        flip = None
+    if flip is None and (dataset_meta.get("flip_pairs") is not None or dataset_meta.get("flip_indices") is not None):
+        log.warning("%s: ignoring malformed flip pairs (the left/right rule pairs the joints)", what)
+    sigmas = _floats(dataset_meta.get("sigmas"), k)
+    if dataset_meta.get("sigmas") is not None and (sigmas is None or not all(s > 0 for s in sigmas)):
+        log.warning("%s: ignoring malformed sigmas", what)
+        sigmas = None
+    try:
+        kset = KeypointSet.from_names(names, skeleton, flip_pairs=flip, sigmas=sigmas, name=what)
+    except KeypointSetError as e:
+        log.warning("%s: %s; using the names with the left/right rule", what, e)
+        try:
+            kset = KeypointSet.from_names(names, name=what)
+        except KeypointSetError as e2:
+            log.warning("Ignoring the checkpoint's MMPose keypoint set: %s", e2)
+            return None
+    upper = dataset_meta.get("upper_body_ids")
+    weights = _floats(dataset_meta.get("dataset_keypoint_weights"), k)
+    try:
+        extra: dict[str, Any] = {}
+        if upper is not None:
+            ids = tuple(int(i) for i in upper)
+            if all(0 <= i < k for i in ids):
+                extra["upper_body_ids"] = ids
+        if weights is not None:
+            extra["joints_weight"] = weights
+        if extra:
+            kset = KeypointSet(**{**kset.__dict__, **extra})
+    except (TypeError, ValueError):
+        pass
+    edges = {frozenset(e) for e in kset.skeleton}
+    for t in TEMPLATES.values():
+        if (t.names == kset.names and {frozenset(e) for e in t.skeleton} == edges
+                and set(t.flip_pairs) == set(kset.flip_pairs)
+                and all(abs(a - b) < 1e-6 for a, b in zip(t.oks_sigmas(), kset.oks_sigmas()))):
+            return t
+    return kset
+
+
+def _floats(values: Any, k: int) -> tuple[float, ...] | None:
+    """``k`` floats (rounded to 6 decimals: float32 arrays give 0.025 back as 0.025) or None."""
+    if values is None:
+        return None
+    try:
+        out = tuple(round(float(v), 6) for v in (values.reshape(-1) if hasattr(values, "reshape") else values))
+    except (TypeError, ValueError):
+        return None
+    return out if len(out) == k else None
 
 
 def read_keypoint_set(path: str | os.PathLike[str]) -> KeypointSet | None:
@@ -365,6 +471,33 @@ def read_keypoint_set(path: str | os.PathLike[str]) -> KeypointSet | None:
     if obj is None:
         obj = read_checkpoint(p)
     return checkpoint_keypoint_set(obj) if isinstance(obj, Mapping) else None
+
+
+def predicted_keypoint_set(path: str | os.PathLike[str]) -> KeypointSet | None:
+    """The joints the checkpoint at ``path`` predicts, as :func:`load_for_keypoint_set` (and so
+    ``hrnet-train --weights``) takes them: its stored set, else COCO-17 for a 17-joint and MPII-16
+    for a 16-joint output layer; None when neither is known. Raises :class:`CheckpointError` for a
+    missing, unreadable or unsafe file."""
+    p = Path(path).expanduser()
+    obj: Any = None
+    if p.is_file():
+        try:
+            obj = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # noqa: BLE001 - not a zip file, or mmengine objects: read it the usual way
+            obj = None
+    if obj is None:
+        obj = read_checkpoint(p)
+    stored = checkpoint_keypoint_set(obj) if isinstance(obj, Mapping) else None
+    try:
+        state_dict, _, meta = extract_state_dict(obj, source=str(p))
+    except CheckpointError:
+        return stored
+    stored = stored or checkpoint_keypoint_set(meta)
+    final = normalize_state_dict(state_dict)[0].get(_FINAL + "weight")
+    num_joints = int(final.shape[0]) if final is not None and final.ndim == 4 else None
+    if stored is not None and (num_joints is None or len(stored) == num_joints):
+        return stored
+    return _guess_source_set(num_joints)
 
 
 @dataclass

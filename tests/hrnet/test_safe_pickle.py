@@ -266,3 +266,92 @@ def test_registry_has_the_mmpose1_hrnet_checkpoints():
         assert (cfg.TEST.DECODE == "dark") == e.name.endswith("_dark")
     assert find_entry("td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth").name == (
         "mmpose1_hrnet_w32_coco_256x192")
+
+
+# -- the keypoint set of an MMPose 1.x checkpoint: meta.dataset_meta ------------------------------
+def _dataset_meta(kset, name, links=None):
+    """``dataset_meta`` as mmengine's runner stores it (MMPose's parse_pose_metainfo): id<->name
+    maps, skeleton links as id tuples, flip indices and pairs, float32 sigmas and weights, colours."""
+    k = len(kset)
+    flip = list(range(k))
+    for a, b in kset.flip_pairs:
+        flip[a], flip[b] = b, a
+    links = list(kset.skeleton) if links is None else links
+    return {
+        "dataset_name": name, "num_keypoints": k,
+        "keypoint_id2name": {i: n for i, n in enumerate(kset.names)},
+        "keypoint_name2id": {n: i for i, n in enumerate(kset.names)},
+        "upper_body_ids": list(kset.upper_body_ids), "lower_body_ids": list(kset.lower_body_ids),
+        "flip_indices": flip, "flip_pairs": [list(p) for p in kset.flip_pairs],
+        "keypoint_colors": np.full((k, 3), 255, dtype=np.uint8),
+        "num_skeleton_links": len(links), "skeleton_links": [tuple(e) for e in links],
+        "skeleton_link_colors": np.zeros((len(links), 3), dtype=np.uint8),
+        "dataset_keypoint_weights": np.ones(k, dtype=np.float32),
+        "sigmas": np.array(kset.oks_sigmas(), dtype=np.float32),
+    }
+
+
+def test_mmpose1_checkpoint_carries_its_keypoint_set(tmp_path, official, fake_mmengine):
+    from hrnet.keypoints import COCO_17, KeypointSet
+    from hrnet.models.checkpoint import predicted_keypoint_set, read_keypoint_set
+
+    HistoryBuffer, marker = fake_mmengine
+    # MMPose's COCO metadata lists the official edges in its own order: still COCO-17, with its weights
+    links = [tuple(e) for e in reversed(COCO_17.skeleton)]
+    path = tmp_path / "coco.pth"
+    ck = _mmpose1_checkpoint(official, HistoryBuffer)
+    ck["meta"]["dataset_meta"] = _dataset_meta(COCO_17, "coco", links)
+    torch.save(ck, path)
+    assert read_keypoint_set(path) is COCO_17 and predicted_keypoint_set(path) is COCO_17
+    pred = hrnet.Predictor(SYNTH, weights=path, device="cpu", optimize=False)
+    assert pred.keypoint_set is COCO_17
+    assert not marker.exists()
+
+    # a set of its own (an animal), with a placeholder object beside the metadata
+    animal = KeypointSet.from_names(
+        ["nose", "l_ear", "r_ear", "neck", "tail_base", "L_front_paw", "R_front_paw", "l_back_paw", "r_back_paw",
+         "tail_tip", "back", "belly", "chin", "head_top", "withers", "croup", "hock"],
+        skeleton=[(0, 12), (12, 3), (3, 14), (14, 10), (10, 15), (15, 4), (4, 9), (3, 5), (3, 6), (15, 7), (15, 8)],
+        sigmas=[0.05] * 17, name="zoo")
+    meta = _dataset_meta(animal, "zoo_animals")
+    meta["dataset_keypoint_weights"] = np.linspace(1, 2, 17).astype(np.float32)
+    ck = _mmpose1_checkpoint(official, HistoryBuffer, extra_meta={"dataset_meta": meta})
+    path = tmp_path / "zoo.pth"
+    torch.save(ck, path)
+    got = read_keypoint_set(path)
+    assert got.names == animal.names and got.skeleton == animal.skeleton and got.name == "zoo_animals"
+    assert set(got.flip_pairs) == {(1, 2), (5, 6), (7, 8)} and got.oks_sigmas() == (0.05,) * 17
+    assert got.joints_weight[0] == 1.0 and got.joints_weight[-1] == 2.0
+    pred = hrnet.Predictor(SYNTH, weights=path, device="cpu", optimize=False)
+    assert pred.keypoint_names[:3] == ["nose", "l_ear", "r_ear"] and pred.flip_pairs == list(got.flip_pairs)
+    # ... so a model for another set starts from its channels by name
+    from hrnet.models.checkpoint import load_for_keypoint_set
+
+    target = KeypointSet.from_names(["tail_tip", "nose", "wing"])
+    cfg = load_config(SYNTH, ["MODEL.NUM_JOINTS", "3"])
+    res = load_for_keypoint_set(build_model(cfg, is_train=False), path, target)
+    assert res.copied_joints == ["tail_tip", "nose"] and res.new_joints == ["wing"]
+    assert not marker.exists()
+
+
+def test_mmpose1_dataset_meta_that_is_partial_or_malformed():
+    from hrnet.keypoints import default_sigma
+    from hrnet.models.checkpoint import checkpoint_keypoint_set, keypoint_set_from_mmpose
+    from hrnet.models.safe_pickle import Placeholder
+
+    names = {0: "head", 1: "left_hand", 2: "right_hand"}
+    # names only (from either map): flip pairs by the left/right rule, default sigmas
+    for meta in ({"keypoint_id2name": names}, {"keypoint_name2id": {v: k for k, v in names.items()}}):
+        kset = keypoint_set_from_mmpose(meta)
+        assert kset.names == ("head", "left_hand", "right_hand") and kset.flip_pairs == ((1, 2),)
+    # malformed optional fields are dropped, the names stay
+    kset = keypoint_set_from_mmpose({"keypoint_id2name": names, "skeleton_links": [(0, 7)], "flip_indices": [0, 5, 1],
+                                     "sigmas": np.array([0.1, 0.2]), "dataset_name": "odd"})
+    assert kset.skeleton == () and kset.flip_pairs == ((1, 2),)
+    assert kset.oks_sigmas() == tuple(default_sigma(n) for n in names.values()) and kset.name == "odd"
+    # no usable names: not known (never an exception)
+    for meta in ({}, {"keypoint_id2name": {1: "a", 2: "b"}}, {"keypoint_id2name": Placeholder("x.Y")},
+                 {"keypoint_id2name": {"zero": "a"}}):
+        assert keypoint_set_from_mmpose(meta) is None
+    assert checkpoint_keypoint_set({"meta": {"dataset_meta": Placeholder("x.Y")}}) is None
+    assert checkpoint_keypoint_set({"meta": {"epoch": 3}}) is None
