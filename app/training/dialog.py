@@ -465,7 +465,7 @@ class TrainDialog(QDialog):
         self._compare_worker = worker
         n = len(self.exported.val)
         self.compare_label.setText(f"Evaluating on the {n} validation frames…" + (
-            "" if old is not None else " (no current model to compare with)"))
+            "" if old is not None else f" ({self.plan.no_comparison_reason().rstrip('.')})"))
         worker.start()
 
     def _on_compare_progress(self, name: str, done: int, total: int) -> None:
@@ -502,7 +502,7 @@ class TrainDialog(QDialog):
         n = new.num_images if isinstance(new, ModelEvaluation) else 0
         text = f"Evaluated on {n} validation frames with their person boxes (same code for both models)."
         if "old" not in self.comparison:
-            text += "\nThere is no current model (with weights) to compare with."
+            text += "\n" + self.plan.no_comparison_reason()
         if failures:
             text += "\nEvaluation failed for the " + "; ".join(failures)
         self.compare_label.setText(text)
@@ -522,6 +522,7 @@ class TrainDialog(QDialog):
             best_is_base=res.best_is_base if res is not None else None,
             few_frames=0 < n_train < FEW_TRAIN_FRAMES,
             old_failed=self.plan.old_model() is not None and not isinstance(old, ModelEvaluation),
+            no_old_reason=self.plan.no_comparison_reason(),
         )
 
     # ========================================================================== result actions

@@ -11,7 +11,12 @@ run folder) and answers everything the dialog asks:
   initialisation and an ImageNet backbone keep the experiment's full schedule;
 - :meth:`TrainingPlan.effective_values` — the values the run will use (recipe, experiment or the
   user's override) for the settings the dialog shows;
-- :meth:`TrainingPlan.command` — the exact ``hrnet-train`` command line.
+- :meth:`TrainingPlan.command` — the exact ``hrnet-train`` command line;
+- :meth:`TrainingPlan.base_transfer` — whether the base weights predict another keypoint set than
+  the project's (a COCO registry model for a hand project): then the run is hrnet-train's cross-set
+  start (``--weights BASE.pth`` + ``MODEL.NUM_JOINTS K``: every tensor that fits is loaded, the
+  output layer starts fresh and the channels of joints the base knows by name are copied), with the
+  fine-tuning recipe, and there is no old model to compare the new one with.
 
 The recipe itself lives in hrnet (``hrnet.finetune_overrides``): the plan only asks it. User
 overrides go last as explicit ``KEY VALUE`` pairs, which win over the recipe.
@@ -29,7 +34,8 @@ from typing import Any
 
 from app.training.command import TrainCommand, supports_option
 from app.training.data import ExportedData, ReviewedSummary, planned_data, planned_split, summarize_reviewed
-from hrnet import HRNetError
+from app.training.transfer import SetTransfer, entry_keypoint_set, file_keypoint_set, set_label, set_transfer
+from hrnet import HRNetError, KeypointSet
 
 __all__ = [
     "AUGMENTATION_PRESETS",
@@ -41,11 +47,16 @@ __all__ = [
     "DATA_DIR_NAME",
     "EffectiveValue",
     "FEW_TRAIN_FRAMES",
+    "SetTransfer",
     "TrainingPlan",
     "available_devices",
     "default_run_dir",
+    "entry_keypoint_set",
+    "file_keypoint_set",
     "recipe_overrides",
+    "registry_entries",
     "same_network",
+    "set_transfer",
 ]
 
 log = logging.getLogger(__name__)
@@ -120,10 +131,12 @@ def _experiment_cfg(experiment: str) -> Any:
     return load_config(experiment)
 
 
-def registry_entries(num_joints: int) -> list[Any]:
+def registry_entries(num_joints: int | None = None) -> list[Any]:
+    """The registry's models: all of them (a model of another keypoint set is a valid base: see
+    :class:`SetTransfer`), or only those of ``num_joints`` joints."""
     from hrnet import list_weights
 
-    return [e for e in list_weights() if e.num_joints == num_joints]
+    return [e for e in list_weights() if num_joints is None or e.num_joints == num_joints]
 
 
 def registry_target(entry: Any) -> Path:
@@ -227,6 +240,35 @@ class TrainingPlan:
     @property
     def uses_finetune(self) -> bool:
         return self.starts_from_trained_weights if self.finetune is None else bool(self.finetune)
+
+    # ------------------------------------------------------------------ keypoint sets
+    def project_keypoint_set(self) -> KeypointSet:
+        return self.pose_document.category.keypoint_set()
+
+    def base_keypoint_set(self) -> KeypointSet | None:
+        """What the base weights predict (None: random, a backbone, or not known)."""
+        entry = self.registry_entry()
+        if entry is not None:
+            return entry_keypoint_set(entry)
+        if self.base_kind in (BASE_CURRENT, BASE_POSE_FILE):
+            return file_keypoint_set(self.base_weights())
+        return None
+
+    def base_transfer(self) -> SetTransfer | None:
+        """Not None when the base weights predict another keypoint set than the project's."""
+        if not self.starts_from_trained_weights:
+            return None
+        return set_transfer(self.base_keypoint_set(), self.project_keypoint_set())
+
+    def entry_transfer(self, entry: Any) -> SetTransfer | None:
+        """The same for a registry model (what the dialog says next to each one)."""
+        return set_transfer(entry_keypoint_set(entry), self.project_keypoint_set())
+
+    def current_transfer(self) -> SetTransfer | None:
+        """The same for the app's current model."""
+        if not self.has_current_model:
+            return None
+        return set_transfer(file_keypoint_set(local_weights(str(self.current_weights))), self.project_keypoint_set())
 
     def default_base_kind(self) -> str:
         return BASE_CURRENT if self.has_current_model else BASE_RANDOM
@@ -438,13 +480,30 @@ class TrainingPlan:
         )
 
     def old_model(self) -> tuple[str, str] | None:
-        """(experiment, weights) of the model the new one is compared with; None when there is none."""
+        """(experiment, weights) of the model the new one is compared with; None when there is none.
+        A model of another keypoint set cannot label the project's frames: it is not compared."""
         if self.has_current_model:
+            if self.current_transfer() is not None:
+                return None
             return str(self.current_experiment), str(self.current_weights)
         weights = self.base_weights()
-        if self.starts_from_trained_weights and weights:
+        if self.starts_from_trained_weights and weights and self.base_transfer() is None:
             return self.experiment.strip(), weights
         return None
+
+    def no_comparison_reason(self) -> str:
+        """Why the new model is not compared with an old one (for the result tab; "" when it is)."""
+        if self.old_model() is not None:
+            return ""
+        transfer = self.current_transfer() if self.has_current_model else None
+        if transfer is not None:
+            return (f"The current model predicts {set_label(transfer.source)}, not this project's "
+                    f"{set_label(transfer.target)}: it cannot label these frames, so there is nothing to compare with.")
+        transfer = self.base_transfer()
+        if transfer is not None:
+            return (f"The base weights predict {set_label(transfer.source)}, not this project's joints: "
+                    "there is no model of this keypoint set to compare with.")
+        return "There is no current model to compare with."
 
     def comparison_models(self, run_config: str, new_weights: str) -> dict[str, tuple[str, str | None]]:
         """What the result tab evaluates: ``{"old": (experiment, weights), "new": (...)}`` ("old" only

@@ -43,6 +43,7 @@ from app.training.plan import (
     BASE_REGISTRY,
     DEFAULT_AUGMENTATION,
     SHOWN_SETTINGS,
+    SetTransfer,
     TrainingPlan,
     available_devices,
     default_run_dir,
@@ -132,6 +133,10 @@ class TrainSetupWidget(QWidget):
         self._browse_weights_button.clicked.connect(self._browse_weights)
         ml.addRow("Base weights:", self.base_combo)
         ml.addRow("", row(self.base_path_edit, self._browse_weights_button))
+        self.base_note_label = QLabel()  # a base of another keypoint set: what the run does with it
+        self.base_note_label.setWordWrap(True)
+        self.base_note_label.setStyleSheet("color: #8a5a00")
+        ml.addRow("", self.base_note_label)
         self.finetune_check = QCheckBox("Fine-tuning recipe (hrnet-train --finetune)")
         self.finetune_check.setToolTip(
             "On by default when starting from trained pose weights: warmup, a fine-tuning learning rate and decay, "
@@ -291,16 +296,27 @@ class TrainSetupWidget(QWidget):
         self.base_combo.blockSignals(True)
         self.base_combo.clear()
         if plan.has_current_model:
-            self.base_combo.addItem(f"Current model ({Path(str(plan.current_weights)).name})", BASE_CURRENT)
-        for entry in registry_entries(plan.summary.num_joints):
+            transfer = plan.current_transfer()
+            self._add_base_item(f"Current model ({Path(str(plan.current_weights)).name})", BASE_CURRENT, transfer)
+        # every registry model: those of the project's keypoint set first, then those of another set
+        # (hrnet-train starts the output layer fresh and copies the joints they know by name)
+        entries = sorted(registry_entries(), key=lambda e: plan.entry_transfer(e) is not None)
+        for entry in entries:
             state = "in the cache" if is_cached(entry) else ("downloaded at start" if entry.url else "not downloaded")
-            self.base_combo.addItem(f"{entry.source.capitalize()} {entry.joint_set.upper()} weights: {entry.name} "
-                                    f"({state})", BASE_REGISTRY + entry.name)
+            self._add_base_item(f"{entry.source.capitalize()} {entry.joint_set.upper()} weights: {entry.name} "
+                                f"({state})", BASE_REGISTRY + entry.name, plan.entry_transfer(entry))
         self.base_combo.addItem("Pose checkpoint file (e.g. official COCO weights)…", BASE_POSE_FILE)
         self.base_combo.addItem("ImageNet backbone file (MODEL.PRETRAINED)…", BASE_BACKBONE)
         self.base_combo.addItem("Random initialisation", BASE_RANDOM)
         self.base_combo.setCurrentIndex(max(0, self.base_combo.findData(plan.default_base_kind())))
         self.base_combo.blockSignals(False)
+
+    def _add_base_item(self, text: str, data: str, transfer: SetTransfer | None) -> None:
+        if transfer is not None:
+            text += f" — {transfer.short_note()}"
+        self.base_combo.addItem(text, data)
+        if transfer is not None:
+            self.base_combo.setItemData(self.base_combo.count() - 1, transfer.note(), Qt.ItemDataRole.ToolTipRole)
 
     def set_current_model(self, experiment: str | None, weights: str | None, select: bool) -> None:
         """The app's model changed: offer it as base weights (and select it when ``select``)."""
@@ -324,6 +340,9 @@ class TrainSetupWidget(QWidget):
             self.base_path_edit.setEnabled(needs_file and self.isEnabled())
             self._browse_weights_button.setEnabled(needs_file)
             self.finetune_check.setChecked(plan.uses_finetune)
+            transfer = plan.base_transfer()
+            self.base_note_label.setText(transfer.note() if transfer is not None else "")
+            self.base_note_label.setVisible(transfer is not None)
             values = plan.effective_values()
             by_key = {v.key: v for v in values}
             for key, spin in (("TRAIN.END_EPOCH", self.epochs_spin), ("TRAIN.LR", self.lr_spin),

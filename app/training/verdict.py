@@ -44,6 +44,7 @@ class TrainingVerdict:
     best_is_base: bool | None = None
     few_frames: bool = False
     old_failed: bool = False  # there is a current model, but it has no score (evaluation failed or not done)
+    no_old_reason: str = ""  # why there is no old model (e.g. the current one predicts another keypoint set)
 
     # ------------------------------------------------------------------ numbers
     @property
@@ -117,8 +118,8 @@ class TrainingVerdict:
             return (f"The new model scores {m} {new_v:.3f} on the {frames}, but the current model could not be "
                     "evaluated, so they cannot be compared. Keeping the current model is recommended." + base)
         if self.old is None:
-            return (f"The new model scores {m} {new_v:.3f} on the {frames}. There is no current model to compare "
-                    "with." + base)
+            why = self.no_old_reason or "There is no current model to compare with."
+            return f"The new model scores {m} {new_v:.3f} on the {frames}. {why}" + base
         old_v, d = float(self.old[m]), float(self.delta or 0.0)
         rel = f" ({d / old_v:+.0%})" if old_v > 1e-6 else ""
         if self.better:
