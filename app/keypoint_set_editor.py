@@ -6,13 +6,17 @@ joint came from, so that applying it to a project keeps every label: :meth:`Keyp
 gives the new :class:`~hrnet.keypoints.KeypointSet` and, per new joint, the index of the old joint
 whose labels it keeps (None: a new joint, unlabelled on every person). :meth:`problems` says what
 stops the draft from being a valid set; :meth:`removed_joints` what the dialog must confirm.
+Every joint also has a place in the editor's picture (:attr:`DraftJoint.pos`, see
+:mod:`app.keypoint_layout`); a layout the user changed is kept with the set.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
+from app.keypoint_layout import default_layout, free_spot, mirrored
 from hrnet import (
     KEYPOINT_TEMPLATES as TEMPLATES,
 )
@@ -24,7 +28,7 @@ from hrnet import (
     mirror_name,
 )
 
-__all__ = ["DraftJoint", "KeypointSetDraft", "model_fit"]
+__all__ = ["DraftJoint", "KeypointSetDraft", "effective_layout", "model_fit"]
 
 
 @dataclass
@@ -33,6 +37,7 @@ class DraftJoint:
     sigma: float
     origin: int | None  # index in the original set; None for a joint added here
     uid: int = field(default=0)
+    pos: tuple[float, float] = (0.5, 0.5)  # where the editor's picture shows it, x and y in [0, 1]
 
 
 class KeypointSetDraft:
@@ -49,7 +54,8 @@ class KeypointSetDraft:
 
     def _load(self, base: KeypointSet, keep_origins: bool) -> None:
         sig = base.oks_sigmas()
-        self.joints = [DraftJoint(n, float(sig[i]), i if keep_origins else None, next(self._uids))
+        where = effective_layout(base)
+        self.joints = [DraftJoint(n, float(sig[i]), i if keep_origins else None, next(self._uids), where[i])
                        for i, n in enumerate(base.names)]
         uid = [j.uid for j in self.joints]
         self.edges = [(uid[a], uid[b]) for a, b in base.skeleton]
@@ -90,7 +96,8 @@ class KeypointSetDraft:
                 k += 1
             name = f"joint_{k}"
         row = len(self.joints) if after is None else after + 1
-        self.joints.insert(row, DraftJoint(name.strip(), default_sigma(name), None, next(self._uids)))
+        spot = free_spot([j.pos for j in self.joints])
+        self.joints.insert(row, DraftJoint(name.strip(), default_sigma(name), None, next(self._uids), spot))
         return row
 
     def rename_joint(self, row: int, name: str) -> None:
@@ -108,6 +115,13 @@ class KeypointSetDraft:
     def move_joint(self, row: int, to: int) -> None:
         to = max(0, min(to, len(self.joints) - 1))
         self.joints.insert(to, self.joints.pop(row))
+
+    def set_position(self, row: int, x: float, y: float) -> None:
+        """Move a joint in the picture (clamped to the picture)."""
+        self.joints[row].pos = (min(1.0, max(0.0, float(x))), min(1.0, max(0.0, float(y))))
+
+    def positions(self) -> list[tuple[float, float]]:
+        return [j.pos for j in self.joints]
 
     def set_sigma(self, row: int, sigma: float) -> None:
         self.joints[row].sigma = float(sigma)
@@ -170,6 +184,7 @@ class KeypointSetDraft:
             return None
         new = self.add_joint(other)
         self.joints[new].sigma = self.joints[row].sigma
+        self.joints[new].pos = mirrored(self.joints[row].pos)
         self.set_pair(row, new)
         return new
 
@@ -207,7 +222,8 @@ class KeypointSetDraft:
             kset, origins = self.result()
         except KeypointSetError:
             return False
-        return origins == list(range(len(self.original))) and kset == self.original
+        return (origins == list(range(len(self.original))) and kset == self.original
+                and _same_points(effective_layout(kset), effective_layout(self.original)))
 
     def result(self) -> tuple[KeypointSet, list[int | None]]:
         """The edited set and, per joint, the original joint whose labels it keeps. Raises
@@ -225,7 +241,19 @@ class KeypointSetDraft:
                  and t.flip_pairs == kset.flip_pairs and t.oks_sigmas() == kset.oks_sigmas()]
         if known:
             kset = known[0]
+        layout = self.positions()
+        if not _same_points(layout, default_layout(names)):  # the user's arrangement travels with the set
+            kset = replace(kset, layout=tuple(layout))
         return kset, self.origins()
+
+
+def effective_layout(kset: KeypointSet) -> list[tuple[float, float]]:
+    """Where the editor draws each joint of ``kset``: its stored layout, else the default one."""
+    return list(kset.layout) if kset.layout is not None else default_layout(kset.names)
+
+
+def _same_points(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
+    return len(a) == len(b) and all(math.dist(p, q) < 1e-6 for p, q in zip(a, b))
 
 
 def _generic(kset: KeypointSet) -> bool:

@@ -168,7 +168,7 @@ class Category:
         self.keypoints = list(kset.names)
         self.skeleton = [tuple(e) for e in kset.skeleton]
         app = dict(self.extra.get(APP_KEY) or {}) if isinstance(self.extra.get(APP_KEY), dict) else {}
-        for key in ("flip_pairs", "sigmas", "colors", "keypoint_set"):
+        for key in ("flip_pairs", "sigmas", "colors", "keypoint_set", "layout"):
             app.pop(key, None)
         app.update(kset.app_fields())
         self.extra[APP_KEY] = app

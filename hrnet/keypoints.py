@@ -22,15 +22,19 @@ predictor, export and the app all take their keypoint facts from here.
   pairs and sigmas under the app's key ``"hrnet_annotator"`` so other tools still read the file;
   and in checkpoints as a plain dict (:meth:`KeypointSet.to_dict` / :meth:`KeypointSet.from_dict`).
 
-This module imports nothing but the standard library.
+The left/right rule itself lives in :mod:`hrnet.keypoint_sides` (re-exported here). This module
+imports nothing but the standard library (and that module, standard library only too).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from hrnet.keypoint_sides import _SEP, CENTRE, LEFT, RIGHT, flip_pairs_from_names, mirror_name, side_of, split_side
 
 __all__ = [
     "AP10K_17",
@@ -54,98 +58,19 @@ __all__ = [
     "flip_pairs_from_names",
     "mirror_name",
     "side_of",
+    "split_side",
 ]
+
+log = logging.getLogger(__name__)
 
 #: The key under which the app keeps its own fields in a COCO file (also in a category).
 APP_KEY = "hrnet_annotator"
 #: OKS sigma of a joint whose name names no COCO body part (about the mean of COCO's 17).
 DEFAULT_SIGMA = 0.07
-LEFT, RIGHT, CENTRE = "left", "right", "centre"
 
 
 class KeypointSetError(ValueError):
     """An inconsistent keypoint set (duplicate names, an edge or pair out of range...)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# The left/right rule
-# ---------------------------------------------------------------------------------------------
-_SEP = r"[_\-\s.]"
-# (pattern, group index of the side marker). Tried in order; the first that matches decides.
-_SIDE_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
-    (re.compile(rf"^(left|right)({_SEP}?)(.+)$", re.I), 1),  # left_eye, LeftEye, lefteye
-    (re.compile(rf"^(.+?)({_SEP}?)(left|right)$", re.I), 3),  # wing_left, wingLeft
-    (re.compile(rf"^(.+{_SEP})(left|right)({_SEP}.+)$", re.I), 2),  # front_left_paw
-    (re.compile(rf"^(l|r)({_SEP})(.+)$", re.I), 1),  # l_paw
-    (re.compile(rf"^(.+{_SEP})(l|r)$", re.I), 2),  # paw_l
-)
-_OTHER = {"left": "right", "right": "left", "l": "r", "r": "l"}
-
-
-def _same_case(word: str, like: str) -> str:
-    if like.isupper():
-        return word.upper()
-    if like[:1].isupper():
-        return word.capitalize()
-    return word
-
-
-def split_side(name: str) -> tuple[str, str, str] | None:
-    """``(before, marker, after)`` around the side marker the left/right rule finds in ``name``
-    (``"front_left_paw"`` -> ``("front_", "left", "_paw")``); None for a name without a side."""
-    for pattern, group in _SIDE_PATTERNS:
-        m = pattern.match(str(name))
-        if m is not None:
-            parts = m.groups()
-            return "".join(parts[:group - 1]), parts[group - 1], "".join(parts[group:])
-    return None
-
-
-def side_of(name: str) -> str:
-    """``"left"``, ``"right"`` or ``"centre"`` by the left/right rule (case-insensitive)."""
-    found = split_side(name)
-    if found is None:
-        return CENTRE
-    return LEFT if found[1].lower() in ("left", "l") else RIGHT
-
-
-def mirror_name(name: str) -> str | None:
-    """The name of the joint on the other side (``left_eye`` -> ``right_eye``, ``paw_L`` ->
-    ``paw_R``), keeping the case of the marker; None for a name without a side."""
-    found = split_side(name)
-    if found is None:
-        return None
-    before, marker, after = found
-    return before + _same_case(_OTHER[marker.lower()], marker) + after
-
-
-def flip_pairs_from_names(names: Sequence[str]) -> list[tuple[int, int]]:
-    """``(left, right)`` index pairs of joints whose names differ only by their side marker (the
-    rule of :func:`side_of`; names compared ignoring case). Each joint is in one pair at most."""
-    lower = {}
-    for i, n in enumerate(names):
-        lower.setdefault(str(n).lower(), i)
-    pairs: list[tuple[int, int]] = []
-    paired: set[int] = set()
-    for i, name in enumerate(names):
-        if i in paired or side_of(name) != LEFT:
-            continue
-        other = mirror_name(name)
-        j = lower.get(other.lower()) if other else None
-        if j is not None and j != i and j not in paired:
-            pairs.append((i, j))
-            paired.update((i, j))
-    # ``lhand``/``rhand``: a bare l/r prefix pairs only when both names exist (alone, "leg" or
-    # "lip" say nothing about a side)
-    for i, name in enumerate(names):
-        n = str(name)
-        if i in paired or len(n) < 3 or n[0] not in "lL":
-            continue
-        j = lower.get("r" + n[1:].lower())
-        if j is not None and j != i and j not in paired and str(names[j])[0] in "rR":
-            pairs.append((i, j))
-            paired.update((i, j))
-    return pairs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,6 +141,8 @@ class KeypointSet:
         parent_ids: MPII's joint tree (official evaluation only).
         name: what the set is called (``"COCO-17"``, a category name...).
         colors: a ``#rrggbb`` colour per joint (None: by side, see :meth:`joint_colours`).
+        layout: where each joint sits in the skeleton editor's picture, ``(x, y)`` in [0, 1] with y
+            down (None: the editor's default layout). Presentation only: not compared.
     """
 
     names: tuple[str, ...]
@@ -227,6 +154,7 @@ class KeypointSet:
     parent_ids: tuple[int, ...] | None = None
     name: str = ""
     colors: tuple[str, ...] | None = field(default=None, compare=False)
+    layout: tuple[tuple[float, float], ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -240,6 +168,8 @@ class KeypointSet:
                 set_(self, attr, tuple(float(x) for x in v))
         if self.colors is not None:
             set_(self, "colors", tuple(str(c) for c in self.colors))
+        if self.layout is not None:
+            set_(self, "layout", _layout(self.layout, len(self.names)))
         if self.sigmas is None:  # defaults per name, so that equal sets compare equal
             set_(self, "sigmas", tuple(default_sigma(n) for n in self.names))
         k = len(self.names)
@@ -395,6 +325,8 @@ class KeypointSet:
             d["joints_weight"] = list(self.joints_weight)
         if self.colors is not None:
             d["colors"] = list(self.colors)
+        if self.layout is not None:
+            d["layout"] = [list(p) for p in self.layout]
         return d
 
     @classmethod
@@ -418,6 +350,7 @@ class KeypointSet:
                 parent_ids=base.parent_ids if base else None,
                 name=str(d.get("name") or (base.name if base else "")),
                 colors=d.get("colors") or None,
+                layout=d.get("layout") or None,
             )
         except (TypeError, ValueError) as e:
             if isinstance(e, KeypointSetError):
@@ -447,6 +380,8 @@ class KeypointSet:
             out["keypoint_set"] = self.name
         if self.colors is not None:
             out["colors"] = list(self.colors)
+        if self.layout is not None:
+            out["layout"] = [list(p) for p in self.layout]
         return out
 
     @classmethod
@@ -489,6 +424,12 @@ class KeypointSet:
                     or not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in sigmas)):
                 raise KeypointSetError(f"category {category.get('name')!r}: 'sigmas' must be {k} positive numbers")
         colors = app.get("colors")
+        layout = None
+        if app.get("layout") is not None:
+            try:
+                layout = _layout(app["layout"], k)
+            except KeypointSetError as e:  # presentation only: the set stands without it
+                log.warning("category %r: ignoring the stored layout: %s", category.get("name"), e)
         base = _known(names)
         kset = cls.from_names(names, skeleton, flip_pairs=flip, sigmas=sigmas,
                               name=str(app.get("keypoint_set") or (base.name if base else category.get("name") or "")),
@@ -499,12 +440,24 @@ class KeypointSet:
                            upper_body_ids=base.upper_body_ids)
             if (kset.skeleton, kset.flip_pairs, kset.oks_sigmas()) == (base.skeleton, base.flip_pairs,
                                                                       base.oks_sigmas()) and colors is None:
-                return base
-        return kset
+                kset = base
+        return kset if layout is None else replace(kset, layout=layout)
 
     # -- editing (new sets; a set is immutable) -------------------------------------------------
     def renamed(self, name: str) -> KeypointSet:
         return replace(self, name=name)
+
+
+def _layout(values: Any, k: int) -> tuple[tuple[float, float], ...]:
+    try:
+        out = tuple((float(x), float(y)) for x, y in values)
+    except (TypeError, ValueError) as e:
+        raise KeypointSetError(f"layout must be a list of [x, y] positions, got {values!r:.120}") from e
+    if len(out) != k:
+        raise KeypointSetError(f"layout has {len(out)} positions for {k} keypoints")
+    if not all(-1.0 <= v <= 2.0 for p in out for v in p):  # NaN fails too
+        raise KeypointSetError("layout positions must be finite numbers near [0, 1]")
+    return out
 
 
 def _joint_ref(ref: Any, names: Sequence[str]) -> int:

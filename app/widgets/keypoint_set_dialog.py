@@ -6,9 +6,12 @@ asks before joints with labels are removed; the caller turns the accepted draft 
 :class:`~app.keypoint_commands.SetKeypointSet`.
 
 - Template: COCO-17, MPII-16, hand-21, AP-10K animal-17 (joints with the same name keep labels).
-- Joints: add, rename (double-click the name), remove, move up/down, OKS sigma per joint.
-- Edges: select two joints and press *Connect / disconnect* (or double-click an edge to drop it).
-- Left/right: select two joints and press *Make left/right pair*, or *Pair by names*.
+- The picture (:class:`~app.widgets.skeleton_picture.SkeletonPictureWidget`): the joints laid out
+  as a figure; click one joint then another to connect or disconnect them (a chain: one click per
+  joint), Shift+click for a left/right pair, drag to move a joint, double-click to rename it.
+- The table, the precise way: add, rename (double-click the name), remove, move up/down, OKS sigma
+  per joint; *Connect / disconnect* two selected joints (or double-click an edge to drop it);
+  *Make left/right pair* of two selected joints, or *Pair by names*.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.keypoint_set_editor import KeypointSetDraft
+from app.widgets.skeleton_picture import SkeletonPictureWidget
 
 __all__ = ["KeypointSetDialog"]
 
@@ -53,7 +57,7 @@ class KeypointSetDialog(QDialog):
         self._confirm = confirm or self._ask
         self._syncing = False
         self.setWindowTitle("New project: keypoint set" if new_project else "Keypoint set of this project")
-        self.resize(720, 560)
+        self.resize(1120, 620)
 
         self.template_combo = QComboBox()
         self.template_combo.addItem("— keep the current set —", "")
@@ -72,6 +76,12 @@ class KeypointSetDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.itemChanged.connect(self._on_item_changed)
+        self.table.itemSelectionChanged.connect(self._on_table_selection)
+
+        self.picture = SkeletonPictureWidget(draft)
+        self.picture.joint_selected.connect(self._on_picture_selection)
+        self.picture.rename_requested.connect(self._rename_in_table)
+        self.picture.edited.connect(self.refresh)
 
         buttons = QVBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
@@ -96,6 +106,7 @@ class KeypointSetDialog(QDialog):
         edges.addWidget(self.edge_list)
 
         middle = QHBoxLayout()
+        middle.addWidget(self.picture, 4)
         middle.addWidget(self.table, 3)
         middle.addLayout(buttons)
         middle.addLayout(edges, 2)
@@ -146,8 +157,11 @@ class KeypointSetDialog(QDialog):
             for a, b in d.edge_rows():
                 self.edge_list.addItem(f"{names[a]} — {names[b]}")
             self.select_rows([r for r in selected if r < len(d)])
+            if self.picture.selected is not None and self.picture.selected >= len(d):
+                self.picture.set_selected(None)
         finally:
             self._syncing = False
+        self.picture.update()
         problems = d.problems()
         self.problems_label.setText("\n".join(problems))
         self.box.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problems)
@@ -166,6 +180,28 @@ class KeypointSetDialog(QDialog):
         self.table.clearSelection()
         for r in rows:
             self.table.setRangeSelected(QTableWidgetSelectionRange(r, 0, r, 2), True)
+
+    # -- the picture <-> the table --------------------------------------------------------------
+    def _on_table_selection(self) -> None:
+        if self._syncing:
+            return
+        rows = self.selected_rows()
+        self.picture.set_selected(rows[0] if len(rows) == 1 else None)
+
+    def _on_picture_selection(self, row: int) -> None:
+        self._syncing = True
+        try:
+            self.select_rows([row] if row >= 0 else [])
+            if row >= 0:
+                self.table.scrollToItem(self.table.item(row, _NAME))
+        finally:
+            self._syncing = False
+
+    def _rename_in_table(self, row: int) -> None:
+        item = self.table.item(row, _NAME)
+        if item is not None:
+            self.table.setCurrentItem(item)
+            self.table.editItem(item)
 
     # -- edits ---------------------------------------------------------------------------------
     def _on_item_changed(self, item: QTableWidgetItem) -> None:

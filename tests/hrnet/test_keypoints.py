@@ -309,3 +309,25 @@ def test_hrnet_train_starts_a_new_set_from_a_model_of_another(tmp_path, capsys):
     cfg = load_config(str(run / "config.yaml"))
     pred = Predictor(cfg, weights=run / "model_best.pth", device="cpu", optimize=False)
     assert pred.keypoint_set == QUADRUPED_15 and pred.keypoint_names[0] == "nose"
+
+
+def test_layout_of_the_skeleton_editor_travels_with_the_set(caplog):
+    from dataclasses import replace
+
+    from hrnet.keypoints import APP_KEY, HAND_21, KeypointSet, KeypointSetError
+
+    layout = tuple((i / 21, 1 - i / 21) for i in range(21))
+    kset = replace(HAND_21, layout=layout)
+    assert kset == HAND_21  # presentation only: not compared
+    assert KeypointSet.from_dict(kset.to_dict()).layout == layout
+    cat = kset.to_category()
+    assert cat[APP_KEY]["layout"][3] == list(layout[3])
+    back = KeypointSet.from_category(cat)
+    assert back == HAND_21 and back.layout == layout
+    assert KeypointSet.from_category(HAND_21.to_category()).layout is None
+    with pytest.raises(KeypointSetError, match="layout has 2 positions"):
+        replace(HAND_21, layout=((0, 0), (1, 1)))
+    # a malformed stored layout is dropped (with a warning); the set stands
+    cat[APP_KEY]["layout"] = [[0, 0]] * 3
+    assert KeypointSet.from_category(cat) == HAND_21 and KeypointSet.from_category(cat).layout is None
+    assert "ignoring the stored layout" in caplog.text
