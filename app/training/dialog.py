@@ -523,6 +523,7 @@ class TrainDialog(QDialog):
             few_frames=0 < n_train < FEW_TRAIN_FRAMES,
             old_failed=self.plan.old_model() is not None and not isinstance(old, ModelEvaluation),
             no_old_reason=self.plan.no_comparison_reason(),
+            fresh_head=self.plan.base_transfer() is not None,
         )
 
     # ========================================================================== result actions

@@ -45,6 +45,7 @@ class TrainingVerdict:
     few_frames: bool = False
     old_failed: bool = False  # there is a current model, but it has no score (evaluation failed or not done)
     no_old_reason: str = ""  # why there is no old model (e.g. the current one predicts another keypoint set)
+    fresh_head: bool = False  # the run started from a model of another keypoint set (its output layer new)
 
     # ------------------------------------------------------------------ numbers
     @property
@@ -107,6 +108,9 @@ class TrainingVerdict:
                  else "")
         base = (" No epoch beat the base weights, so the run's best model is the base model itself."
                 if self.best_is_base else "")
+        if self.best_is_base and self.fresh_head:
+            base = (" No epoch beat the starting weights, whose output layer for this keypoint set is untrained, so "
+                    "the run has not learnt these joints yet: label more frames or train longer.")
         m = self.metric
         if self.new is None:
             return ("The new model has not been evaluated on the validation frames (the evaluation failed or has not "

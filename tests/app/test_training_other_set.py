@@ -145,4 +145,9 @@ def test_train_dialog_picks_a_coco_registry_model_for_a_hand_project(qtbot, tmp_
     verdict = TrainingVerdict(old=None, new={"AP": 0.1}, num_val_frames=2,
                               no_old_reason=dlg.plan.no_comparison_reason())
     assert verdict.default_action == "use" and "no model of this keypoint set" in verdict.summary()
+    # no epoch beat the starting point: its head is untrained for these joints, and the words say so
+    stuck = TrainingVerdict(old=None, new={"AP": 0.0}, num_val_frames=2, best_is_base=True, fresh_head=True,
+                            no_old_reason=dlg.plan.no_comparison_reason())
+    assert stuck.default_action == "keep" and "has not learnt these joints yet" in stuck.summary()
+    assert "base model itself" not in stuck.summary()
     dlg.shutdown()
