@@ -105,8 +105,15 @@ class KeypointSetDialog(QDialog):
         edges.addWidget(QLabel("Edges"))
         edges.addWidget(self.edge_list)
 
+        hint = QLabel("Click a joint, then another to connect / disconnect them · Shift+click: left/right pair · "
+                      "drag: move · double-click: rename")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: gray")
+        picture_box = QVBoxLayout()
+        picture_box.addWidget(self.picture, 1)
+        picture_box.addWidget(hint)
         middle = QHBoxLayout()
-        middle.addWidget(self.picture, 4)
+        middle.addLayout(picture_box, 4)
         middle.addWidget(self.table, 3)
         middle.addLayout(buttons)
         middle.addLayout(edges, 2)
