@@ -100,12 +100,15 @@ class EffectiveValue:
     source: str  # "recipe" | "override" | "experiment"
 
 
-def recipe_overrides(cfg: Any, num_train_samples: int) -> list[tuple[str, str]]:
+def recipe_overrides(cfg: Any, num_train_samples: int, new_head: bool = False) -> list[tuple[str, str]]:
     """hrnet's fine-tuning recipe (``hrnet-train --finetune``) for ``cfg`` and this many training
-    samples (labelled people, as hrnet-train counts them)."""
+    samples (labelled people, as hrnet-train counts them); ``new_head``: the base predicts another
+    keypoint set (hrnet-train finds that out from the files; the plan from :meth:`TrainingPlan.base_transfer`)."""
     from hrnet import finetune_overrides
 
-    return [(str(k), str(v)) for k, v in finetune_overrides(cfg, int(num_train_samples))]
+    pairs = (finetune_overrides(cfg, int(num_train_samples), new_head=True) if new_head
+             else finetune_overrides(cfg, int(num_train_samples)))
+    return [(str(k), str(v)) for k, v in pairs]
 
 
 def available_devices() -> list[str]:
@@ -298,7 +301,7 @@ class TrainingPlan:
             cfg = self.experiment_cfg()
         except (HRNetError, ValueError):  # reported by problems()
             return []
-        return recipe_overrides(cfg, max(1, self.num_train_samples()))
+        return recipe_overrides(cfg, max(1, self.num_train_samples()), new_head=self.base_transfer() is not None)
 
     def extra_opts(self) -> list[tuple[str, str]]:
         """The "other overrides" text as KEY VALUE pairs (ValueError for an odd count)."""

@@ -214,15 +214,19 @@ def apply_finetune_recipe(args: argparse.Namespace) -> list[tuple[str, str]]:
     user's win); returns the recipe. Raises :class:`ConfigError` without trained weights."""
     from hrnet.engine.builders import build_datasets
     from hrnet.engine.finetune import finetune_overrides
+    from hrnet.models.checkpoint import starts_new_head
 
     if not args.weights and args.resume is None:
         raise ConfigError("--finetune needs --weights BASE.pth: the trained pose model to fine-tune "
                           "(to train from ImageNet or random weights, leave --finetune out)")
     cfg = resolve_config(args)  # the experiment with the explicit options (e.g. the batch size)
     train_ds, _ = build_datasets(cfg)
-    recipe = finetune_overrides(cfg, len(train_ds))
+    new_head = bool(args.weights) and starts_new_head(args.weights, getattr(train_ds, "keypoint_set", None),
+                                                      int(cfg.MODEL.NUM_JOINTS))
+    recipe = finetune_overrides(cfg, len(train_ds), new_head=new_head)
     explicit = {str(k) for k in list(args.opts or [])[0::2]}
-    log.info("Fine-tuning recipe for %d training samples: %s%s", len(train_ds),
+    log.info("Fine-tuning recipe for %d training samples%s: %s%s", len(train_ds),
+             " (a base of another keypoint set: new output layer)" if new_head else "",
              " ".join(f"{k} {v}" for k, v in recipe),
              f" (overridden here: {', '.join(sorted(explicit & {k for k, _ in recipe}))})"
              if explicit & {k for k, _ in recipe} else "")

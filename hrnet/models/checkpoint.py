@@ -49,6 +49,7 @@ __all__ = [
     "load_for_keypoint_set",
     "predicted_keypoint_set",
     "read_keypoint_set",
+    "starts_new_head",
     "check_state_dict",
     "extract_state_dict",
     "infer_architecture",
@@ -498,6 +499,25 @@ def predicted_keypoint_set(path: str | os.PathLike[str]) -> KeypointSet | None:
     if stored is not None and (num_joints is None or len(stored) == num_joints):
         return stored
     return _guess_source_set(num_joints)
+
+
+def starts_new_head(path: str | os.PathLike[str], keypoint_set: KeypointSet | None, num_joints: int) -> bool:
+    """Whether :func:`load_for_keypoint_set` starts the output layer of a ``num_joints``-joint
+    model for ``keypoint_set`` afresh from the checkpoint at ``path``: its output channels differ,
+    or the joints it predicts (:func:`predicted_keypoint_set`) are another set. False when the file
+    cannot be read (loading it reports why)."""
+    try:
+        source = predicted_keypoint_set(path)
+        if source is None:
+            obj = read_checkpoint(path)
+            state_dict, _, _ = extract_state_dict(obj, source=str(path))
+            final = normalize_state_dict(state_dict)[0].get(_FINAL + "weight")
+            return final is not None and final.ndim == 4 and int(final.shape[0]) != int(num_joints)
+    except CheckpointError:
+        return False
+    if len(source) != int(num_joints):
+        return True
+    return keypoint_set is not None and not source.matches(keypoint_set)
 
 
 @dataclass

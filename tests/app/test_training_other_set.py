@@ -78,6 +78,12 @@ def test_plan_offers_every_registry_model_and_says_what_another_set_means(tmp_pa
     assert args.finetune  # the cross-set start goes through the fine-tuning recipe
     opts = dict(zip(args.opts[0::2], args.opts[1::2]))
     assert opts["MODEL.NUM_JOINTS"] == "21" and opts["DATASET.TRAIN_ANNOTATIONS"].endswith("train.json")
+    # the cross-set recipe: a new output layer trains at the experiment's LR (hrnet-train decides the same)
+    from hrnet.engine.finetune import NEW_HEAD_LR_SCALE
+
+    lr = float(load_config(coco.experiment).TRAIN.LR) * NEW_HEAD_LR_SCALE
+    assert float(hands.effective("TRAIN.LR")) == pytest.approx(lr)
+    assert dict(hands.recipe())["TRAIN.FREEZE_BN"] == "False"
     # the COCO model cannot label hand frames: nothing to compare the new model with, and the plan says why
     assert hands.old_model() is None
     assert "COCO-17" in hands.no_comparison_reason()

@@ -183,3 +183,49 @@ def test_lazy_loss_reading_matches_and_still_catches_divergence() -> None:
     with pytest.raises(TrainingDiverged):
         train_one_epoch(model, data(), NaNAfter(), opt, "cpu", 0, print_freq=4, lazy_loss=True)
     assert all(torch.isfinite(p).all() for p in model.parameters())  # the non-finite steps were skipped
+
+
+def test_a_base_of_another_keypoint_set_trains_its_new_head_at_the_experiments_lr(tmp_path: Path, capsys) -> None:
+    """A fresh output layer (a COCO model for an animal set): the experiment's LR and BatchNorm
+    statistics of the new data (benchmarks/new_set_recipe.py); the same step budget."""
+    from hrnet.dataset.synthetic import generate_dataset
+    from hrnet.engine.finetune import NEW_HEAD_FREEZE_BN, NEW_HEAD_LR_SCALE
+    from hrnet.keypoints import COCO_17, KeypointSet
+    from hrnet.models import build_model
+    from hrnet.models.checkpoint import starts_new_head
+    from tests.hrnet.test_train_helpers import TINY_OPTS
+
+    cfg = load_config(EXPERIMENT)
+    same, new = finetune_overrides(cfg, 8), finetune_overrides(cfg, 8, new_head=True)
+    assert [k for k, _ in same] == [k for k, _ in new] and _steps(same, 8) == _steps(new, 8)
+    assert float(dict(new)["TRAIN.LR"]) == pytest.approx(float(cfg.TRAIN.LR) * NEW_HEAD_LR_SCALE)
+    assert dict(new)["TRAIN.FREEZE_BN"] == str(NEW_HEAD_FREEZE_BN)
+
+    # which bases start a new head: another set or another number of joints, not the same set
+    quad = tmp_path / "q"
+    train = generate_dataset(quad, 3, image_size=(160, 120), split_name="train", keypoints="quadruped")
+    val = generate_dataset(quad, 2, image_size=(160, 120), split_name="val", keypoints="quadruped")
+    from hrnet.dataset.synthetic_sets import QUADRUPED_15
+
+    assert starts_new_head(BASE, QUADRUPED_15, 15) and not starts_new_head(BASE, COCO_17, 17)
+    mine = tmp_path / "quad.pth"
+    model = build_model(load_config(EXPERIMENT, ["MODEL.NUM_JOINTS", "15"]), is_train=False)
+    torch.save({"state_dict": model.state_dict(), "keypoint_set": QUADRUPED_15.to_dict()}, mine)
+    assert not starts_new_head(mine, QUADRUPED_15, 15) and starts_new_head(mine, KeypointSet.from_names("abc"), 3)
+    unknown = tmp_path / "five.pth"  # a bare 5-joint state_dict: only the count can tell
+    torch.save(build_model(load_config(EXPERIMENT, ["MODEL.NUM_JOINTS", "5"]), is_train=False).state_dict(), unknown)
+    assert not starts_new_head(unknown, None, 5) and starts_new_head(unknown, None, 15)
+    assert not starts_new_head(tmp_path / "missing.pth", None, 5)
+
+    # hrnet-train --finetune finds it out itself and says so
+    run = tmp_path / "run"
+    code = main(["--cfg", EXPERIMENT, "--device", "cpu", "--output-dir", str(run), "--weights", str(BASE),
+                 "--finetune", *TINY_OPTS, "MODEL.NUM_JOINTS", "15", "TRAIN.END_EPOCH", "1", "TRAIN.EPOCH_REPEATS",
+                 "1", "DATASET.TRAIN_ANNOTATIONS", str(train), "DATASET.TRAIN_IMAGES", str(quad / "images" / "train"),
+                 "DATASET.TEST_ANNOTATIONS", str(val), "DATASET.TEST_IMAGES", str(quad / "images" / "val")])
+    out, err = capsys.readouterr()
+    assert code == 0, err + out
+    assert "a base of another keypoint set: new output layer" in out + err
+    saved = load_config(run / "config.yaml")
+    assert saved.TRAIN.LR == pytest.approx(float(cfg.TRAIN.LR) * NEW_HEAD_LR_SCALE)
+    assert bool(saved.TRAIN.FREEZE_BN) is NEW_HEAD_FREEZE_BN
