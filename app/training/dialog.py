@@ -30,6 +30,9 @@ from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from app.model_manager import ModelSpec, list_experiments
+from app.texts import count
+from app.texts import frames as n_frames
+from app.texts import people as n_people
 from app.training.data import ExportedData, export_reviewed, read_split
 from app.training.evaluation import METRIC_NAMES, CompareWorker, ModelEvaluation
 from app.training.events import RunFinished, RunStarted, TrainError
@@ -230,16 +233,16 @@ class TrainDialog(QDialog):
             + [(f"{i + 1}: {_frame_name(frames[i])}", frames[i].num_labelled, "validation") for i in val])
         if train or val:
             self.split_label.setText(
-                f"Training: {len(train)} frames, {sum(frames[i].num_labelled for i in train)} people — "
-                f"Validation: {len(val)} frames, {sum(frames[i].num_labelled for i in val)} people.")
+                f"Training: {n_frames(len(train))}, {n_people(sum(frames[i].num_labelled for i in train))} — "
+                f"Validation: {n_frames(len(val))}, {n_people(sum(frames[i].num_labelled for i in val))}.")
         else:
             self.split_label.setText("")
 
     def _show_split(self, data: ExportedData) -> None:
-        text = (f"Training: {len(data.train)} frames, {data.train_people} people — "
-                f"Validation: {len(data.val)} frames, {data.val_people} people.")
+        text = (f"Training: {n_frames(len(data.train))}, {n_people(data.train_people)} — "
+                f"Validation: {n_frames(len(data.val))}, {n_people(data.val_people)}.")
         if data.skipped:
-            text += f"\n{len(data.skipped)} frames left out (image unreadable): " + "; ".join(data.skipped[:3])
+            text += f"\n{n_frames(len(data.skipped))} left out (image unreadable): " + "; ".join(data.skipped[:3])
         self.split_label.setText(text)
         self.setup.fill_split_table([(_entry_label(e), e.people, "train") for e in data.train]
                                     + [(_entry_label(e), e.people, "validation") for e in data.val])
@@ -391,7 +394,7 @@ class TrainDialog(QDialog):
         best = f"; best validation metric {res.best_metric:.4f}" if res.best_metric is not None else ""
         if res.best_is_base:
             best += " (the base model: no epoch beat it)"
-        self.status_label.setText(f"{words}: {res.epochs_done} epochs in {format_duration(secs)}{best}.")
+        self.status_label.setText(f"{words}: {count(res.epochs_done, 'epoch')} in {format_duration(secs)}{best}.")
         best_path = self._best_checkpoint(res)
         if best_path is not None and self.command is not None:
             self.new_model = ModelSpec(self._run_config(), str(best_path), self.command.device,
@@ -464,7 +467,7 @@ class TrainDialog(QDialog):
         worker.all_done.connect(self._on_compare_done)
         self._compare_worker = worker
         n = len(self.exported.val)
-        self.compare_label.setText(f"Evaluating on the {n} validation frames…" + (
+        self.compare_label.setText(f"Evaluating on the {count(n, 'validation frame')}…" + (
             "" if old is not None else f" ({self.plan.no_comparison_reason().rstrip('.')})"))
         worker.start()
 
@@ -500,7 +503,8 @@ class TrainDialog(QDialog):
                     if isinstance(v, str)]
         new = self.comparison.get("new")
         n = new.num_images if isinstance(new, ModelEvaluation) else 0
-        text = f"Evaluated on {n} validation frames with their person boxes (same code for both models)."
+        both = " (same code for both models)" if "old" in self.comparison else ""
+        text = f"Evaluated on {count(n, 'validation frame')} with their person boxes{both}."
         if "old" not in self.comparison:
             text += "\n" + self.plan.no_comparison_reason()
         if failures:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.texts import count
 from app.training.events import BaseValidated, CheckpointWritten, EpochEnded, RunStarted, StepProgress, TrainError
 from app.training.setup_tab import row
 from hrnet import format_duration
@@ -181,7 +182,8 @@ class TrainProgressWidget(QWidget):
         self.progress_bar.setValue(0)
         self.status_label.setText(
             f"Training epochs {user_epoch(ev.begin_epoch)}–{ev.end_epoch} on {ev.device}: {ev.train_samples} "
-            f"training and {ev.val_samples} validation people, {ev.steps_per_epoch} steps per epoch.")
+            f"training and {count(ev.val_samples, 'validation person', 'validation people')}, "
+            f"{count(ev.steps_per_epoch, 'step')} per epoch.")
 
     def on_step(self, ev: StepProgress) -> None:
         run = self._run

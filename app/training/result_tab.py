@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.texts import count
 from app.training.setup_tab import row
 from app.training.verdict import ACTION_KEEP, ACTION_RERUN, ACTION_USE, TrainingVerdict
 
@@ -125,4 +126,4 @@ class TrainResultWidget(QWidget):
         self.rerun_button.setEnabled(has_model and not busy)
         self.keep_button.setEnabled(has_model and not busy and has_current)
         suffix = self._rerun_suffix
-        self.rerun_button.setText(f"Use new model and re-run it on the {unreviewed} unreviewed frames{suffix}")
+        self.rerun_button.setText(f"Use new model and re-run it on the {count(unreviewed, 'unreviewed frame')}{suffix}")

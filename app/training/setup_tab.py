@@ -34,6 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.texts import count
+from app.texts import frames as n_frames
 from app.training.plan import (
     AUGMENTATION_PRESETS,
     BASE_BACKBONE,
@@ -385,11 +387,12 @@ class TrainSetupWidget(QWidget):
     def show_data_summary(self) -> None:
         s = self.plan.summary
         if s.num_frames == 0:
-            text = (f"No frame is marked reviewed yet ({s.unreviewed} frames in the project). "
+            text = (f"No frame is marked reviewed yet ({n_frames(s.unreviewed)} in the project). "
                     "Training uses only reviewed frames.")
         else:
-            text = (f"{s.num_frames} reviewed frames with {s.people} labelled people; "
-                    f"{s.unreviewed} unreviewed frames can be re-labelled by the new model.")
+            labelled = count(s.people, "labelled person", "labelled people")
+            text = (f"{count(s.num_frames, 'reviewed frame')} with {labelled}; "
+                    f"{count(s.unreviewed, 'unreviewed frame')} can be re-labelled by the new model.")
         self.data_label.setText(text)
 
     def fill_split_table(self, rows: list[tuple[str, int, str]]) -> None:

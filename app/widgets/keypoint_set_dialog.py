@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.keypoint_set_editor import KeypointSetDraft
+from app.texts import people as n_people
 from app.widgets.skeleton_picture import SkeletonPictureWidget
 
 __all__ = ["KeypointSetDialog"]
@@ -284,7 +285,7 @@ class KeypointSetDialog(QDialog):
         removed = self.draft.removed_joints()
         if removed and self.labelled:
             text = (f"Remove {len(removed)} joint(s): {', '.join(removed[:10])}{' …' if len(removed) > 10 else ''}?\n"
-                    f"Their labels on {self.labelled} people are dropped (Edit > Undo brings them back).")
+                    f"Their labels on {n_people(self.labelled)} are dropped (Edit > Undo brings them back).")
             if not self._confirm("Remove joints?", text):
                 return
         super().accept()
