@@ -6,8 +6,11 @@ by further edits, so a long editing burst is still saved every few seconds) and 
 document, if it has unsaved changes, to its recovery file in the recovery folder
 (``QStandardPaths.AppDataLocation/recovery`` or a given folder):
 
-- ``autosave-<pid>-<random>.json`` — the *base*: the whole document as COCO JSON with absolute
-  image/video paths, written atomically;
+- ``autosave-<pid>-<random>.json`` — the *base*: while the document still matches its project
+  file up to a few changed frames (:meth:`AnnotationDocument.file_match`), a kernel copy of that
+  file (made on the writer thread, no interpreter lock held) with the changed frames as the
+  journal's first record; otherwise the whole document as COCO JSON with absolute image/video
+  paths, written atomically in a forked process;
 - ``autosave-<pid>-<random>.journal`` — after the base, each autosave appends only the frames
   changed since the previous one (format and crash safety: :mod:`hrnet.journal`); once the journal
   passes ``compact_bytes`` (64 MB) the next autosave writes a new base instead;
@@ -46,7 +49,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
-from app.document import AnnotationDocument
+from app.document import AnnotationDocument, delta_allowed
 from app.forked_writer import run_forked
 from app.sources import FrameSource
 from hrnet import (
@@ -56,6 +59,7 @@ from hrnet import (
     new_journal_token,
     read_journal_recovery,
     write_journal_base,
+    write_journal_copy_base,
     write_json,
 )
 
@@ -160,9 +164,15 @@ def find_recoveries(directory: str | os.PathLike[str] | None = None, include_run
     return out
 
 
+def _recovery_files(meta_path: Path, path: Path) -> tuple[Path, ...]:
+    """Every file of one recovery (those of an interrupted new base included)."""
+    jp = journal_path(path)
+    return (meta_path, path, jp, jp.with_name(jp.name + ".tmp"), path.with_name(path.name + ".tmp"))
+
+
 def discard_recovery(recovery: Recovery) -> None:
     """Delete a recovery file (the user declined it)."""
-    for p in (recovery.meta_path, recovery.path, journal_path(recovery.path)):
+    for p in _recovery_files(recovery.meta_path, recovery.path):
         try:
             p.unlink()
         except FileNotFoundError:
@@ -207,6 +217,7 @@ class AutosaveManager(QObject):
         document.undo_stack.indexChanged.connect(self._on_change)
         document.dirty_changed.connect(self._on_dirty_changed)
         document.frames_changed.connect(self._on_content_replaced)
+        document.keypoint_set_changed.connect(self._on_keypoint_set_changed)
 
     def _new_file_name(self) -> None:
         self.recovery_path = self.directory / f"autosave-{os.getpid()}-{uuid.uuid4().hex[:8]}.json"
@@ -237,6 +248,15 @@ class AutosaveManager(QObject):
         else:
             self._timer.stop()
             self.discard(wait=False)
+
+    def _on_keypoint_set_changed(self) -> None:
+        """The category is not in the journal's frame records: the next autosave writes a new base."""
+        holder = self._holder
+        fut = self._inflight
+        if fut is not None and not fut.done():  # after the write in flight has set its state
+            self._inflight = self._executor.submit(lambda: holder.__setitem__(0, _State()))
+        else:
+            holder[0] = _State()
 
     def _on_content_replaced(self) -> None:
         if self._adopting:
@@ -269,12 +289,21 @@ class AutosaveManager(QObject):
         state = holder[0]
         full = state.token is None or state.journal_bytes > self.compact_bytes
         changed = [] if full else doc.changed_since(state.version)
+        copy_of = None  # a new base as a kernel copy of the project file + the frames changed since
+        if full and (match := doc.file_match()) is not None:
+            since = doc.changed_since(match[1])
+            if delta_allowed(len(since), len(snap.frames)):
+                copy_of, changed = match[0], since
         path, meta_path, directory = self.recovery_path, self.meta_path, self.directory
 
         def job() -> tuple[Path | None, str | None]:
             try:
                 directory.mkdir(parents=True, exist_ok=True)
-                if full:
+                if copy_of is not None:
+                    token = new_journal_token()
+                    size, added = write_journal_copy_base(copy_of, path, token, snap, changed)
+                    new = _State(token, version, size, added)
+                elif full:
                     token = new_journal_token()
                     size = run_forked(lambda: write_journal_base(snap, path, token))  # no GIL contention
                     new = _State(token, version, size, 0)
@@ -354,7 +383,7 @@ class AutosaveManager(QObject):
         """
         self._generation += 1
         holder = self._holder
-        files = (self.meta_path, self.recovery_path, journal_path(self.recovery_path))
+        files = _recovery_files(self.meta_path, self.recovery_path)
 
         def remove() -> None:
             holder[0] = _State()
@@ -384,7 +413,8 @@ class AutosaveManager(QObject):
         self._executor.shutdown(wait=True)
         for sig, slot in ((self.document.undo_stack.indexChanged, self._on_change),
                           (self.document.dirty_changed, self._on_dirty_changed),
-                          (self.document.frames_changed, self._on_content_replaced)):
+                          (self.document.frames_changed, self._on_content_replaced),
+                          (self.document.keypoint_set_changed, self._on_keypoint_set_changed)):
             try:
                 sig.disconnect(slot)
             except (RuntimeError, TypeError):

@@ -8,8 +8,12 @@ No widget code here.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -20,11 +24,58 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.forked_writer import run_forked
 from app.sources import FrameSource, open_paths
-from hrnet import AnnotationError, Frame, Instance, KeypointSet, PoseDocument, apply_ids, write_coco_snapshot
+from hrnet import (
+    AnnotationError,
+    Frame,
+    Instance,
+    KeypointSet,
+    PoseDocument,
+    apply_ids,
+    file_crc,
+    write_coco_snapshot,
+    write_save_delta,
+)
 
 __all__ = ["AnnotationDocument"]
 
 logger = logging.getLogger(__name__)
+
+#: A save goes through a delta (see :meth:`AnnotationDocument.save_in_background`) while at most
+#: this share of the frames changed since the document matched its file (and at least
+#: :data:`DELTA_MIN_FRAMES` are always allowed).
+DELTA_MAX_SHARE = 0.25
+DELTA_MIN_FRAMES = 256
+
+
+def delta_allowed(changed: int, total: int) -> bool:
+    """True when ``changed`` frames of ``total`` are few enough for a delta (save or autosave)."""
+    return changed <= max(DELTA_MIN_FRAMES, int(DELTA_MAX_SHARE * total))
+
+
+class _DeltaUnavailable(Exception):
+    """The delta path cannot be used (no Python to run, the file changed): write it all."""
+
+
+def _run_delta_child(project: Path, delta: Path, target: Path) -> list:
+    """``python -m hrnet.journal apply`` in a new process (spawned with vfork: no copy of this
+    process's page tables); the id plan it returns."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    try:
+        r = subprocess.run([sys.executable, "-m", "hrnet.journal", "apply", str(project), str(delta), str(target)],
+                           capture_output=True, env=env, timeout=3600, check=False)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise _DeltaUnavailable(f"cannot run the save process: {e}") from e
+    try:
+        out = json.loads(r.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+    except (ValueError, IndexError) as e:
+        raise _DeltaUnavailable(f"the save process ended with status {r.returncode}: "
+                                f"{r.stderr.decode('utf-8', 'replace')[-500:]}") from e
+    if "error" in out:
+        if "changed since" in out["error"]:
+            raise _DeltaUnavailable(out["error"])
+        raise AnnotationError(out["error"])
+    return out["plan"]
 
 
 class AnnotationDocument(QObject):
@@ -75,6 +126,7 @@ class AnnotationDocument(QObject):
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="save")
         self._save_future: Future | None = None
         self._save_done.connect(self._on_save_done)  # queued: emitted by the writer thread
+        self.keypoint_set_changed.connect(self._on_keypoint_set_changed)
 
     # ---------------------------------------------------------------- copy-on-write, change log
     # Frames are shared with snapshots (autosave, background save) and copied before their first
@@ -86,6 +138,43 @@ class AnnotationDocument(QObject):
         self._own_people: dict[int, Instance] = {}  # people copied since the last snapshot, by id()
         self._version = 0  # bumped by every change
         self._changed: dict[int, int] = {}  # frame index -> version of its last change
+        self._file_match: tuple[Path, int, int, int] | None = None  # (file, version, size, mtime_ns)
+        self._category_generation = getattr(self, "_category_generation", 0)  # bumped by keypoint set changes
+
+    def _match_file(self, path: Path | None, version: int) -> None:
+        """The content at ``version`` is exactly what ``path`` holds (just read or written)."""
+        self._file_match = None
+        if path is not None:
+            try:
+                st = Path(path).stat()
+            except OSError:
+                return
+            self._file_match = (Path(path), version, st.st_size, st.st_mtime_ns)
+
+    def file_match(self) -> tuple[Path, int] | None:
+        """(file, version): the project file that held exactly the content of :attr:`version`
+        ``version`` (opened from it or saved to it since, and the file unchanged on disk since),
+        or None. Writers use it to copy that file and add the frames changed since."""
+        m = self._file_match
+        if m is None:
+            return None
+        try:
+            st = m[0].stat()
+        except OSError:
+            return None
+        if (st.st_size, st.st_mtime_ns) != (m[2], m[3]):
+            return None
+        return m[0], m[1]
+
+    def _on_keypoint_set_changed(self) -> None:
+        self._file_match = None  # the category is not part of the per-frame change log
+        self._category_generation += 1
+
+    def _log_changed(self, frames: Sequence[int]) -> None:
+        """Frames changed in place by something other than a command (sizes read from headers)."""
+        for f in frames:
+            self._version += 1
+            self._changed[int(f)] = self._version
 
     def _touch(self, frame: int) -> Frame:
         """The frame ``frame``, made private (copied if a snapshot shares it), logged as changed."""
@@ -252,6 +341,8 @@ class AnnotationDocument(QObject):
         if dirty:
             self.mark_dirty()
         self._set_path(Path(path) if path is not None else None)
+        if not dirty:  # content read from `path` (open): the file holds it exactly
+            self._match_file(self._path, 0)
         self._current = 0
         self.frames_changed.emit()
         self.frame_changed.emit(0)
@@ -273,7 +364,10 @@ class AnnotationDocument(QObject):
         target = Path(path) if path is not None else self._path
         if target is None:
             raise ValueError("The document has no file yet: give a path (Save As)")
-        self._source.ensure_sizes(i for i, f in enumerate(self._data.frames) if f.width <= 0 or f.height <= 0)
+        unknown = [i for i, f in enumerate(self._data.frames) if f.width <= 0 or f.height <= 0]
+        if unknown:
+            still = set(self._source.ensure_sizes(unknown))
+            self._log_changed([i for i in unknown if i not in still])
         return target, self.snapshot()
 
     def is_saving(self) -> bool:
@@ -289,14 +383,33 @@ class AnnotationDocument(QObject):
     def save_in_background(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Start writing the document to ``path`` (or the current path) on a worker thread.
 
-        The GUI thread only takes a copy-on-write snapshot (:meth:`snapshot`) and numbers new
-        people; editing goes on while the file is written. When it is done, ``saved`` is emitted
-        (and the document is marked clean if nothing changed meanwhile), or ``save_failed`` (the
-        document stays dirty, the previous file intact). Raises ValueError when there is no path.
+        The GUI thread only takes a copy-on-write snapshot (:meth:`snapshot`); editing goes on
+        while the file is written. When it is done, ``saved`` is emitted (and the document is
+        marked clean if nothing changed meanwhile), or ``save_failed`` (the document stays
+        dirty, the previous file intact). Raises ValueError when there is no path.
+
+        How the file is made, without ever stalling the GUI thread for long:
+
+        - when the document still matches its project file (:meth:`file_match`) and few frames
+          changed since (:func:`delta_allowed`), the worker encodes only those frames into a
+          *save delta* and a separate Python process (``python -m hrnet.journal apply``,
+          started with vfork) writes the project file with the delta applied;
+        - otherwise, or when that process cannot run, a forked copy of this process writes the
+          whole snapshot (:func:`app.forked_writer.run_forked`: the fork itself holds the
+          interpreter lock while the kernel copies the page tables, tens to hundreds of ms for
+          a process of a GB).
+
+        People without an id get one in the file; the live document's people get the same ids
+        when the result comes back.
         """
         self.wait_saved()  # one save at a time, in order
         target, snap = self._prepare_save(path)
         index = self.undo_stack.index()
+        version = self._version
+        generation = self._category_generation
+        match = self.file_match()
+        changed = self.changed_since(match[1]) if match is not None else None
+        use_delta = changed is not None and delta_allowed(len(changed), len(snap.frames))
         token = object()
         self._save_token = token
 
@@ -305,10 +418,35 @@ class AnnotationDocument(QObject):
             where = {id(inst): (fi, ii) for fi, fr in enumerate(snap.frames) for ii, inst in enumerate(fr.instances)}
             return [(*where[id(inst)], old, new) for inst, old, new in plan]
 
+        def by_delta() -> list:
+            project = match[0]  # type: ignore[index]
+            crc, size = file_crc(project)
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".delta", dir=target.parent)
+            os.close(fd)
+            delta = Path(name)
+            try:
+                write_save_delta(snap, changed, project, crc, size, delta)  # type: ignore[arg-type]
+                return _run_delta_child(project, delta, target)
+            finally:
+                try:
+                    delta.unlink()
+                except OSError:
+                    pass
+
         def job() -> None:
             result: object = None
             try:
-                result = [(snap.frames[fi].instances[ii], old, new) for fi, ii, old, new in run_forked(write)]
+                plan = None
+                if use_delta:
+                    try:
+                        plan = by_delta()
+                    except _DeltaUnavailable as e:
+                        logger.warning("saving %s without a delta: %s", target, e)
+                if plan is None:
+                    plan = run_forked(write)
+                st = target.stat()
+                result = {"plan": [(snap.frames[fi].instances[ii], old, new) for fi, ii, old, new in plan],
+                          "file": (target, version, st.st_size, st.st_mtime_ns), "generation": generation}
             except (AnnotationError, OSError, RuntimeError) as e:
                 result = str(e)
             try:
@@ -326,7 +464,9 @@ class AnnotationDocument(QObject):
             logger.warning("saving %s failed: %s", target, result)
             self.save_failed.emit(target, result)
             return
-        apply_ids(result)  # type: ignore[arg-type]  # the ids the file gave new people, so they stay stable
+        apply_ids(result["plan"])  # type: ignore[index]  # the ids the file gave new people, so they stay stable
+        if result["generation"] == self._category_generation:  # type: ignore[index]
+            self._file_match = result["file"]  # type: ignore[index]  # the file holds the snapshot's version
         if self.undo_stack.index() == index:
             self.undo_stack.setClean()
             self._set_dirty(False)
@@ -345,7 +485,9 @@ class AnnotationDocument(QObject):
         self.wait_saved()
         self._save_token = object()  # a background save still to be reported is superseded
         target, snap = self._prepare_save(path)
+        version = self._version
         apply_ids(write_coco_snapshot(snap, target))
+        self._match_file(target, version)
         self._data.path = target
         self.undo_stack.setClean()
         self._set_dirty(False)

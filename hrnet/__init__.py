@@ -58,6 +58,10 @@ _EXPORTS: dict[str, str] = {
     "read_journal_recovery": "hrnet.journal",
     "journal_path": "hrnet.journal",
     "new_journal_token": "hrnet.journal",
+    "write_journal_copy_base": "hrnet.journal",
+    "write_save_delta": "hrnet.journal",
+    "apply_save_delta": "hrnet.journal",
+    "file_crc": "hrnet.journal",
     # images and videos
     "IMAGE_EXTS": "hrnet.media",
     "VIDEO_EXTS": "hrnet.media",

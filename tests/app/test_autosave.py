@@ -14,6 +14,7 @@ import pytest
 from app.autosave import AutosaveManager, discard_recovery, find_recoveries
 from app.commands import AddInstance, MoveKeypoint, SetReviewed
 from app.document import AnnotationDocument
+from hrnet import read_journal_recovery
 from hrnet.annotations import Instance
 
 K = 17
@@ -113,8 +114,8 @@ def test_debounce_writes_once_per_burst(qtbot, tmp_path: Path, project: Path) ->
     qtbot.waitUntil(lambda: len(writes) == 1, timeout=5000)
     qtbot.wait(250)
     assert len(writes) == 1
-    data = json.loads(autosave.recovery_path.read_text())
-    assert data["annotations"][0]["keypoints"][:2] == [9.0, 9.0]
+    got, _, _ = read_journal_recovery(autosave.recovery_path)  # a copy of the project + one record
+    assert got.frames[0].instances[-1].keypoints[0, :2].tolist() == [9.0, 9.0]
     autosave.close()
 
 

@@ -164,16 +164,13 @@ def test_kill_9_recovers_the_last_autosave_exactly(qtbot, tmp_path: Path) -> Non
     found = find_recoveries(rec)
     assert len(found) == 1
     got, _, n = read_journal_recovery(found[0].path)
-    assert n == 6  # one base, then one record per autosave
+    assert n == 7  # a copy of the project as the base, then one record per autosave
     want = load_coco(tmp_path / "want.json")
     for fr in (*got.frames, *want.frames):
         for inst in fr.instances:
             inst.id = None
     assert got == want
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__]))
 
 
 def test_background_save_snapshot_and_results(qtbot, tmp_path: Path) -> None:
@@ -294,3 +291,129 @@ def test_becoming_clean_does_not_wait_for_a_long_autosave_write(qtbot, tmp_path:
     got, _, n = read_journal_recovery(autosave.recovery_path)
     assert n == 0 and got == doc.data
     autosave.close()
+
+
+def opened_doc(tmp_path: Path, n: int = 6) -> tuple[AnnotationDocument, Path]:
+    from hrnet.annotations import save_coco
+
+    p = tmp_path / "p.json"
+    save_coco(make_doc(n).data, p)
+    doc = AnnotationDocument()
+    _docs.append(doc)
+    doc.set_content(load_coco(p), path=p)
+    return doc, p
+
+
+def test_first_autosave_after_opening_is_a_copy_of_the_project(qtbot, tmp_path: Path) -> None:
+    doc, p = opened_doc(tmp_path)
+    assert doc.file_match() == (p, 0)
+    autosave = AutosaveManager(doc, directory=tmp_path / "rec", delay_ms=10_000)
+    doc.push(MoveKeypoint(doc, 3, 0, 0, (5.0, 6.0)))
+    autosave.write_now()
+    base = autosave.recovery_path
+    assert base.read_bytes() == p.read_bytes()  # the project file itself, copied by the kernel
+    assert len(journal_path(base).read_bytes().splitlines()) == 2  # the header + the changed frame
+    doc.push(SetReviewed(doc, 4))
+    autosave.write_now()
+    got, token, n = read_journal_recovery(base)
+    assert token is not None and n == 2 and got == doc.data
+    # the project changed on disk: the next base is a full write of the document
+    p.write_bytes(p.read_bytes() + b" ")
+    assert doc.file_match() is None
+    autosave.compact_bytes = 0
+    doc.push(SetReviewed(doc, 5))
+    autosave.write_now()
+    assert base.read_bytes() != p.read_bytes()
+    got, _, n = read_journal_recovery(base)
+    assert n == 0 and got == doc.data
+    autosave.close()
+    assert not any((tmp_path / "rec").iterdir())
+
+
+@pytest.mark.parametrize("crash_at", [1, 2])
+def test_crash_while_a_copy_base_replaces_the_old_one(qtbot, tmp_path: Path, monkeypatch, crash_at: int) -> None:
+    """kill -9 before the new base is in place (1) or between the base and its journal (2):
+    recovery gives the last complete autosave exactly."""
+    import hrnet.journal as hj
+
+    doc, p = opened_doc(tmp_path)
+    autosave = AutosaveManager(doc, directory=tmp_path / "rec", delay_ms=10_000)
+    doc.push(MoveKeypoint(doc, 3, 0, 0, (5.0, 6.0)))
+    autosave.write_now()
+    doc.push(AddInstance(doc, 1, person(4)))
+    autosave.write_now()
+    before = doc.data.copy()
+    doc.push(SetReviewed(doc, 2))
+    autosave.compact_bytes = 0  # the next write makes a new copy base
+    calls = []
+    real = os.replace
+
+    def replace(a, b):
+        calls.append(a)
+        if len(calls) == crash_at:
+            raise KeyboardInterrupt("killed")  # nothing after this point runs
+        real(a, b)
+
+    monkeypatch.setattr(hj.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        autosave._job()()
+    monkeypatch.setattr(hj.os, "replace", real)
+    got, _, _ = read_journal_recovery(autosave.recovery_path)
+    assert got == (before if crash_at == 1 else doc.data)
+    autosave.close()
+
+
+def test_crash_between_base_and_journal_uses_the_pending_journal(qtbot, tmp_path: Path) -> None:
+    import shutil
+
+    from hrnet import write_journal_copy_base
+
+    doc, p = opened_doc(tmp_path)
+    doc.push(MoveKeypoint(doc, 3, 0, 0, (5.0, 6.0)))
+    base = tmp_path / "rec.json"
+    write_journal_copy_base(p, base, "a" * 32, doc.snapshot(), doc.changed_since(0))
+    old_journal = journal_path(base).read_bytes()
+    doc.push(SetReviewed(doc, 2))
+    write_journal_copy_base(p, base, "b" * 32, doc.snapshot(), doc.changed_since(0))
+    # the state a kill -9 leaves between the two renames: new base, old journal, pending new one
+    shutil.copyfile(journal_path(base), base.with_suffix(".journal.tmp"))
+    journal_path(base).write_bytes(old_journal)
+    got, token, n = read_journal_recovery(base)
+    assert token == "b" * 32 and n == 1 and got == doc.data
+    assert not base.with_suffix(".journal.tmp").exists()  # the replacement was finished
+    # a kill -9 while the pending journal was written (the old pair still in place): not used
+    expected = read_journal_recovery(base)[0]
+    doc.push(SetReviewed(doc, 4))
+    full = tmp_path / "other.json"
+    write_journal_copy_base(p, full, "c" * 32, doc.snapshot(), doc.changed_since(0))
+    torn = journal_path(full).read_bytes()
+    base.with_suffix(".journal.tmp").write_bytes(torn[:-7])
+    got, token, _ = read_journal_recovery(base)
+    assert token == "b" * 32 and got == expected
+
+
+def test_save_writes_a_delta_in_a_separate_process(qtbot, tmp_path: Path, monkeypatch) -> None:
+    import app.document as ad
+
+    doc, p = opened_doc(tmp_path)
+    forked = []
+    real_fork = ad.run_forked
+    monkeypatch.setattr(ad, "run_forked", lambda fn: forked.append(1) or real_fork(fn))
+    doc.push(AddInstance(doc, 5, person(3)))
+    doc.push(MoveKeypoint(doc, 2, 0, 1, (1.5, 2.5)))
+    with qtbot.waitSignal(doc.saved, timeout=30000):
+        doc.save_in_background()
+    assert forked == [] and not doc.is_dirty
+    saved = load_coco(p)
+    assert saved == doc.data and doc.frame(5).instances[1].id is not None  # the new person got its id
+    assert doc.file_match() is not None and not list(tmp_path.glob("*.delta"))
+    # the file changed on disk since: the save writes the whole document (forked)
+    doc.push(SetReviewed(doc, 0))
+    p.write_bytes(p.read_bytes() + b" ")
+    with qtbot.waitSignal(doc.saved, timeout=30000):
+        doc.save_in_background()
+    assert forked == [1] and load_coco(p) == doc.data
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__]))
