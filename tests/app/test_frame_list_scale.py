@@ -28,3 +28,31 @@ def test_vectorised_frame_confidences_match_per_frame() -> None:
     assert np.allclose([g for g in got if g is not None], [w for w in want if w is not None], rtol=0, atol=1e-12)
     assert any(w is not None for w in want) and any(w is None for w in want)
 
+
+
+def test_frame_list_of_60000_frames_resets_and_scrolls_quickly(qtbot) -> None:
+    """The table view asks only for visible rows: a reset, a filter and a repaint stay well under
+    the QListView's 0.6 s per layout at this size."""
+    import time
+
+    from app.document import AnnotationDocument
+    from app.widgets.frame_list import FrameListWidget
+    from hrnet.annotations import PoseDocument
+
+    n = 60_000
+    doc = AnnotationDocument(PoseDocument(frames=[Frame(i + 1, f"{i}.png", 10, 10) for i in range(n)]))
+    w = FrameListWidget()
+    qtbot.addWidget(w)
+    w.resize(300, 600)
+    w.show()
+    t = time.perf_counter()
+    w.set_document(doc)
+    doc.set_current_index(n // 2)
+    w.set_filter("unreviewed")
+    w.refresh_frames([5, n - 5])
+    w.list.viewport().repaint()
+    assert time.perf_counter() - t < 0.4  # (about 0.03 s here)
+    assert w.model.rowCount() == n and w.list.rowAt(0) >= 0
+    assert w.list.indexAt(w.list.viewport().rect().center()).isValid()
+    doc.undo_stack.clear()
+    doc.close()
