@@ -54,6 +54,7 @@ from app.forked_writer import run_forked
 from app.sources import FrameSource
 from hrnet import (
     AnnotationError,
+    PoseDocument,
     append_journal_frames,
     journal_path,
     new_journal_token,
@@ -63,7 +64,14 @@ from hrnet import (
     write_json,
 )
 
-__all__ = ["AutosaveManager", "Recovery", "default_recovery_dir", "discard_recovery", "find_recoveries"]
+__all__ = [
+    "AutosaveManager",
+    "Recovery",
+    "default_recovery_dir",
+    "discard_recovery",
+    "find_recoveries",
+    "read_recovery",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -426,9 +434,16 @@ class AutosaveManager(QObject):
 
         This manager takes the recovery file over: it is rewritten on the next change and
         removed on save or clean close. Raises AnnotationError when the file is unreadable.
+        Reads on the calling thread: :func:`read_recovery` (any thread) + :meth:`adopt` (GUI
+        thread) is the same in two steps.
         """
-        data, token, _ = read_journal_recovery(recovery.path)
-        data.path = recovery.original_path
+        data, token = read_recovery(recovery)
+        self.adopt(recovery, data, token)
+
+    def adopt(self, recovery: Recovery, data: PoseDocument, token: str | None,
+              source: FrameSource | None = None) -> None:
+        """Put ``data`` read by :func:`read_recovery` into the document and take the recovery
+        files over (see :meth:`recover`)."""
         self._timer.stop()
         self.discard()  # our own (empty) file
         _live.pop(str(self.recovery_path), None)
@@ -439,7 +454,17 @@ class AutosaveManager(QObject):
             self._holder[0] = _State(token, 0, recovery.path.stat().st_size, jp.stat().st_size if jp.exists() else 0)
         self._adopting = True  # set_content must not discard the adopted file
         try:
-            self.document.set_content(data, FrameSource(data), path=recovery.original_path, dirty=True)
+            self.document.set_content(data, source if source is not None else FrameSource(data),
+                                      path=recovery.original_path, dirty=True)
         finally:
             self._adopting = False
         logger.info("recovered %s from %s", recovery.original_path or "an unsaved document", recovery.path)
+
+
+def read_recovery(recovery: Recovery, progress: Callable[[float], None] | None = None
+                  ) -> tuple[PoseDocument, str | None]:
+    """The document ``recovery`` holds (base + journal; any thread) and its journal token.
+    ``progress(fraction)``: see :func:`hrnet.read_journal_recovery`. Raises AnnotationError."""
+    data, token, _ = read_journal_recovery(recovery.path, progress=progress)
+    data.path = recovery.original_path
+    return data, token

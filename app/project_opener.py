@@ -1,6 +1,7 @@
-"""Opening a big project off the GUI thread, with progress and Cancel.
+"""Opening a big project (or recovering a big autosave) off the GUI thread, with progress and Cancel.
 
-:class:`ProjectOpenWorker` runs :func:`app.sources.open_paths` on a ``QThread`` and reports
+:class:`ProjectOpenWorker` runs :func:`app.sources.open_paths` (or another reader, e.g. the
+autosave recovery's) on a ``QThread`` and reports
 ``progress(percent)``; :meth:`ProjectOpenWorker.cancel` stops it at the next progress point
 (every few thousand people) and it then emits ``cancelled`` and nothing else. The document is
 not touched by the worker: the caller puts the result in with ``set_content`` on the GUI thread.
@@ -53,10 +54,14 @@ class ProjectOpenWorker(QThread):
     cancelled = Signal()
 
     def __init__(self, paths: Sequence[str | os.PathLike[str]], image_root: str | os.PathLike[str] | None = None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None,
+                 reader: Callable[[Callable[[float], None]], tuple[Any, ...]] | None = None) -> None:
+        """``reader(progress)`` (default: :func:`app.sources.open_paths` of ``paths``) returns the
+        tuple ``done`` carries; its second item is the frame source (closed on a late Cancel)."""
         super().__init__(parent)
         self.paths = [Path(p) for p in paths]
         self.image_root = image_root
+        self.reader = reader
         self._cancel = False
 
     def cancel(self) -> None:
@@ -69,7 +74,10 @@ class ProjectOpenWorker(QThread):
 
     def run(self) -> None:
         try:
-            result = open_paths(self.paths, image_root=self.image_root, progress=self._report)
+            if self.reader is not None:
+                result = self.reader(self._report)
+            else:
+                result = open_paths(self.paths, image_root=self.image_root, progress=self._report)
         except _Cancelled:
             log.info("opening %s cancelled", self.paths[0])
             self.cancelled.emit()
@@ -88,14 +96,17 @@ def open_in_background(
     parent: QWidget | None,
     paths: Sequence[str | os.PathLike[str]],
     image_root: str | os.PathLike[str] | None,
-    on_done: Callable[[Any, Any], None],
+    on_done: Callable[..., None],
     on_failed: Callable[[str], None],
+    reader: Callable[[Callable[[float], None]], tuple[Any, ...]] | None = None,
+    title: str = "Opening project",
 ) -> ProjectOpenWorker:
-    """Start opening ``paths`` with a progress dialog; ``on_done(data, source)`` or
-    ``on_failed(message)`` run on the GUI thread; nothing runs after Cancel."""
-    worker = ProjectOpenWorker(paths, image_root, parent)
-    dialog = QProgressDialog(f"Opening {Path(paths[0]).name}…", "Cancel", 0, 100, parent)
-    dialog.setWindowTitle("Opening project")
+    """Start opening ``paths`` (or running ``reader``, see :class:`ProjectOpenWorker`) with a
+    progress dialog; ``on_done(data, source, ...)`` or ``on_failed(message)`` run on the GUI
+    thread; nothing runs after Cancel."""
+    worker = ProjectOpenWorker(paths, image_root, parent, reader=reader)
+    dialog = QProgressDialog(f"{title.split()[0]} {Path(paths[0]).name}…", "Cancel", 0, 100, parent)
+    dialog.setWindowTitle(title)
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(300)
     dialog.setAutoClose(False)

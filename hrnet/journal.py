@@ -46,7 +46,7 @@ import shutil
 import sys
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -260,9 +260,11 @@ def _apply(doc: PoseDocument, records: list[dict[str, Any]], cats: Any, where: P
             doc.frames[i] = fr
 
 
-def _load_base(base: Path) -> tuple[bytes, Any]:
+def _load_base(base: Path, progress: Callable[[float], None] | None = None) -> tuple[bytes, Any]:
     try:
         raw = base.read_bytes()
+        if progress is not None:
+            return raw, fastjson.loads_in_pieces(raw, progress=progress)
         return raw, fastjson.loads(raw)
     except OSError as e:
         raise AnnotationError(f"{base}: cannot read the recovery file: {e.strerror or e}") from e
@@ -270,18 +272,22 @@ def _load_base(base: Path) -> tuple[bytes, Any]:
         raise AnnotationError(f"{base}: not valid JSON: {e}") from e
 
 
-def read_journal_recovery(base: str | os.PathLike[str]) -> tuple[PoseDocument, str | None, int]:
+def read_journal_recovery(base: str | os.PathLike[str], progress: Callable[[float], None] | None = None
+                          ) -> tuple[PoseDocument, str | None, int]:
     """The document the recovery files hold: the base with its journal applied.
 
     Returns (document, token, number of journal records applied). Raises AnnotationError
-    when the base is unreadable.
+    when the base is unreadable. ``progress(fraction)`` is called now and then (an exception
+    it raises stops the reading and propagates: how a caller cancels).
     """
     base = Path(base)
-    raw, data = _load_base(base)
+    parse = None if progress is None else (lambda f: progress(0.4 * f))
+    convert = None if progress is None else (lambda f: progress(0.4 + 0.55 * f))
+    raw, data = _load_base(base, parse)
     app = data.get(APP_KEY) if isinstance(data, dict) else None
     token = app.get("journal") if isinstance(app, dict) else None
     if isinstance(token, str):  # a full base
-        doc = from_coco_dict(data, source=str(base), base_dir=base.parent)
+        doc = from_coco_dict(data, source=str(base), base_dir=base.parent, progress=convert)
         jp = journal_path(base)
         records = _records(jp, _parse_lines(jp), token)
         _apply(doc, records, data["categories"], jp)
@@ -299,7 +305,7 @@ def read_journal_recovery(base: str | os.PathLike[str]) -> tuple[PoseDocument, s
             continue  # a pending journal torn while it was written: the old pair is the last autosave
         info = head["base"]
         doc = from_coco_dict(data, source=str(base), base_dir=info.get("dir") or base.parent,
-                             image_root=info.get("image_root"))
+                             image_root=info.get("image_root"), progress=convert)
         records = _records(jp, lines, head["t"], skip=1)
         _apply(doc, records, data["categories"], jp)
         if jp != journal_path(base):  # finish the interrupted replacement, so appends go on there
@@ -308,7 +314,7 @@ def read_journal_recovery(base: str | os.PathLike[str]) -> tuple[PoseDocument, s
             except OSError as e:
                 logger.warning("%s: cannot finish the journal's replacement: %s", jp, e)
         return doc, head["t"], len(records)
-    return from_coco_dict(data, source=str(base), base_dir=base.parent), None, 0
+    return from_coco_dict(data, source=str(base), base_dir=base.parent, progress=convert), None, 0
 
 
 # ------------------------------------------------------------------------------ save deltas

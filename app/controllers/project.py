@@ -19,21 +19,28 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
-from app.autosave import AutosaveManager, Recovery, discard_recovery, find_recoveries
+from app.autosave import AutosaveManager, Recovery, discard_recovery, find_recoveries, read_recovery
 from app.bundled import sample_dir
 from app.document import AnnotationDocument
 from app.model_manager import describe_error
-from app.project_opener import ProjectOpenWorker, is_big_project, open_in_background
+from app.project_opener import BIG_PROJECT_BYTES, ProjectOpenWorker, is_big_project, open_in_background
 from app.settings import AppSettings
-from app.sources import OPEN_FILTER, PROJECT_FILTER, VIDEO_FILTER
+from app.sources import OPEN_FILTER, PROJECT_FILTER, VIDEO_FILTER, FrameSource
 from app.widgets.export_dialog import ExportDialog
 from app.workers import FunctionWorker
-from hrnet import HRNetError
+from hrnet import HRNetError, journal_path
 
 log = logging.getLogger(__name__)
 
 SAMPLE_DIR = sample_dir()
 SAMPLE_PROJECT = "project.json"
+
+
+def _journal_bytes(rec: Recovery) -> int:
+    try:
+        return journal_path(rec.path).stat().st_size
+    except OSError:
+        return 0
 
 
 class ProjectController(QObject):
@@ -234,18 +241,51 @@ class ProjectController(QObject):
         if not self.confirm_discard():
             return False
         rec = recoveries[0]
+        if is_big_project([rec.path]) or _journal_bytes(rec) >= BIG_PROJECT_BYTES:
+            return self._recover_in_background(rec)
         try:
             self.autosave.recover(rec)
         except (HRNetError, OSError, ValueError) as e:
             self.error.emit("Cannot recover", f"{rec.path}: {describe_error(e)}")
             return False
+        self._after_recover(rec)
+        return True
+
+    def _recover_in_background(self, rec: Recovery) -> bool:
+        """Read a big recovery on a worker behind a progress dialog with Cancel (the path that
+        opening a big project takes); the document is replaced when it is read. True: started."""
+        if self.open_worker is not None:
+            return False
+
+        def read(progress):
+            data, token = read_recovery(rec, progress=progress)
+            return data, FrameSource(data), token
+
+        def done(data, source, token) -> None:
+            self.open_worker = None
+            try:
+                self.autosave.adopt(rec, data, token, source)
+            except (HRNetError, OSError, ValueError) as e:
+                self.error.emit("Cannot recover", f"{rec.path}: {describe_error(e)}")
+                return
+            self._after_recover(rec)
+
+        def failed(message: str) -> None:
+            self.open_worker = None
+            self.error.emit("Cannot recover", f"{rec.path}: {message}")
+
+        self.open_worker = open_in_background(self.dialog_parent, [rec.path], None, done, failed, reader=read,
+                                              title="Recovering unsaved work")
+        self.open_worker.cancelled.connect(lambda: setattr(self, "open_worker", None))
+        return True
+
+    def _after_recover(self, rec: Recovery) -> None:
         self.check_recoveries()
         self.opened.emit()
         self.message.emit(f"Recovered {rec.describe()} — save it to keep it", 10000)
         model = rec.model or self.settings.model_spec()  # (older recovery files carry no model)
         if model:
             self.model_wanted.emit(model)
-        return True
 
     def discard_recoveries(self) -> None:
         for rec in self.recoveries:

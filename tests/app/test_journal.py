@@ -415,5 +415,36 @@ def test_save_writes_a_delta_in_a_separate_process(qtbot, tmp_path: Path, monkey
     assert forked == [1] and load_coco(p) == doc.data
 
 
+def test_window_recovers_a_big_autosave_in_the_background(qtbot, tmp_path: Path, monkeypatch) -> None:
+    import gc
+
+    from app import project_opener
+    from tests.app.gui_support import make_window
+
+    doc, p = opened_doc(tmp_path, n=40)
+    autosave = AutosaveManager(doc, directory=tmp_path / "recovery", delay_ms=10_000)
+    doc.push(MoveKeypoint(doc, 3, 0, 0, (5.0, 6.0)))
+    doc.push(SetReviewed(doc, 7))
+    autosave.write_now()
+    expected = doc.data.copy()
+    del autosave  # "crash": no clean close, the files stay
+    gc.collect()
+    monkeypatch.setattr(project_opener, "BIG_PROJECT_BYTES", 1)  # this small file counts as big
+    window = make_window(qtbot, tmp_path, monkeypatch)
+    with qtbot.waitSignal(window.document.frames_changed, timeout=20000):
+        assert window.recover_latest()
+        assert window.document.num_frames() == 0  # still reading, on the worker
+    got = window.document
+    assert got.data == expected and got.is_dirty and got.path == p
+    assert window.project.recoveries == []  # adopted: no longer offered
+    # the adopted journal goes on: the next autosave appends to it
+    got.push(SetReviewed(got, 9))
+    window.autosave.write_now()
+    again, _, n = read_journal_recovery(window.autosave.recovery_path)
+    assert n == 2 and again == got.data
+    got.undo_stack.clear()
+    window.close()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
