@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         window_layout.build_status_bar(self)
         self.editor_layout = window_layout.EditorLayout(self)
         self.edits = EditController(self.document, self.view, self.frame_list.model.confidence, parent=self)
+        self.edits.frame_confidences = self.frame_list.model.confidence_array  # Weakest (L), vectorised
         self.tracking = TrackController(self.document, self.view, dialog_parent=self, parent=self)
         self.playback = PlaybackController(self.document, self.view, parent=self)
         self.heatmap_overlay = HeatmapOverlay(self.document, self.view, self.heatmap_panel, self.heatmaps,

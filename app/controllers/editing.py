@@ -35,6 +35,7 @@ class EditController(QObject):
         self.document = document
         self.view = view
         self.frame_confidence = frame_confidence
+        self.frame_confidences: Callable[[], np.ndarray] | None = None  # all frames at once (NaN: none)
         self._nudge: tuple[tuple[int, int, int], int, float] | None = None  # (frame, person, joint), drag id, time
         # Asked before a frame holding 0.00-confidence predictions is marked reviewed: 'delete' (them,
         # then review), 'keep' (review as is) or 'cancel'. A callable, so tests answer it.
@@ -219,7 +220,8 @@ class EditController(QObject):
         doc = self.document
         if doc.num_frames() == 0:
             return
-        found = review.weakest_unreviewed_frame(doc.data.frames, doc.current_index(), self.frame_confidence)
+        conf = self.frame_confidences() if self.frame_confidences is not None else self.frame_confidence
+        found = review.weakest_unreviewed_frame(doc.data.frames, doc.current_index(), conf)
         if found is None:
             self.message.emit("No unreviewed frame with predictions left", 5000)
             return

@@ -20,6 +20,7 @@ table; ``dataChanged`` of one row 650 ms vs 0 ms.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +52,11 @@ FILTERS = (
 )
 
 
-def frame_confidences(frames) -> list[float | None]:
-    """:func:`frame_confidence` of every frame at once, vectorised over all people (150,000
-    people: ~0.2 s instead of ~1.5 s one person at a time). Values equal person_confidence's
-    up to rounding in the last bit (sum/count instead of numpy.mean)."""
+def frame_confidence_array(frames) -> np.ndarray:
+    """:func:`frame_confidence` of every frame at once as a float array (NaN: nothing predicted),
+    vectorised over all people; the stacking goes in slices of 8,192 people, so a worker thread
+    running it never holds the interpreter lock for long. Values equal person_confidence's up to
+    rounding in the last bit (sum/count instead of numpy.mean)."""
     n = len(frames)
     owners: list[int] = []
     kps: list[np.ndarray] = []
@@ -68,23 +70,33 @@ def frame_confidences(frames) -> list[float | None]:
                 kps.append(p.keypoints)
                 scores.append(s)
                 edited.append(p.edited)
-    if not owners:
-        return [None] * n
-    try:
-        kp = np.stack(kps)
-        js = np.stack(scores).astype(np.float64, copy=False)
-        ed = np.stack(edited).astype(bool, copy=False)
-        if js.shape != kp.shape[:2] or ed.shape != kp.shape[:2]:
-            raise ValueError("mixed joint counts")
-    except ValueError:  # people with different joint counts: one at a time
-        return [frame_confidence(fr) for fr in frames]
-    mask = (kp[:, :, 2] > 0) & ~ed
-    count = mask.sum(axis=1)
-    conf = np.where(mask, js, 0.0).sum(axis=1) / np.maximum(count, 1)
     best = np.full(n, np.inf)
-    ok = count > 0
-    np.minimum.at(best, np.asarray(owners)[ok], conf[ok])
-    return [None if v == np.inf else float(v) for v in best.tolist()]
+    if not owners:
+        return np.full(n, np.nan)
+    own = np.asarray(owners)
+    step = 8192
+    try:
+        for a in range(0, len(owners), step):
+            kp = np.stack(kps[a:a + step])
+            js = np.stack(scores[a:a + step]).astype(np.float64, copy=False)
+            ed = np.stack(edited[a:a + step]).astype(bool, copy=False)
+            if js.shape != kp.shape[:2] or ed.shape != kp.shape[:2]:
+                raise ValueError("mixed joint counts")
+            mask = (kp[:, :, 2] > 0) & ~ed
+            count = mask.sum(axis=1)
+            conf = np.where(mask, js, 0.0).sum(axis=1) / np.maximum(count, 1)
+            ok = count > 0
+            np.minimum.at(best, own[a:a + step][ok], conf[ok])
+    except ValueError:  # people with different joint counts: one frame at a time
+        return np.array([np.nan if (c := frame_confidence(fr)) is None else c for fr in frames], dtype=np.float64)
+    best[best == np.inf] = np.nan
+    return best
+
+
+def frame_confidences(frames) -> list[float | None]:
+    """:func:`frame_confidence_array` as a list (None: nothing predicted); 150,000 people: about
+    1 s instead of several one person at a time."""
+    return [None if v != v else v for v in frame_confidence_array(frames).tolist()]
 
 
 def queued_icon(size: int = 16) -> QIcon:
@@ -106,6 +118,16 @@ def queued_icon(size: int = 16) -> QIcon:
 
 
 class FrameListModel(QAbstractListModel):
+    """The rows (frame indices) and a per-frame cache of the lowest person confidence.
+
+    When a document is set (opened, recovered), the confidences of all frames are computed on a
+    worker thread (:func:`frame_confidence_array`, about 1 s at 150,000 people, interleaved
+    with the GUI thread); a filter or the review queue that needs them sooner waits for that
+    pass instead of starting its own. Frames edited meanwhile are recomputed on demand.
+    """
+
+    _bulk_done = Signal(object, object)  # (generation, confidences) from the worker
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.document = None
@@ -117,6 +139,11 @@ class FrameListModel(QAbstractListModel):
         self._warning_icon = None
         self._queued_icon = None
         self._blank_icon = None
+        self._bulk_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-stats")
+        self._bulk: Future | None = None
+        self._generation = 0
+        self._edited_during_bulk: set[int] = set()
+        self._bulk_done.connect(self._on_bulk_done)  # queued: emitted by the worker
 
     def set_document(self, document) -> None:
         self.beginResetModel()
@@ -125,6 +152,55 @@ class FrameListModel(QAbstractListModel):
         self.unreadable = {}
         self.rows = np.arange(document.num_frames() if document is not None else 0, dtype=np.int64)
         self.endResetModel()
+        self._start_bulk()
+
+    def _start_bulk(self) -> None:
+        """Compute every frame's confidence on the worker (big documents only)."""
+        self._generation += 1
+        self._bulk = None
+        self._edited_during_bulk = set()
+        doc = self.document
+        if doc is None or doc.num_frames() <= 256:
+            return
+        frames = list(doc.data.frames)  # the frame objects of now (edits copy or replace them)
+        generation = self._generation
+
+        def job() -> np.ndarray:
+            arr = frame_confidence_array(frames)
+            try:
+                self._bulk_done.emit(generation, arr)
+            except RuntimeError:  # the model is gone
+                pass
+            return arr
+
+        self._bulk = self._bulk_pool.submit(job)
+
+    def _take_bulk(self, arr: np.ndarray) -> None:
+        """Fill the cache from a finished bulk pass, except frames edited since it started."""
+        skip = self._edited_during_bulk
+        for i, v in enumerate(arr.tolist()):
+            if i not in skip and i not in self._conf:
+                self._conf[i] = None if v != v else v
+        self._bulk = None
+        self._edited_during_bulk = set()
+
+    def _on_bulk_done(self, generation: int, arr: np.ndarray) -> None:
+        if generation == self._generation and self._bulk is not None:
+            self._take_bulk(arr)
+
+    def _wait_bulk(self) -> bool:
+        """Wait for a bulk pass in flight and take its result; False when there is none."""
+        fut = self._bulk
+        if fut is None:
+            return False
+        self._take_bulk(fut.result())
+        return True
+
+    def forget(self, frame: int) -> None:
+        """Frame ``frame`` changed: its cached statistics are stale."""
+        self._conf.pop(frame, None)
+        if self._bulk is not None:
+            self._edited_during_bulk.add(frame)
 
     def set_rows(self, rows: np.ndarray) -> None:
         self.beginResetModel()
@@ -132,7 +208,7 @@ class FrameListModel(QAbstractListModel):
         self.endResetModel()
 
     def invalidate_frame(self, frame: int) -> None:
-        self._conf.pop(frame, None)
+        self.forget(frame)
         pos = np.searchsorted(self.rows, frame)
         if pos < len(self.rows) and self.rows[pos] == frame:
             idx = self.index(int(pos))
@@ -142,7 +218,7 @@ class FrameListModel(QAbstractListModel):
         if frame not in self._conf:
             if len(self._conf) < 64 and self.document.num_frames() > 256:  # a cold cache (review queue,
                 self.confidence_array()  # filters ask for every frame): all frames in one vectorised pass
-            else:
+            if frame not in self._conf:
                 self._conf[frame] = frame_confidence(self.document.frame(frame))
         return self._conf[frame]
 
@@ -156,6 +232,8 @@ class FrameListModel(QAbstractListModel):
         """:meth:`confidence` of every frame as a float array (NaN where None), for vectorised
         filters and the review queue."""
         n = self.document.num_frames() if self.document is not None else 0
+        if len(self._conf) < n:
+            self._wait_bulk()  # the pass started on open: its result instead of a second pass
         missing = [i for i in range(n) if i not in self._conf] if len(self._conf) < n else []
         if len(missing) > 256:  # a cold cache: all frames in one vectorised pass
             self._conf.update(enumerate(frame_confidences(self.document.data.frames)))
@@ -384,7 +462,7 @@ class FrameListWidget(QWidget):
     def _on_frame_edited(self, frame: int) -> None:
         # Repaint the row instead of emitting dataChanged: QListView answers dataChanged with
         # work over all rows (75-90 ms per edit at 4,000 frames, measured by benchmarks/app_scale.py).
-        self.model._conf.pop(frame, None)
+        self.model.forget(frame)
         self._repaint_row(frame)
         if self.filter_key() != "all":
             self._refilter_timer.start()
@@ -396,7 +474,7 @@ class FrameListWidget(QWidget):
         only what is on screen) and the filter re-run (debounced)."""
         rows = []
         for f in frames:
-            self.model._conf.pop(int(f), None)
+            self.model.forget(int(f))
             r = self.model.row_of(int(f))
             if r is not None:
                 rows.append(r)

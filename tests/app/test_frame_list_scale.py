@@ -56,3 +56,33 @@ def test_frame_list_of_60000_frames_resets_and_scrolls_quickly(qtbot) -> None:
     assert w.list.indexAt(w.list.viewport().rect().center()).isValid()
     doc.undo_stack.clear()
     doc.close()
+
+
+def test_bulk_confidences_on_a_worker_keep_edits_made_meanwhile(qtbot) -> None:
+    import threading
+
+    import app.widgets.frame_list as fl
+    from app.document import AnnotationDocument
+    from app.widgets.frame_list import FrameListModel, frame_confidence_array
+    from hrnet.annotations import PoseDocument
+
+    rng = np.random.default_rng(2)
+    frames = [Frame(i + 1, f"{i}.png", 10, 10, [Instance(np.c_[rng.random((K, 2)), np.full(K, 2.0)],
+                                                          joint_scores=rng.random(K))]) for i in range(600)]
+    doc = AnnotationDocument(PoseDocument(frames=frames))
+    gate = threading.Event()
+    real = fl.frame_confidence_array
+    fl.frame_confidence_array = lambda fr: (gate.wait(10), real(fr))[1]
+    try:
+        model = FrameListModel()
+        model.set_document(doc)  # the pass starts, held by the gate
+        doc.data.frames[7].instances[0].joint_scores = np.zeros(K)  # an edit while it runs
+        model.forget(7)
+        gate.set()
+        arr = model.confidence_array()  # waits for the pass, keeps frame 7 out of it
+    finally:
+        fl.frame_confidence_array = real
+    assert arr[7] == 0.0
+    want = frame_confidence_array(doc.data.frames)
+    assert np.allclose(arr, want)
+    doc.close()

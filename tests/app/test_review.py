@@ -98,3 +98,22 @@ def test_existing_boxes_and_missing_joints():
     inst = _person(0.5)
     inst.keypoints[[3, 7], 2] = 0
     assert review.missing_joints(inst) == [3, 7]
+
+
+def test_weakest_frame_from_an_array_matches_the_per_frame_walk():
+    from app.widgets.frame_list import frame_confidence_array
+
+    rng = np.random.default_rng(3)
+    spec = [[None if rng.random() < 0.2 else float(rng.choice([0.1, 0.3, 0.5, 0.7])) for _ in range(int(k))]
+            for k in rng.integers(0, 3, 300)]
+    frames = _frames(spec, reviewed={int(i) for i in rng.integers(0, 300, 60)})
+    arr = frame_confidence_array(frames)
+    for current in (0, 5, 17, 299, -1):
+        want = review.weakest_unreviewed_frame(frames, current)
+        got = review.weakest_unreviewed_frame(frames, current, arr)
+        assert got[0] == want[0] and got[1] == pytest.approx(want[1])
+    assert review.weakest_unreviewed_frame(_frames([[None], []]), 0, np.full(2, np.nan)) is None
+    rv = review.reviewed_array(frames)
+    assert review.filter_frames(frames, "reviewed").tolist() == np.flatnonzero(rv).tolist()
+    with pytest.raises(ValueError):
+        review.weakest_unreviewed_frame(frames, 0, arr[:-1])
