@@ -9,10 +9,19 @@ not touched by the worker: the caller puts the result in with ``set_content`` on
 :func:`open_in_background` wires a worker to a ``QProgressDialog`` (shown after 300 ms) for the
 window. Small files are opened synchronously by the window (:func:`is_big_project`), so opening
 stays one call where it takes milliseconds.
+
+The cyclic garbage collector is off while a big project is read, and the objects alive once it
+is in the document are moved to the collector's permanent generation (``gc.freeze``). A full
+collection walks every tracked object while holding the interpreter lock: with 150,000 people
+loaded that is about 800,000 objects and 1.5 s (measured), and reading them triggers several
+such collections on the worker, each one a freeze of the window. Frozen objects are never
+walked again; the document's people and frames hold no reference cycles, so they are still
+freed by reference counting when the document is replaced.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -26,7 +35,7 @@ from app.model_manager import describe_error
 from app.sources import open_paths
 from hrnet import HRNetError
 
-__all__ = ["BIG_PROJECT_BYTES", "ProjectOpenWorker", "is_big_project", "open_in_background"]
+__all__ = ["BIG_PROJECT_BYTES", "ProjectOpenWorker", "is_big_project", "open_in_background", "settle_gc"]
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +82,38 @@ class ProjectOpenWorker(QThread):
         self.progress.emit(int(100 * fraction))
 
     def run(self) -> None:
+        gc.disable()  # see the module doc; settle_gc() turns it back on
         try:
             if self.reader is not None:
                 result = self.reader(self._report)
             else:
                 result = open_paths(self.paths, image_root=self.image_root, progress=self._report)
         except _Cancelled:
+            settle_gc(freeze=False)
             log.info("opening %s cancelled", self.paths[0])
             self.cancelled.emit()
             return
         except (HRNetError, OSError, ValueError, MemoryError) as e:
+            settle_gc(freeze=False)
             self.failed.emit(describe_error(e))
             return
+        except BaseException:
+            settle_gc(freeze=False)
+            raise
         if self._cancel:  # cancelled after the last progress point: drop the result
             result[1].close()
+            settle_gc(freeze=False)
             self.cancelled.emit()
             return
-        self.done.emit(result)
+        self.done.emit(result)  # the receiver calls settle_gc() once the content is in
+
+
+def settle_gc(freeze: bool = True) -> None:
+    """Turn the cyclic garbage collector back on after a read; with ``freeze`` first move every
+    object alive now (the new document among them) out of its reach (see the module doc)."""
+    if freeze:
+        gc.freeze()
+    gc.enable()
 
 
 def open_in_background(
@@ -120,7 +144,14 @@ def open_in_background(
 
     worker.finished.connect(worker.deleteLater)  # once its thread has really ended
 
-    worker.done.connect(lambda r: (finish(), on_done(*r)))
+    def done(result: tuple[Any, ...]) -> None:
+        finish()
+        try:
+            on_done(*result)
+        finally:
+            settle_gc()
+
+    worker.done.connect(done)
     worker.failed.connect(lambda m: (finish(), on_failed(m)))
     worker.cancelled.connect(finish)
     worker.start()

@@ -1,6 +1,6 @@
 """Projects at dataset scale: load/save against the json module, opening, and GUI freezes.
 
-    nice -n 10 python benchmarks/app_scale.py [--people 1000 10000 150000]
+    nice -n 10 python benchmarks/app_scale.py [--people 1000 10000 150000] [--runs 3]
 
 For each size a generated COCO keypoint project (2.5 people per image, predictions with joint
 scores, like "Predict all frames" leaves) is measured in a fresh process:
@@ -16,6 +16,10 @@ scores, like "Predict all frames" leaves) is measured in a fresh process:
 - the frame list and review queue: Weakest (L) the first time (confidences computed) and again,
   the low-confidence filter, the slowest of 25 scroll steps through the frame list (wall ms);
 - peak memory (``ru_maxrss``) of the process.
+
+With ``--runs N`` each size is measured N times (each in a fresh process) and every figure is
+printed as the median and, in brackets, the worst of the runs (the highest time, ratio, freeze
+or memory): on a shared, loaded machine single runs vary by a factor of two.
 """
 
 from __future__ import annotations
@@ -193,31 +197,46 @@ def measure_one(n_people: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--runs", type=int, default=1, help="measure each size this many times (median, worst)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print("RESULT " + json.dumps(measure_one(args.one)), flush=True)
         os._exit(0)  # skip Qt teardown
-    print(f"{'people':>8} {'MB':>6} {'json.load':>9} {'load_coco':>9} {'ratio':>6} {'dumps':>7} {'save_coco':>9} "
-          f"{'ratio':>6} {'open s':>7} {'1st edit':>9} {'edit ms':>8} {'Ctrl+S ms':>9} {'peak MB':>8} "
-          f"{'weakest':>8} {'again':>6} {'low flt':>7} {'scroll':>6} {'open frz':>8}")
+    cols = [("mb", "MB", "{:.1f}"), ("json_load", "json.load", "{:.3f}"), ("load_coco", "load_coco", "{:.3f}"),
+            ("load_ratio", "ratio", "{:.2f}x"), ("json_dumps", "dumps", "{:.3f}"), ("save_coco", "save_coco", "{:.3f}"),
+            ("save_ratio", "ratio", "{:.2f}x"), ("open_s", "open s", "{:.2f}"),
+            ("freeze_open_ms", "open frz", "{:.0f}"),
+            ("freeze_first_edit_ms", "1st edit", "{:.0f}"), ("freeze_edit_ms", "edit ms", "{:.0f}"),
+            ("freeze_ctrl_s_ms", "Ctrl+S ms", "{:.0f}"), ("peak_mb", "peak MB", "{:.0f}"),
+            ("weakest_first_ms", "weakest", "{:.0f}"), ("weakest_next_ms", "again", "{:.0f}"),
+            ("filter_low_ms", "low flt", "{:.0f}"), ("scroll_step_ms", "scroll", "{:.0f}")]
+    print("people runs  " + "  ".join(f"{h}" for _, h, _ in cols), flush=True)
     for n in args.people:
-        r = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True)
-        line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if line is None:
-            print(f"{n}: failed\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
-            return 1
-        o = json.loads(line[7:])
-        print(f"{n:>8} {o['mb']:>6.1f} {o['json_load']:>9.3f} {o['load_coco']:>9.3f} "
-              f"{o['load_coco'] / o['json_load']:>5.2f}x {o['json_dumps']:>7.3f} {o['save_coco']:>9.3f} "
-              f"{o['save_coco'] / o['json_dumps']:>5.2f}x {o['open_s']:>7.2f} {o['freeze_first_edit_ms']:>9.0f} "
-              f"{o['freeze_edit_ms']:>8.0f} {o['freeze_ctrl_s_ms']:>9.0f} {o['peak_mb']:>8.0f} "
-              f"{o['weakest_first_ms']:>8.0f} {o['weakest_next_ms']:>6.0f} {o['filter_low_ms']:>7.0f} "
-              f"{o['scroll_step_ms']:>6.0f} {o['freeze_open_ms']:>8.0f}  recovery exact: {o['recovery_exact']} "
-              f"({o['journal_records']} journal records)", flush=True)
+        runs = []
+        for _ in range(args.runs):
+            r = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True)
+            line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
+            if line is None:
+                print(f"{n}: failed\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
+                return 1
+            o = json.loads(line[7:])
+            o["load_ratio"] = o["load_coco"] / o["json_load"]
+            o["save_ratio"] = o["save_coco"] / o["json_dumps"]
+            runs.append(o)
+            print("  run " + json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in o.items()}),
+                  flush=True)
+        cells = []
+        for key, _, fmt in cols:
+            vals = [o[key] for o in runs]
+            med = fmt.format(float(np.median(vals)))
+            cells.append(med if len(runs) == 1 else f"{med} ({fmt.format(max(vals))})")
+        exact = all(o["recovery_exact"] for o in runs)
+        print(f"{n:>6} {len(runs):>4}  " + "  ".join(cells) + f"  recovery exact in every run: {exact}", flush=True)
     print("times: process CPU s (load/save), wall s (open); freezes: longest gap of a 5 ms heartbeat QTimer "
-          "(1st edit: autosave writes the base; edit: later autosaves, journal appends); weakest (L, first and "
-          "again), low-confidence filter, one scroll step of the frame list: wall ms")
+          "(open: from open_paths until the frames are in; 1st edit: autosave writes the base; edit: later "
+          "autosaves, journal appends; Ctrl+S: until saved); weakest (L, first and again), low-confidence "
+          "filter, one scroll step of the frame list: wall ms; cells: median (worst) over the runs")
     return 0
 
 

@@ -214,6 +214,13 @@ def test_open_worker_reports_progress_and_cancels(qtbot, tmp_path: Path) -> None
     opened, source = done.args[0]
     assert opened == load_coco(tmp_path / "big.json") and seen[0] == 0 and seen == sorted(seen) and len(seen) >= 3
     source.close()
+    import gc
+
+    from app.project_opener import settle_gc
+
+    assert not gc.isenabled()  # off while reading, until the receiver has the content in
+    settle_gc()
+    assert gc.isenabled()
 
     worker = ProjectOpenWorker([tmp_path / "big.json"])
     results: list[object] = []
@@ -223,7 +230,7 @@ def test_open_worker_reports_progress_and_cancels(qtbot, tmp_path: Path) -> None
         worker.start()
     worker.wait()
     qtbot.wait(50)
-    assert results == []
+    assert results == [] and gc.isenabled()
 
 
 def test_forked_writer_returns_results_and_raises_errors(tmp_path: Path) -> None:
