@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.editor_layout = window_layout.EditorLayout(self)
         self.edits = EditController(self.document, self.view, self.frame_list.model.confidence, parent=self)
         self.edits.frame_confidences = self.frame_list.model.confidence_array  # Weakest (L), vectorised
+        self.edits.confidences_ready = self.frame_list.model.when_ready  # (L never waits for them)
         self.tracking = TrackController(self.document, self.view, dialog_parent=self, parent=self)
         self.playback = PlaybackController(self.document, self.view, parent=self)
         self.heatmap_overlay = HeatmapOverlay(self.document, self.view, self.heatmap_panel, self.heatmaps,

@@ -36,6 +36,7 @@ class EditController(QObject):
         self.view = view
         self.frame_confidence = frame_confidence
         self.frame_confidences: Callable[[], np.ndarray] | None = None  # all frames at once (NaN: none)
+        self.confidences_ready: Callable[[Callable[[], None]], bool] | None = None  # False: callback later
         self._nudge: tuple[tuple[int, int, int], int, float] | None = None  # (frame, person, joint), drag id, time
         # Asked before a frame holding 0.00-confidence predictions is marked reviewed: 'delete' (them,
         # then review), 'keep' (review as is) or 'cancel'. A callable, so tests answer it.
@@ -220,6 +221,9 @@ class EditController(QObject):
         doc = self.document
         if doc.num_frames() == 0:
             return
+        if self.confidences_ready is not None and not self.confidences_ready(self.next_low_confidence_frame):
+            self.message.emit("Computing the frames' confidences… (Weakest follows)", 3000)
+            return  # called again when they are in
         conf = self.frame_confidences() if self.frame_confidences is not None else self.frame_confidence
         found = review.weakest_unreviewed_frame(doc.data.frames, doc.current_index(), conf)
         if found is None:

@@ -143,6 +143,7 @@ class FrameListModel(QAbstractListModel):
         self._bulk: Future | None = None
         self._generation = 0
         self._edited_during_bulk: set[int] = set()
+        self._when_ready: list = []  # callbacks waiting for the bulk pass
         self._bulk_done.connect(self._on_bulk_done)  # queued: emitted by the worker
 
     def set_document(self, document) -> None:
@@ -158,6 +159,7 @@ class FrameListModel(QAbstractListModel):
         """Compute every frame's confidence on the worker (big documents only)."""
         self._generation += 1
         self._bulk = None
+        self._when_ready = []
         self._edited_during_bulk = set()
         doc = self.document
         if doc is None or doc.num_frames() <= 256:
@@ -187,6 +189,20 @@ class FrameListModel(QAbstractListModel):
     def _on_bulk_done(self, generation: int, arr: np.ndarray) -> None:
         if generation == self._generation and self._bulk is not None:
             self._take_bulk(arr)
+        if self._bulk is None:
+            waiting, self._when_ready = self._when_ready, []
+            for callback in waiting:
+                callback()
+
+    def when_ready(self, callback) -> bool:
+        """True when every frame's confidence is at hand without waiting; else False, and
+        ``callback()`` runs (on this thread) once the pass on the worker has finished, so that
+        a caller such as Weakest (L) right after opening never blocks the window meanwhile."""
+        if self._bulk is None:
+            return True
+        if callback not in self._when_ready:
+            self._when_ready.append(callback)
+        return False
 
     def _wait_bulk(self) -> bool:
         """Wait for a bulk pass in flight and take its result; False when there is none."""

@@ -78,8 +78,12 @@ def test_bulk_confidences_on_a_worker_keep_edits_made_meanwhile(qtbot) -> None:
         model.set_document(doc)  # the pass starts, held by the gate
         doc.data.frames[7].instances[0].joint_scores = np.zeros(K)  # an edit while it runs
         model.forget(7)
+        called = []
+        assert not model.when_ready(lambda: called.append(1))  # L right after opening: later, no wait
         gate.set()
-        arr = model.confidence_array()  # waits for the pass, keeps frame 7 out of it
+        qtbot.waitUntil(lambda: called == [1], timeout=10000)
+        assert model.when_ready(lambda: None)
+        arr = model.confidence_array()  # the pass's result, frame 7 left out of it
     finally:
         fl.frame_confidence_array = real
     assert arr[7] == 0.0
