@@ -59,6 +59,8 @@ class _DeltaUnavailable(Exception):
 def _run_delta_child(project: Path, delta: Path, target: Path) -> list:
     """``python -m hrnet.journal apply`` in a new process (spawned with vfork: no copy of this
     process's page tables); the id plan it returns."""
+    if getattr(sys, "frozen", False) or not sys.executable:  # a bundled app: no interpreter to run
+        raise _DeltaUnavailable("no Python interpreter to run the save process")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     try:
