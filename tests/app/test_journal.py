@@ -453,5 +453,26 @@ def test_window_recovers_a_big_autosave_in_the_background(qtbot, tmp_path: Path,
     window.close()
 
 
+def test_a_keypoint_set_change_makes_the_next_autosave_a_full_base(qtbot, tmp_path: Path) -> None:
+    """The category is not in the journal's frame records: a renamed joint must survive a crash."""
+    import dataclasses
+
+    from app.keypoint_commands import SetKeypointSet
+
+    doc, p = opened_doc(tmp_path)
+    autosave = AutosaveManager(doc, directory=tmp_path / "rec", delay_ms=10_000)
+    doc.push(SetReviewed(doc, 1))
+    autosave.write_now()  # a copy base
+    kset = doc.keypoint_set()
+    names = list(kset.names)
+    names[0] = "skull"
+    doc.push(SetKeypointSet(doc, dataclasses.replace(kset, names=tuple(names))))
+    assert doc.file_match() is None
+    autosave.write_now()
+    got, _, n = read_journal_recovery(autosave.recovery_path)
+    assert n == 0 and got == doc.data and got.category.keypoints[0] == "skull"
+    autosave.close()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
