@@ -25,6 +25,7 @@ from hrnet.annotations.schema import (
     _TOP_KEYS,
     _is_int,
     _is_number,
+    gc_paused,
 )
 from hrnet.errors import AnnotationError
 from hrnet.keypoints import APP_KEY
@@ -372,6 +373,7 @@ def _build_instances(
     return out
 
 
+@gc_paused
 def from_coco_dict(
     data: Any,
     *,
@@ -458,6 +460,7 @@ def from_coco_dict(
     return PoseDocument(frames=frames, category=category, image_root=root, extra=extra, other_categories=others)
 
 
+@gc_paused
 def load_coco(
     path: str | os.PathLike[str],
     image_root: str | os.PathLike[str] | None = None,

@@ -14,7 +14,7 @@ import numpy as np
 
 from hrnet import fastjson
 from hrnet.annotations.model import Frame, Instance, PoseDocument
-from hrnet.annotations.schema import _ROWS, FORMAT_VERSION, _is_int
+from hrnet.annotations.schema import _ROWS, FORMAT_VERSION, _is_int, gc_paused
 from hrnet.errors import AnnotationError
 from hrnet.keypoints import APP_KEY
 from hrnet.utils.io import atomic_open, write_json
@@ -187,6 +187,7 @@ def _check_finite(value: Any, where: str) -> None:
         raise AnnotationError(f"{where}: a field holds NaN or infinity, which JSON cannot store")
 
 
+@gc_paused
 def to_coco_dict(
     document: PoseDocument,
     *,
@@ -324,6 +325,7 @@ def _write_chunks_atomic(chunks: Iterable[bytes], path: Path) -> None:
             f.write(chunk)
 
 
+@gc_paused
 def save_coco(
     document: PoseDocument,
     path: str | os.PathLike[str],
@@ -355,6 +357,7 @@ def save_coco(
     logger.debug("wrote %s: %d frames", path, len(document.frames))
 
 
+@gc_paused
 def write_coco_snapshot(document: PoseDocument, path: str | os.PathLike[str]) -> list[tuple[Instance, int | None, int]]:
     """Write ``document`` like :func:`save_coco` without changing it in any way: for a snapshot
     that shares its people with a live document, written on another thread. People without an

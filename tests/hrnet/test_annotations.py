@@ -475,3 +475,23 @@ def test_parsing_in_pieces_equals_one_piece(tmp_path: Path) -> None:
     steps: list[float] = []
     assert load_coco(tmp_path / "a.json", progress=steps.append) == doc
     assert steps[0] == 0.0 and steps == sorted(steps)
+
+
+def test_reading_and_writing_pause_the_cyclic_gc_and_restore_it(tmp_path) -> None:
+    import gc
+
+    from hrnet.annotations.schema import gc_paused
+
+    seen = []
+    probe = gc_paused(lambda: seen.append(gc.isenabled()) or 7)
+    assert gc.isenabled()
+    assert probe() == 7 and seen == [False] and gc.isenabled()  # paused inside, on again after
+    gc.disable()
+    try:
+        probe()
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
+    doc = PoseDocument(frames=[Frame(1, "a.png", 10, 10)])
+    save_coco(doc, tmp_path / "a.json")
+    assert load_coco(tmp_path / "a.json") == doc and gc.isenabled()
