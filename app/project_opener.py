@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,7 @@ class ProjectOpenWorker(QThread):
         if self._cancel:
             raise _Cancelled
         self.progress.emit(int(100 * fraction))
+        time.sleep(0.001)  # hand the interpreter lock to the GUI thread between batches
 
     def run(self) -> None:
         gc.disable()  # see the module doc; settle_gc() turns it back on

@@ -72,7 +72,7 @@ def test_bulk_confidences_on_a_worker_keep_edits_made_meanwhile(qtbot) -> None:
     doc = AnnotationDocument(PoseDocument(frames=frames))
     gate = threading.Event()
     real = fl.frame_confidence_array
-    fl.frame_confidence_array = lambda fr: (gate.wait(10), real(fr))[1]
+    fl.frame_confidence_array = lambda fr, **kw: (gate.wait(10), real(fr, **kw))[1]
     try:
         model = FrameListModel()
         model.set_document(doc)  # the pass starts, held by the gate
