@@ -36,7 +36,7 @@ from hrnet.dataset.build import build_dataset
 from hrnet.dataset.synthetic_sets import SYNTHETIC_SETS, generate_set_dataset
 from hrnet.keypoints import KeypointSet
 from hrnet.models import build_model
-from hrnet.models.checkpoint import load_for_keypoint_set
+from hrnet.models.checkpoint_sets import load_for_keypoint_set
 
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "models" / "hrnet_w16_synthetic.pth"
 EXPERIMENT = "synthetic/hrnet_w16_128x96"

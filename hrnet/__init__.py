@@ -101,9 +101,9 @@ _EXPORTS: dict[str, str] = {
     "default_sigma": "hrnet.keypoints",
     "flip_pairs_from_names": "hrnet.keypoints",
     "Category": "hrnet.annotations",
-    "load_for_keypoint_set": "hrnet.models.checkpoint",
-    "read_keypoint_set": "hrnet.models.checkpoint",
-    "predicted_keypoint_set": "hrnet.models.checkpoint",
+    "load_for_keypoint_set": "hrnet.models.checkpoint_sets",
+    "read_keypoint_set": "hrnet.models.checkpoint_sets",
+    "predicted_keypoint_set": "hrnet.models.checkpoint_sets",
     # fine-tuning, evaluation and the training progress protocol
     "finetune_overrides": "hrnet.engine.finetune",
     "build_train_parser": "hrnet.cli.train",

@@ -214,7 +214,7 @@ def apply_finetune_recipe(args: argparse.Namespace) -> list[tuple[str, str]]:
     user's win); returns the recipe. Raises :class:`ConfigError` without trained weights."""
     from hrnet.engine.builders import build_datasets
     from hrnet.engine.finetune import finetune_overrides
-    from hrnet.models.checkpoint import starts_new_head
+    from hrnet.models.checkpoint_sets import starts_new_head
 
     if not args.weights and args.resume is None:
         raise ConfigError("--finetune needs --weights BASE.pth: the trained pose model to fine-tune "

@@ -136,7 +136,7 @@ def fit(args: argparse.Namespace, cfg: CfgNode, info: DistInfo, device: torch.de
     from hrnet.core.function import TrainingDiverged, train_one_epoch
     from hrnet.distributed import ShardSampler, all_reduce_max, barrier, unwrap
     from hrnet.models import build_model
-    from hrnet.models.checkpoint import load_for_keypoint_set
+    from hrnet.models.checkpoint_sets import load_for_keypoint_set
 
     reporter = session.reporter
     explicit_output = bool(args.output_dir)

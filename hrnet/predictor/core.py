@@ -140,13 +140,13 @@ class Predictor(PosePipeline):
         net = None
         stored = None
         if int8:
-            from hrnet.models.checkpoint import read_keypoint_set
+            from hrnet.models.checkpoint_sets import read_keypoint_set
 
             stored = read_keypoint_set(weights_path)
         else:
             net = build_torch_network(cfg, weights_path, self.device, optimize=self.optimize, half=self.half,
                                       compile=self.compiled)
-            from hrnet.models.checkpoint import checkpoint_keypoint_set
+            from hrnet.models.checkpoint_sets import checkpoint_keypoint_set
 
             stored = checkpoint_keypoint_set(net.metadata)
         self.keypoint_set = keypoint_set if keypoint_set is not None else _keypoint_set(cfg)
