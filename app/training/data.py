@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.texts import frames as n_frames
+from app.texts import people as n_people
+
 __all__ = [
+    "entry_label",
+    "frame_label",
+    "split_summary",
     "ExportedData",
     "ReviewedSummary",
     "SplitEntry",
@@ -138,3 +144,24 @@ def export_reviewed(document: Any, out_dir: Path, val_fraction: float, seed: int
 
     return ExportedData(res.train_json, res.val_json, res.images_dir, entries(res.train_frames),
                         entries(res.val_frames), num_joints=res.num_joints, skipped=list(res.skipped))
+
+
+def frame_label(index: int, frame: Any) -> str:
+    """A frame's row in the split table: its number and its file (or video and frame number)."""
+    name = (f"{Path(frame.video).name} #{(frame.frame_index or 0) + 1}" if frame.video is not None
+            else str(frame.file_name))
+    return f"{index + 1}: {name}"
+
+
+def entry_label(e: Any) -> str:
+    """An exported entry's row in the split table."""
+    return f"{e.frame + 1}: {e.name}" if e.frame is not None else e.name
+
+
+def split_summary(train: int, train_people: int, val: int, val_people: int, skipped: list[str] | None = None) -> str:
+    """"Training: 30 frames, 41 people — Validation: 6 frames, 9 people." (+ the unreadable ones)."""
+    text = (f"Training: {n_frames(train)}, {n_people(train_people)} — "
+            f"Validation: {n_frames(val)}, {n_people(val_people)}.")
+    if skipped:
+        text += f"\n{n_frames(len(skipped))} left out (image unreadable): " + "; ".join(skipped[:3])
+    return text

@@ -31,9 +31,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox, QTabWidget
 
 from app.model_manager import ModelSpec, list_experiments
 from app.texts import count
-from app.texts import frames as n_frames
-from app.texts import people as n_people
-from app.training.data import ExportedData, export_reviewed, read_split
+from app.training.data import ExportedData, entry_label, export_reviewed, frame_label, read_split, split_summary
 from app.training.evaluation import METRIC_NAMES, CompareWorker, ModelEvaluation
 from app.training.events import RunFinished, RunStarted, TrainError
 from app.training.plan import FEW_TRAIN_FRAMES, TrainingPlan, default_run_dir, is_cached
@@ -228,24 +226,16 @@ class TrainDialog(QDialog):
         except ValueError as e:
             self.split_label.setText(str(e))
             return
-        self.setup.fill_split_table(
-            [(f"{i + 1}: {_frame_name(frames[i])}", frames[i].num_labelled, "train") for i in train]
-            + [(f"{i + 1}: {_frame_name(frames[i])}", frames[i].num_labelled, "validation") for i in val])
-        if train or val:
-            self.split_label.setText(
-                f"Training: {n_frames(len(train))}, {n_people(sum(frames[i].num_labelled for i in train))} — "
-                f"Validation: {n_frames(len(val))}, {n_people(sum(frames[i].num_labelled for i in val))}.")
-        else:
-            self.split_label.setText("")
+        self.setup.fill_split_table([(frame_label(i, frames[i]), frames[i].num_labelled, "train") for i in train]
+                                    + [(frame_label(i, frames[i]), frames[i].num_labelled, "validation") for i in val])
+        self.split_label.setText(split_summary(len(train), sum(frames[i].num_labelled for i in train), len(val),
+                                               sum(frames[i].num_labelled for i in val)) if train or val else "")
 
     def _show_split(self, data: ExportedData) -> None:
-        text = (f"Training: {n_frames(len(data.train))}, {n_people(data.train_people)} — "
-                f"Validation: {n_frames(len(data.val))}, {n_people(data.val_people)}.")
-        if data.skipped:
-            text += f"\n{n_frames(len(data.skipped))} left out (image unreadable): " + "; ".join(data.skipped[:3])
-        self.split_label.setText(text)
-        self.setup.fill_split_table([(_entry_label(e), e.people, "train") for e in data.train]
-                                    + [(_entry_label(e), e.people, "validation") for e in data.val])
+        self.split_label.setText(split_summary(len(data.train), data.train_people, len(data.val), data.val_people,
+                                               data.skipped))
+        self.setup.fill_split_table([(entry_label(e), e.people, "train") for e in data.train]
+                                    + [(entry_label(e), e.people, "validation") for e in data.val])
 
     # ========================================================================== run control
     def start_training(self) -> bool:
@@ -592,13 +582,3 @@ class TrainDialog(QDialog):
                 worker.wait(30000)
         if self._export_thread is not None:
             self._export_thread.wait(30000)
-
-
-def _frame_name(frame: Any) -> str:
-    if frame.video is not None:
-        return f"{Path(frame.video).name} #{(frame.frame_index or 0) + 1}"
-    return str(frame.file_name)
-
-
-def _entry_label(e: Any) -> str:
-    return f"{e.frame + 1}: {e.name}" if e.frame is not None else e.name
