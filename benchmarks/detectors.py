@@ -16,8 +16,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hrnet.detect import TorchvisionDetector  # noqa: E402
-from hrnet.detect.torchvision_detectors import TORCHVISION_DETECTORS  # noqa: E402
+from hrnet.detect import TorchvisionDetector
+from hrnet.detect.torchvision_detectors import TORCHVISION_DETECTORS
 
 
 def main() -> None:

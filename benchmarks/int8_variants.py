@@ -37,14 +37,14 @@ import torch
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import realistic_weights  # noqa: E402
-from predictor_int8 import calibration_frames  # noqa: E402
+from _common import realistic_weights
+from predictor_int8 import calibration_frames
 
-from hrnet import quantize  # noqa: E402
-from hrnet.config import load_config  # noqa: E402
-from hrnet.models import build_model  # noqa: E402
-from hrnet.models.optimize import optimize_for_inference  # noqa: E402
-from hrnet.predictor import Predictor  # noqa: E402
+from hrnet import quantize
+from hrnet.config import load_config
+from hrnet.models import build_model
+from hrnet.models.optimize import optimize_for_inference
+from hrnet.predictor import Predictor
 
 
 def quantise(fp32: Path, out: Path, crops: np.ndarray, *, fmt: str = "qdq", per_channel: bool = True,

@@ -32,12 +32,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hrnet import Predictor  # noqa: E402
-from hrnet.dataset.synthetic import write_video  # noqa: E402
-from hrnet.detect import Detections  # noqa: E402
-from hrnet.nms import COCO_SIGMAS  # noqa: E402
-from hrnet.propagation import VideoPoseTracker  # noqa: E402
-from hrnet.tracking import identity_metrics  # noqa: E402
+from hrnet import Predictor
+from hrnet.dataset.synthetic import write_video
+from hrnet.detect import Detections
+from hrnet.nms import COCO_SIGMAS
+from hrnet.propagation import VideoPoseTracker
+from hrnet.tracking import identity_metrics
 
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "models" / "hrnet_w16_synthetic.pth"
 SIGMAS = np.asarray(COCO_SIGMAS)

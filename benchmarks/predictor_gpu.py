@@ -37,12 +37,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import realistic_weights  # noqa: E402
+from _common import realistic_weights
 
-from hrnet.config import load_config  # noqa: E402
-from hrnet.models import build_model  # noqa: E402
-from hrnet.predictor import Predictor  # noqa: E402
-from hrnet.utils.device import device_label, resolve_device  # noqa: E402
+from hrnet.config import load_config
+from hrnet.models import build_model
+from hrnet.predictor import Predictor
+from hrnet.utils.device import device_label, resolve_device
 
 
 def _image_and_boxes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

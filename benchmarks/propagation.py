@@ -27,10 +27,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hrnet import Predictor  # noqa: E402
-from hrnet.dataset.synthetic import write_video  # noqa: E402
-from hrnet.detect import Detections, TorchvisionDetector  # noqa: E402
-from hrnet.propagation import VideoPoseTracker  # noqa: E402
+from hrnet import Predictor
+from hrnet.dataset.synthetic import write_video
+from hrnet.detect import Detections, TorchvisionDetector
+from hrnet.propagation import VideoPoseTracker
 
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "models" / "hrnet_w16_synthetic.pth"
 W32_SECONDS_PER_PERSON = 0.13

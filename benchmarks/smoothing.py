@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hrnet.dataset.synthetic import write_video  # noqa: E402
-from hrnet.temporal import smooth_track  # noqa: E402
+from hrnet.dataset.synthetic import write_video
+from hrnet.temporal import smooth_track
 
 
 def tracks(frames: int, fps: float, seeds: int):

@@ -29,10 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hrnet.dataset.synthetic import write_video  # noqa: E402
-from hrnet.nms import COCO_SIGMAS as _SIGMAS  # noqa: E402
-from hrnet.nms import oks_nms  # noqa: E402
-from hrnet.tracking import identity_metrics, track_poses  # noqa: E402
+from hrnet.dataset.synthetic import write_video
+from hrnet.nms import COCO_SIGMAS as _SIGMAS
+from hrnet.nms import oks_nms
+from hrnet.tracking import identity_metrics, track_poses
 
 COCO_SIGMAS = np.asarray(_SIGMAS)
 

@@ -287,7 +287,7 @@ def export_fp32_onnx(model: nn.Module, input_hw: tuple[int, int], out: str | os.
                 input_names=["input"], output_names=["heatmaps"],
                 dynamic_axes={"input": {0: "batch"}, "heatmaps": {0: "batch"}},
             )
-    except Exception as e:  # noqa: BLE001 - any exporter failure is one typed error here
+    except Exception as e:  # any exporter failure is one typed error here
         raise QuantizationError(f"ONNX export of the network failed: {type(e).__name__}: {e}") from e
     return out
 
@@ -304,7 +304,7 @@ def ort_session(path_or_bytes: str | os.PathLike[str] | bytes, threads: int | No
     src = path_or_bytes if isinstance(path_or_bytes, bytes) else str(path_or_bytes)
     try:
         return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001 - ORT raises its own exception types
+    except Exception as e:  # ORT raises its own exception types
         raise QuantizationError(f"ONNX Runtime cannot load the model: {e}") from e
 
 
@@ -366,7 +366,7 @@ def quantize_onnx(fp32_path: str | os.PathLike[str], out: str | os.PathLike[str]
         )
     except QuantizationError:
         raise
-    except Exception as e:  # noqa: BLE001 - ORT's quantiser raises assorted types
+    except Exception as e:  # ORT's quantiser raises assorted types
         raise QuantizationError(f"int8 quantisation failed: {type(e).__name__}: {e}") from e
     return out
 

@@ -73,7 +73,7 @@ class _CallThread(QThread):
     def run(self) -> None:
         try:
             result = self._fn()
-        except Exception as e:  # noqa: BLE001 - reported in the dialog
+        except Exception as e:  # reported in the dialog
             log.exception("training data export failed")
             self.failed.emit(str(e) if type(e).__name__.endswith("Error") and str(e) else f"{type(e).__name__}: {e}")
             return

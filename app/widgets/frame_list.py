@@ -273,7 +273,7 @@ class FrameListModel(QAbstractListModel):
         pos = int(np.searchsorted(self.rows, frame))
         return pos if pos < len(self.rows) and self.rows[pos] == frame else None
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):

@@ -173,7 +173,7 @@ class SkeletonPictureWidget(QWidget):
         self._select(row)
         self.edited.emit()
 
-    def leaveEvent(self, event) -> None:  # noqa: ANN001 - Qt's QEvent
+    def leaveEvent(self, event) -> None:  # Qt's QEvent
         self.hovered = None
         self.update()
         super().leaveEvent(event)

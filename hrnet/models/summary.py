@@ -109,7 +109,7 @@ def summarize(model: nn.Module, input_size: Sequence[int], name: str | None = No
     )
 
 
-def summarize_config(cfg) -> ModelSummary:  # noqa: ANN001 - a yacs CfgNode
+def summarize_config(cfg) -> ModelSummary:  # a yacs CfgNode
     """Build the network of ``cfg`` (no pretrained weights) and summarise it at ``MODEL.IMAGE_SIZE``."""
     from hrnet.models import build_model
     from hrnet.models.checkpoint import infer_architecture

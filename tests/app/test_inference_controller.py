@@ -98,7 +98,7 @@ def test_existing_boxes_and_reused_boxes(qtbot, doc):
     with qtbot.waitSignal(ctrl.finished, timeout=30000):
         ctrl.predict([1], detector="full_image")  # nobody there: one untouched prediction, the whole image
     doc.frame(1).instances.append(gt)
-    ctrl.detector_for_run = lambda name: pytest.fail("a re-run must re-use the boxes")  # noqa: ARG005
+    ctrl.detector_for_run = lambda name: pytest.fail("a re-run must re-use the boxes")
     with qtbot.waitSignal(ctrl.finished, timeout=30000):
         ctrl.predict([1], scope="unreviewed", detector="fasterrcnn", reuse_boxes=True)
     assert predictor.calls[3].tolist() == [[0, 0, 320, 240]]  # only the prediction's box, not the GT's

@@ -10,11 +10,11 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from app.int8_calibration import NO_FRAMES, project_plan  # noqa: E402
-from app.model_manager import DEMO_WEIGHTS, ModelManager, ModelSpec  # noqa: E402
-from app.widgets.model_panel import ModelPanelWidget  # noqa: E402
-from hrnet.annotations import load_coco  # noqa: E402
-from hrnet.dataset.synthetic import generate_dataset  # noqa: E402
+from app.int8_calibration import NO_FRAMES, project_plan
+from app.model_manager import DEMO_WEIGHTS, ModelManager, ModelSpec
+from app.widgets.model_panel import ModelPanelWidget
+from hrnet.annotations import load_coco
+from hrnet.dataset.synthetic import generate_dataset
 
 EXPERIMENT = "synthetic/hrnet_w16_128x96"
 

@@ -15,12 +15,12 @@ import torch
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from hrnet import quantize  # noqa: E402
-from hrnet.calibration import load_calibration  # noqa: E402
-from hrnet.dataset.synthetic import render_scene  # noqa: E402
-from hrnet.errors import ConfigError  # noqa: E402
-from hrnet.predictor import Predictor  # noqa: E402
-from hrnet.quantize import CalibrationError  # noqa: E402
+from hrnet import quantize
+from hrnet.calibration import load_calibration
+from hrnet.dataset.synthetic import render_scene
+from hrnet.errors import ConfigError
+from hrnet.predictor import Predictor
+from hrnet.quantize import CalibrationError
 
 EXPERIMENT = "synthetic/hrnet_w16_128x96"
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "models" / "hrnet_w16_synthetic.pth"

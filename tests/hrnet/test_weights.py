@@ -32,7 +32,7 @@ class _Server:
             def log_message(self, *args) -> None:  # quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = self.path
                 rng = self.headers.get("Range")
                 server.requests.append((path, rng))
