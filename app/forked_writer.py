@@ -59,7 +59,7 @@ def run_forked(fn: Callable[[], T], *, use_fork: bool = True) -> T:
             while view:
                 view = view[os.write(w, view):]
             os.close(w)
-        except BaseException:  # noqa: BLE001
+        except BaseException:  # noqa: BLE001 - the forked child must reach os._exit whatever happens
             code = 1
         finally:
             os._exit(code)
