@@ -52,6 +52,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 from app.document import AnnotationDocument, delta_allowed
 from app.forked_writer import run_forked
 from app.sources import FrameSource
+from app.texts import frames as n_frames
 from hrnet import (
     AnnotationError,
     PoseDocument,
@@ -113,7 +114,7 @@ class Recovery:
 
     def describe(self) -> str:
         name = str(self.original_path) if self.original_path else "unsaved document"
-        return f"{name} — {self.num_frames} frames, autosaved {self.saved_at:%Y-%m-%d %H:%M:%S}"
+        return f"{name} — {n_frames(self.num_frames)}, autosaved {self.saved_at:%Y-%m-%d %H:%M:%S}"
 
 
 def _pid_running(pid: int) -> bool:

@@ -127,6 +127,7 @@ class AnnotationDocument(QObject):
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="save")
         self._save_future: Future | None = None
+        self._save_token: object | None = None  # identifies the save whose result is still to be reported
         self._save_done.connect(self._on_save_done)  # queued: emitted by the writer thread
         self.keypoint_set_changed.connect(self._on_keypoint_set_changed)
 
@@ -460,7 +461,7 @@ class AnnotationDocument(QObject):
         return target
 
     def _on_save_done(self, target: Path, result: object, index: int, token: object) -> None:
-        if token is not getattr(self, "_save_token", None):
+        if token is not self._save_token:
             return  # the content was replaced meanwhile
         if isinstance(result, str):
             logger.warning("saving %s failed: %s", target, result)

@@ -112,7 +112,8 @@ class SetKeypointSet(QUndoCommand):
         doc = self.document
         data = doc.data
         data.category = _copy_category(category)
-        for i, fr in enumerate(data.frames):
+        for i in sorted(set(crowd) | set(people)):
+            fr = doc._touch(i)  # copy-on-write: a snapshot being written never sees half the change
             if i in crowd:
                 fr.crowd = [dict(c) for c in crowd[i]]
             if i in people:

@@ -26,6 +26,7 @@ from app.model_manager import describe_error
 from app.project_opener import BIG_PROJECT_BYTES, ProjectOpenWorker, is_big_project, open_in_background
 from app.settings import AppSettings
 from app.sources import OPEN_FILTER, PROJECT_FILTER, VIDEO_FILTER, FrameSource
+from app.texts import frames as n_frames
 from app.widgets.export_dialog import ExportDialog
 from app.workers import FunctionWorker
 from hrnet import HRNetError, journal_path
@@ -136,7 +137,7 @@ class ProjectController(QObject):
             self._remember(paths[0])
         self.opened.emit()
         n = self.document.num_frames()
-        self.message.emit(f"Opened {n} frames in {elapsed * 1000:.0f} ms", 5000)
+        self.message.emit(f"Opened {n_frames(n)} in {elapsed * 1000:.0f} ms", 5000)
         if any(p.suffix.lower() == ".json" for p in paths):
             missing = self.document.source.missing()
             if missing:
@@ -405,7 +406,7 @@ class ProjectController(QObject):
 
     def _on_export_done(self, worker: FunctionWorker, result) -> None:
         self._end_export(worker)
-        note = f"; {len(result.skipped)} frames skipped (unreadable)" if result.skipped else ""
+        note = f"; {n_frames(len(result.skipped))} skipped (unreadable)" if result.skipped else ""
         self.message.emit(
             f"Exported {len(result.train_frames)} train / {len(result.val_frames)} val frames to "
             f"{Path(result.train_json).parent} in {worker.elapsed_s:.1f} s{note}", 15000)
