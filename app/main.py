@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.main_window import MainWindow
     from app.model_manager import ModelSpec
 
-    window = MainWindow()
+    window = MainWindow(auto_load_model=not args.model)
     install_excepthook(window)
     window.show()
     if args.sample:

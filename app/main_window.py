@@ -50,6 +50,7 @@ from app.widgets.export_dialog import ExportDialog
 from app.widgets.help_dialog import ShortcutsDialog
 from app.window_messages import MessageBoxes, unexpected_error
 from app.window_wiring import connect_window
+from hrnet import COCO_17
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,12 @@ class MainWindow(QMainWindow):
     error_shown = Signal(str, str)  # title, text
 
     def __init__(self, settings: AppSettings | None = None, recovery_dir: str | Path | None = None,
-                 autosave_delay_ms: int = 3000, parent: QWidget | None = None) -> None:
+                 autosave_delay_ms: int = 3000, parent: QWidget | None = None, *,
+                 auto_load_model: bool = False) -> None:
         super().__init__(parent)
+        # the app (main.py) loads the remembered model, or the bundled demo, when a project opens
+        # without one; tests opt in, so that they do not all load a model
+        self.auto_load_model = auto_load_model
         self.settings = settings or AppSettings()
         self.document = AnnotationDocument(parent=self)
         self.model = ModelManager(self)
@@ -124,11 +129,13 @@ class MainWindow(QMainWindow):
         self.model_panel.set_detector(self.settings.detector())
         self.model_panel.set_speed(self.settings.speed())
         spec = self.settings.model_spec()
-        if spec:
-            try:
-                self.model_panel.set_spec(ModelSpec.from_dict(spec))
-            except (KeyError, TypeError, ValueError):
-                pass
+        try:
+            # never chosen: the panel offers the bundled demo model, not random weights
+            restored = ModelSpec.from_dict(spec) if spec else demo_spec(self.model_panel.device())
+        except (KeyError, TypeError, ValueError):
+            restored = None
+        if restored is not None:
+            self.model_panel.set_spec(restored)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -218,6 +225,23 @@ class MainWindow(QMainWindow):
         self.show_editor()
         if any(fr.video is not None for fr in self.document.data.frames):
             self.editor_layout.show_timeline()
+        if self.auto_load_model:
+            self.load_model_for_project()
+
+    def load_model_for_project(self) -> None:
+        """With no model loaded or loading: load the one remembered from the last session, else the
+        bundled demo model when the project is COCO-17 (what the demo predicts). On a worker."""
+        if self.model.is_loaded or self.model.is_loading:
+            return
+        saved = self.settings.model_spec()
+        if saved:
+            try:
+                self.load_model(ModelSpec.from_dict(saved))
+                return
+            except (KeyError, TypeError, ValueError):
+                pass
+        if COCO_17.matches(self.document.keypoint_set()) and demo_spec() is not None:
+            self.load_bundled_model()
 
     def _on_project_closed(self) -> None:
         self.heatmaps.clear()

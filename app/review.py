@@ -168,12 +168,17 @@ def next_weak_person(instances: Sequence[Instance], selected: int | None, first:
     return order[(order.index(selected) + 1) % len(order)]
 
 
-def existing_boxes(frame: Frame, predictions_only: bool = False) -> np.ndarray:
+def existing_boxes(frame: Frame, predictions_only: bool = False, whole_image_guesses: bool = True) -> np.ndarray:
     """(N, 4) float32 xyxy boxes of the people on ``frame`` (their box, else the box around their
-    joints); only untouched model output when ``predictions_only``."""
+    joints); only untouched model output when ``predictions_only``. Without
+    ``whole_image_guesses``, untouched predictions whose box is the whole image (the "whole image =
+    one person" fallback's guess) are not boxes: a new run replaces them instead of following them."""
     size = (frame.width, frame.height) if frame.width > 0 else None
     people = [p for p in frame.instances if p.is_prediction or not predictions_only]
-    boxes = [b for b in (p.box_or_auto(size) for p in people) if b is not None]
+    pairs = [(p, b) for p in people if (b := p.box_or_auto(size)) is not None]
+    if not whole_image_guesses and size is not None:
+        pairs = [(p, b) for p, b in pairs if not (p.is_prediction and _is_whole_image(b, size))]
+    boxes = [b for _, b in pairs]
     return np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], np.float32).reshape(-1, 4)
 
 
@@ -181,3 +186,9 @@ def missing_joints(instance: Instance) -> list[int]:
     """The joints of a person that are not labelled."""
     kp = instance.keypoints
     return [j for j in range(len(kp)) if kp[j, 2] <= 0]
+
+
+def _is_whole_image(box, size: tuple[int, int]) -> bool:
+    """An xywh box covering the whole ``size`` = (width, height) image, within 2 px."""
+    x, y, w, h = box
+    return x <= 2 and y <= 2 and x + w >= size[0] - 2 and y + h >= size[1] - 2

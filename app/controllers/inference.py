@@ -190,8 +190,8 @@ class InferenceController(QObject):
             return [InferenceJob(f, boxes=xyxy) for f in frames if len(xyxy := existing_boxes(doc.frame(f)))]
         if detector == WHOLE_IMAGE:
             jobs = []
-            for f in frames:
-                xyxy = existing_boxes(doc.frame(f))
+            for f in frames:  # an earlier whole-image guess is replaced, not followed
+                xyxy = existing_boxes(doc.frame(f), whole_image_guesses=False)
                 jobs.append(InferenceJob(f, boxes=xyxy) if len(xyxy) else InferenceJob(f))
             return jobs
         return [InferenceJob(f) for f in frames]

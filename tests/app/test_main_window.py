@@ -366,3 +366,46 @@ def test_close_project_returns_to_the_start_page(qtbot, window, project):
     window.act_close.trigger()  # an exception in a slot here fails the test (pytest-qt)
     assert window.document.num_frames() == 0 and window.stack.currentIndex() == 0
     assert not window.act_save.isEnabled() and window.windowTitle() == "HRNet Pose Annotator"
+
+
+def test_opening_a_project_loads_the_bundled_model_or_the_remembered_one(qtbot, tmp_path, monkeypatch):
+    """Seen walking the sample: opened by path (not from the start view), the app had no model and
+    its panel offered random weights. Now the app loads the remembered model, else the bundled demo
+    model for a COCO-17 project; the Model menu offers the bundled model."""
+    import shutil
+
+    from app.bundled import sample_dir
+    from app.main_window import MainWindow
+    from app.model_manager import demo_spec
+    from app.settings import AppSettings
+
+    spec = demo_spec()
+    if spec is None:
+        pytest.skip("the bundled demo model is not in this checkout")
+    copy = tmp_path / "sample"
+    shutil.copytree(sample_dir(), copy)
+
+    w = make_window(qtbot, tmp_path, monkeypatch)
+    try:
+        assert w.model_panel.spec().weights == spec.weights  # offered, not yet loaded
+        assert not w.model.is_loaded and not w.model.is_loading
+        w.auto_load_model = True
+        assert w.open_paths([copy / "project.json"])
+        qtbot.waitUntil(lambda: w.model.is_loaded, timeout=60000)
+        assert w.model.spec.weights == spec.weights and w.model.spec.experiment == spec.experiment
+        menu_texts = [a.text() for m in w.menuBar().actions() for a in m.menu().actions()]
+        assert "Load the &bundled demo model" in menu_texts
+    finally:
+        w.close()
+
+    # the next session remembers the choice: a random-weights model chosen by the user is loaded again
+    settings = AppSettings(tmp_path / "settings.ini")
+    settings.set_model_spec("synthetic/hrnet_w16_128x96", None, "cpu")
+    w2 = MainWindow(settings=settings, recovery_dir=tmp_path / "recovery2", auto_load_model=True)
+    qtbot.addWidget(w2)
+    try:
+        assert w2.open_paths([copy / "project.json"], confirm=False)
+        qtbot.waitUntil(lambda: w2.model.is_loaded, timeout=60000)
+        assert w2.model.spec.weights is None
+    finally:
+        w2.close()
