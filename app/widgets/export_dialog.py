@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.texts import count
+
 
 class ExportDialog(QDialog):
     """Asks for the export options; the window runs the export when it is accepted."""
@@ -47,6 +49,13 @@ class ExportDialog(QDialog):
         form.addRow("Validation fraction", self.val_spin)
         form.addRow("", self.only_reviewed)
         form.addRow("Split seed", self.seed_spin)
+        # exporting unreviewed frames turns raw model output into training labels: say so
+        self.unreviewed_note = QLabel()
+        self.unreviewed_note.setWordWrap(True)
+        self.unreviewed_note.setStyleSheet("color: #e0a040;")
+        self._num_unreviewed = num_frames - num_reviewed
+        self.only_reviewed.toggled.connect(self._update_unreviewed_note)
+        self._update_unreviewed_note()
         note = QLabel("Writes train.json / val.json (COCO keypoints) and the images (video frames as PNG): "
                       "exactly what hrnet-train's coco_json dataset reads (DATASET.TRAIN_ANNOTATIONS ...).")
         note.setWordWrap(True)
@@ -57,8 +66,18 @@ class ExportDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.unreviewed_note)
         layout.addWidget(note)
         layout.addWidget(buttons)
+
+    def _update_unreviewed_note(self) -> None:
+        n = 0 if self.only_reviewed.isChecked() else self._num_unreviewed
+        self.unreviewed_note.setText(
+            f"{count(n, 'unreviewed frame')} will be exported as {'it is' if n == 1 else 'they are'}: model "
+            f"predictions on {'it' if n == 1 else 'them'} become "
+            "training labels. Review them first (Shift+R marks a frame reviewed) to train on corrected poses."
+            if n else "")
+        self.unreviewed_note.setVisible(bool(n))
 
     def _browse(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Export folder", self.folder_edit.text())

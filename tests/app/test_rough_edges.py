@@ -578,3 +578,19 @@ def test_predict_all_fills_the_frame_list_frame_by_frame_as_one_undo_step(qtbot,
     assert all(row(f).endswith("· 0") for f in range(5))
     key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert [len(doc.frame(f).instances) for f in range(5)] == [1] * 5
+
+
+def test_export_dialog_warns_when_unreviewed_model_output_would_become_labels(qtbot):
+    """Seen walking the sample: with no frame reviewed, the export writes every frame's predictions
+    as training labels without a word. The dialog now says so while unreviewed frames are included."""
+    from app.widgets.export_dialog import ExportDialog
+
+    d = ExportDialog("/tmp/export", num_frames=54, num_reviewed=0)
+    qtbot.addWidget(d)
+    assert not d.only_reviewed.isChecked()
+    assert d.unreviewed_note.isVisibleTo(d) and "54 unreviewed frames" in d.unreviewed_note.text()
+    d2 = ExportDialog("/tmp/export", num_frames=10, num_reviewed=9)
+    qtbot.addWidget(d2)
+    assert d2.only_reviewed.isChecked() and not d2.unreviewed_note.isVisibleTo(d2)
+    d2.only_reviewed.setChecked(False)
+    assert d2.unreviewed_note.isVisibleTo(d2) and "1 unreviewed frame will" in d2.unreviewed_note.text()
