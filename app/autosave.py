@@ -415,7 +415,10 @@ class AutosaveManager(QObject):
         remove()
 
     def close(self) -> None:
-        """A clean close (the user saved or chose to discard changes): stop and remove the files."""
+        """A clean close (the user saved or chose to discard changes): stop and remove the files.
+        Closing again does nothing."""
+        if not self._enabled:
+            return
         self._timer.stop()
         self._enabled = False
         self.discard()
