@@ -127,7 +127,6 @@ class MainWindow(QMainWindow):
         self.view.set_threshold(self.threshold_spin.value())
         self.frame_list.set_threshold(self.threshold_spin.value())
         self.model_panel.set_detector(self.settings.detector())
-        self.model_panel.set_speed(self.settings.speed())
         spec = self.settings.model_spec()
         try:
             # never chosen: the panel offers the bundled demo model, not random weights
@@ -136,6 +135,7 @@ class MainWindow(QMainWindow):
             restored = None
         if restored is not None:
             self.model_panel.set_spec(restored)
+        self.model_panel.set_speed(self.settings.speed())  # after the spec: the demo spec says fp32
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
