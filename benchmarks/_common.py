@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,3 +26,13 @@ def realistic_weights(model: nn.Module, seed: int = 0) -> None:
             t.copy_(torch.randn(t.shape, generator=g) * math.sqrt(1.0 / t[0].numel()))
         else:
             t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+
+
+def coco_subset(ann: Path, n: int, out: Path) -> Path:
+    """The first ``n`` images of a COCO keypoints file and their people, written to ``out``."""
+    doc = json.loads(ann.read_text())
+    keep = {im["id"] for im in doc["images"][:n]}
+    doc["images"] = [im for im in doc["images"] if im["id"] in keep]
+    doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] in keep]
+    out.write_text(json.dumps(doc))
+    return out

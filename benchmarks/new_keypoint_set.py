@@ -22,12 +22,12 @@ One thread, process CPU time reported per run.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _common import coco_subset
 
 from hrnet.config import load_config
 from hrnet.core.function import train_one_epoch, validate
@@ -40,15 +40,6 @@ from hrnet.models.checkpoint_sets import load_for_keypoint_set
 
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "models" / "hrnet_w16_synthetic.pth"
 EXPERIMENT = "synthetic/hrnet_w16_128x96"
-
-
-def _subset(ann: Path, n: int, out: Path) -> Path:
-    doc = json.loads(ann.read_text())
-    keep = {im["id"] for im in doc["images"][:n]}
-    doc["images"] = [im for im in doc["images"] if im["id"] in keep]
-    doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] in keep]
-    out.write_text(json.dumps(doc))
-    return out
 
 
 def _cfg(kset: KeypointSet, train_ann: Path, val_ann: Path, images: Path, val_images: Path):
@@ -100,7 +91,7 @@ def main() -> None:
             pool = generate_set_dataset(root / name, max(args.frames), name, seed=args.seed, split_name="train")
             val = generate_set_dataset(root / name, args.val, name, seed=args.seed, split_name="val")
             for n in args.frames:
-                sub = _subset(pool, n, root / name / f"train_{n}.json")
+                sub = coco_subset(pool, n, root / name / f"train_{n}.json")
                 cfg = _cfg(kset, sub, val, root / name / "images" / "train", root / name / "images" / "val")
                 for init in args.inits:
                     r = run(cfg, init, kset, args.steps, args.seed, root / name / f"run_{n}_{init}")

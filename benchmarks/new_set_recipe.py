@@ -48,6 +48,7 @@ import time
 from pathlib import Path
 
 import torch
+from _common import coco_subset
 
 from hrnet import evaluate_model, load_config
 from hrnet.dataset.synthetic_sets import SYNTHETIC_SETS, generate_set_dataset
@@ -56,15 +57,6 @@ from hrnet.train import main as hrnet_train
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "models" / "hrnet_w16_synthetic.pth"
 EXPERIMENT = "synthetic/hrnet_w16_128x96"
 ARMS = ("recipe", "recipe_lr", "newhead", "plain")
-
-
-def _subset(ann: Path, n: int, out: Path) -> Path:
-    doc = json.loads(ann.read_text())
-    keep = {im["id"] for im in doc["images"][:n]}
-    doc["images"] = [im for im in doc["images"] if im["id"] in keep]
-    doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] in keep]
-    out.write_text(json.dumps(doc))
-    return out
 
 
 def _train(run: Path, finetune: bool, data: list[str], extra: list[str]) -> dict:
@@ -105,7 +97,7 @@ def main() -> None:
             val = generate_set_dataset(root, 8, set_name, seed=args.seed, split_name="val")
             test = generate_set_dataset(root, args.test, set_name, seed=args.seed, split_name="test")
             for n in args.frames:
-                sub = _subset(pool, n, root / f"train_{n}.json")
+                sub = coco_subset(pool, n, root / f"train_{n}.json")
                 data = ["MODEL.NUM_JOINTS", str(len(kset)), "DATASET.DATASET", "coco_json",
                         "DATASET.TRAIN_ANNOTATIONS", str(sub), "DATASET.TRAIN_IMAGES", str(root / "images" / "train"),
                         "DATASET.TEST_ANNOTATIONS", str(val), "DATASET.TEST_IMAGES", str(root / "images" / "val"),
