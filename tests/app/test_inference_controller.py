@@ -107,8 +107,23 @@ def test_existing_boxes_and_reused_boxes(qtbot, doc):
     assert not ctrl.predict([1], detector="existing") and seen["errors"][-1][0] == "No boxes"
 
 
+class Turnstile:
+    """A gate that lets through as many predict calls as it is told to (a fake model that could
+    otherwise finish every frame before a cancel lands on a loaded machine)."""
+
+    def __init__(self) -> None:
+        self._sem = threading.Semaphore(0)
+
+    def wait(self, timeout: float) -> None:
+        self._sem.acquire(timeout=timeout)
+
+    def set(self, n: int = 1) -> None:
+        for _ in range(n):
+            self._sem.release()
+
+
 def test_cancel_keeps_the_frames_done(qtbot, doc):
-    gate = threading.Event()
+    gate = Turnstile()
     ctrl, seen = _controller(doc, FakePredictor(gate))
     for f in range(4):
         doc.frame(f).instances.clear()
@@ -116,9 +131,10 @@ def test_cancel_keeps_the_frames_done(qtbot, doc):
         ctrl.predict([0, 1, 2, 3] * 5, scope="all", detector="full_image")
         assert not ctrl.predict([0], detector="full_image")  # one run at a time
         assert seen["messages"][-1][0] == "A prediction is already running"
-        gate.set()
+        gate.set(1)  # one frame, then the cancel
         qtbot.waitUntil(lambda: ctrl.worker is not None and ctrl.worker.frames_done >= 1, timeout=10000)
         ctrl.cancel()
+        gate.set(100)  # a call already waiting returns at once
     assert doc.undo_stack.count() == 1 and seen["messages"][-1][0].startswith("Cancelled: kept")
 
 
